@@ -1,0 +1,340 @@
+"""From a model to a Report: shapes, one cost record per node, totals.
+
+This is the only place costs are put together; renderers format the Report
+and the rewrite passes ask it for their predictions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import onnx
+
+from . import costs, walk
+from .costs import COMPUTE_OPS, MissingShape, NodeContext, OpCost
+from .errors import InvalidModelError
+from .loading import DEFAULT_MAX_FILE_BYTES, load_model
+from .memory import peak_activations
+from .report import ModelInfo, NodeRow, OpTypeSummary, Peak, Report, TensorSummary, Totals
+from .shapes import ShapeResult, TensorType, resolve_shapes
+from .skeleton import build_skeleton
+from .structure import defined_names, node_inputs, topological_order
+from .tensors import WEIGHT_TYPES, numel, tensor_bytes, type_name
+
+# Ops that hand a weight on unchanged in count: params are traced through them to the stored tensor.
+WEIGHT_PASSTHROUGH = frozenset({
+    "Identity", "Cast", "CastLike", "DequantizeLinear", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
+})
+IN_MEMORY_SOURCE = "<in-memory model>"
+
+
+def analyze(
+    model: str | os.PathLike | onnx.ModelProto,
+    inputs: Mapping[str, Sequence[int]] | None = None,
+    dims: Mapping[str, int] | None = None,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Report:
+    """Cost every node of ``model`` (a path or a ModelProto).
+
+    ``inputs`` overrides input shapes ({"x": [1, 3, 224, 224]}); ``dims`` gives
+    symbolic dimensions ({"batch": 8}). Weights stored as external data are not read.
+    """
+    loaded = load_model(model, max_file_bytes=max_file_bytes)
+    source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
+    return analyze_model(loaded.model, source, inputs, dims)
+
+
+def analyze_model(
+    model: onnx.ModelProto,
+    source: str = IN_MEMORY_SOURCE,
+    inputs: Mapping[str, Sequence[int]] | None = None,
+    dims: Mapping[str, int] | None = None,
+) -> Report:
+    skeleton = build_skeleton(model)
+    shapes = resolve_shapes(skeleton, inputs, dims)
+    return _Analysis(skeleton, shapes, source).run()
+
+
+class _Analysis:
+    def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, source: str):
+        self.skeleton = skeleton
+        self.types = shapes.types
+        self.values = shapes.values
+        self.source = source
+        self.warnings = list(shapes.warnings)
+        self.opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in skeleton.opset_import}
+        self.constants: dict[str, onnx.TensorProto | None] = {}  # name -> stored tensor (None: Constant node in a subgraph)
+        for graph in walk.graphs(skeleton.graph):
+            self.constants.update((t.name, t) for t in graph.initializer)
+            self.constants.update((n.output[0], None) for n in graph.node if n.op_type == "Constant" and n.output)
+        self.passthrough_source: dict[str, str] = {}
+        self.rows: list[NodeRow] = []
+        self.row_roots: list[list[str]] = []  # weight tensors each row consumes
+        self.unknown_ops: Counter[str] = Counter()
+        self.uncosted: list[str] = []
+
+    # --- walking ------------------------------------------------------------
+
+    def run(self) -> Report:
+        graph = self.skeleton.graph
+        main = self._walk(graph, scope="", repeat=1, outer=set())
+        self._warn_uncounted()
+        totals = self._totals()
+        peak = self._peak(main)
+        totals.peak_activation_bytes = peak.bytes
+        return Report(
+            model=self._model_info(),
+            totals=totals,
+            peak=peak,
+            by_op_type=self._by_op_type(),
+            nodes=self.rows,
+            warnings=self.warnings,
+        )
+
+    def _walk(self, graph: onnx.GraphProto, scope: str, repeat: int, outer: set[str]) -> list[tuple[int, onnx.NodeProto]]:
+        """Rows for ``graph`` (subgraphs' rows follow their node); returns (row index, node) of its own nodes."""
+        ordered = topological_order(graph, outer, where=f"subgraph '{scope}'" if scope else "graph")
+        visible = set(outer) | defined_names(graph)
+        visible.update(out for node in ordered for out in node.output)
+        own = []
+        for node in ordered:
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+                continue
+            index = self._add_row(node, scope, repeat)
+            own.append((index, node))
+            if any(True for _ in walk.subgraphs(node)):
+                self._walk_subgraphs(node, self.rows[index], scope, repeat, visible)
+        return own
+
+    def _walk_subgraphs(self, node: onnx.NodeProto, row: NodeRow, scope: str, repeat: int, visible: set[str]) -> None:
+        prefix = f"{scope}{row.name}/"
+        if node.op_type == "If":
+            branches = {}
+            for name, sub in walk.subgraphs(node):
+                start = len(self.rows)
+                self._walk(sub, prefix + name, repeat, visible)
+                branches[name] = range(start, len(self.rows))
+            self._count_heavier_branch(row, branches)
+            return
+        trips = self._trip_count(node, row)
+        for name, sub in walk.subgraphs(node):
+            self._walk(sub, prefix + name, repeat * trips, visible)
+
+    def _count_heavier_branch(self, row: NodeRow, branches: dict[str, range]) -> None:
+        def weight(rows: range) -> tuple[int, int, int]:
+            picked = [self.rows[i] for i in rows]
+            return (sum(r.macs * r.repeat for r in picked), sum(r.flops * r.repeat for r in picked),
+                    sum(r.memory_traffic_bytes * r.repeat for r in picked))
+        chosen = max(branches, key=lambda name: (weight(branches[name]), name))
+        for name, rows in branches.items():
+            if name != chosen:
+                for i in rows:
+                    self.rows[i].repeat = 0
+        others = ", ".join(f"'{name}'" for name in branches if name != chosen)
+        self.warnings.append(
+            f"If '{row.name}': totals count the more expensive branch '{chosen}'; {others} listed with repeat 0"
+        )
+
+    def _trip_count(self, node: onnx.NodeProto, row: NodeRow) -> int:
+        if node.op_type == "Loop":
+            value = self.values.get(node.input[0]) if node.input and node.input[0] else None
+            if value is not None and value.size == 1 and 0 <= int(value.reshape(())) < 2**31:
+                return int(value.reshape(()))
+            self.warnings.append(
+                f"Loop '{row.name}': trip count unknown (set by its condition or at run time); body counted once"
+            )
+            return 1
+        if node.op_type == "Scan":
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            scans = attrs.get("num_scan_inputs", 1)
+            axes = attrs.get("scan_input_axes") or [0]
+            first_scan = node.input[len(node.input) - scans]
+            shape = self.types.get(first_scan)
+            if shape is not None and shape.shape:
+                return shape.shape[axes[0] % len(shape.shape)]
+            self.warnings.append(f"Scan '{row.name}': sequence length unknown; body counted once")
+        return 1
+
+    # --- one node -----------------------------------------------------------
+
+    def _add_row(self, node: onnx.NodeProto, scope: str, repeat: int) -> int:
+        index = len(self.rows)
+        name = node.name or f"{node.op_type}_{index}"
+        in_types = [self.types.get(n) if n else None for n in node.input]
+        out_types = [self.types.get(n) if n else None for n in node.output]
+        cost, costed = self._cost(node, name, in_types, out_types)
+        roots = self._weights(node)
+        self._note_passthrough(node)
+        output_bytes = sum(_bytes(t) for t in out_types)
+        bytes_read = cost.bytes_read if cost.bytes_read is not None else sum(_bytes(t) for t in in_types)
+        row = NodeRow(
+            index=index,
+            name=name,
+            op_type=node.op_type,
+            domain=node.domain if node.domain != "ai.onnx" else "",
+            scope=scope,
+            repeat=repeat,
+            macs=cost.macs,
+            flops=cost.flops,
+            special_ops=cost.special_ops,
+            params=sum(numel(self.constants[r].dims) for r in roots),
+            param_bytes=sum(_stored_bytes(self.constants[r]) for r in roots),
+            inputs=list(node.input),
+            outputs=list(node.output),
+            output_shapes=[list(t.shape) if t is not None and t.shape is not None else None for t in out_types],
+            output_bytes=output_bytes,
+            bytes_read=bytes_read,
+            memory_traffic_bytes=bytes_read + output_bytes,
+            costed=costed,
+        )
+        self.rows.append(row)
+        self.row_roots.append(roots)
+        return index
+
+    def _cost(self, node, name, in_types, out_types) -> tuple[OpCost, bool]:
+        rule = costs.rule_for(node.domain, node.op_type)
+        if rule is None:
+            self.unknown_ops[_op_key(node.domain, node.op_type)] += 1
+            return OpCost(), False
+        opset = self.opsets.get(node.domain if node.domain != "ai.onnx" else "", 0)
+        context = NodeContext(node, in_types, out_types, self.values, opset)
+        try:
+            return rule(context), True
+        except MissingShape:
+            self.uncosted.append(f"'{name}' ({node.op_type})")
+            return OpCost(), False
+        except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError) as exc:
+            raise InvalidModelError(
+                f"node '{name}' ({node.op_type}) does not match its operator's definition: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _weights(self, node: onnx.NodeProto) -> list[str]:
+        """Stored weight tensors the node consumes (through Identity/Cast/DequantizeLinear/... chains)."""
+        roots: list[str] = []
+        for slot, name in enumerate(node.input):
+            if not name or not costs.is_weight_slot(node.domain, node.op_type, slot):
+                continue
+            root = self.passthrough_source.get(name, name)
+            tensor = self.constants.get(root)
+            if tensor is not None and tensor.data_type in WEIGHT_TYPES and len(tensor.dims) >= 1 and root not in roots:
+                roots.append(root)
+        return roots
+
+    def _note_passthrough(self, node: onnx.NodeProto) -> None:
+        if node.op_type in WEIGHT_PASSTHROUGH and node.input and node.input[0] and node.output:
+            source = self.passthrough_source.get(node.input[0], node.input[0])
+            if source in self.constants:
+                self.passthrough_source[node.output[0]] = source
+
+    # --- totals -------------------------------------------------------------
+
+    def _totals(self) -> Totals:
+        totals = Totals(nodes=len(self.rows))
+        weights: dict[str, onnx.TensorProto] = {}
+        for row, roots in zip(self.rows, self.row_roots):
+            totals.macs += row.macs * row.repeat
+            totals.flops += row.flops * row.repeat
+            totals.special_ops += row.special_ops * row.repeat
+            totals.memory_traffic_bytes += row.memory_traffic_bytes * row.repeat
+            totals.activation_bytes += row.output_bytes * row.repeat
+            if row.repeat and row.domain == "" and row.op_type in COMPUTE_OPS:
+                totals.compute_layers += 1
+            weights.update((r, self.constants[r]) for r in roots)
+        totals.params = sum(numel(t.dims) for t in weights.values())
+        totals.param_bytes = sum(_stored_bytes(t) for t in weights.values())
+        return totals
+
+    def _peak(self, main: list[tuple[int, onnx.NodeProto]]) -> Peak:
+        graph = self.skeleton.graph
+        initializers = {t.name for t in graph.initializer}
+        graph_inputs = [v.name for v in graph.input if v.name not in initializers]
+        sizes = {name: _bytes(self.types.get(name)) for name in graph_inputs}
+        for _, node in main:
+            sizes.update((name, _bytes(self.types.get(name))) for name in node.output if name)
+        peak, step, live = peak_activations(
+            [node_inputs(node) for _, node in main], [list(node.output) for _, node in main],
+            graph_inputs, [v.name for v in graph.output], sizes,
+        )
+        at = self.rows[main[step][0]] if step is not None else None
+        return Peak(
+            bytes=peak,
+            node=at.name if at else None,
+            node_index=at.index if at else None,
+            live_tensors=[self._summary(name) for name in live],
+        )
+
+    def _by_op_type(self) -> dict[str, OpTypeSummary]:
+        summaries: dict[str, OpTypeSummary] = {}
+        roots_by_op: dict[str, set[str]] = {}
+        for row, roots in zip(self.rows, self.row_roots):
+            key = _op_key(row.domain, row.op_type)
+            summary = summaries.setdefault(key, OpTypeSummary())
+            summary.count += 1
+            summary.macs += row.macs * row.repeat
+            summary.flops += row.flops * row.repeat
+            summary.special_ops += row.special_ops * row.repeat
+            summary.memory_traffic_bytes += row.memory_traffic_bytes * row.repeat
+            roots_by_op.setdefault(key, set()).update(roots)
+        for key, roots in roots_by_op.items():
+            summaries[key].params = sum(numel(self.constants[r].dims) for r in roots)
+        order = sorted(summaries, key=lambda k: (-summaries[k].macs, -summaries[k].flops, k))
+        return {key: summaries[key] for key in order}
+
+    def _warn_uncounted(self) -> None:
+        if self.unknown_ops:
+            listed = ", ".join(f"{op} ({count} node{'s' if count > 1 else ''})" for op, count in sorted(self.unknown_ops.items()))
+            self.warnings.append(
+                f"no cost rule for {len(self.unknown_ops)} op type(s), counted as 0 MACs/FLOPs "
+                f"with memory traffic from shapes: {listed}"
+            )
+        if self.uncosted:
+            shown = ", ".join(self.uncosted[:5]) + (f", ... ({len(self.uncosted) - 5} more)" if len(self.uncosted) > 5 else "")
+            self.warnings.append(f"{len(self.uncosted)} node(s) not costed because their shapes are unknown: {shown}")
+        consumed = {name for row in self.rows for name in row.inputs}
+        consumed.update(v.name for v in self.skeleton.graph.output)
+        dead = [t for t in self.skeleton.graph.initializer
+                if t.name not in consumed and t.data_type in WEIGHT_TYPES and len(t.dims) >= 1]
+        if dead:
+            self.warnings.append(
+                f"{len(dead)} weight tensor(s) ({sum(numel(t.dims) for t in dead)} elements) are not used by any node "
+                "and not counted"
+            )
+
+    def _summary(self, name: str) -> TensorSummary:
+        tensor = self.types.get(name)
+        return TensorSummary(
+            name=name,
+            dtype=type_name(tensor.elem_type) if tensor else "unknown",
+            shape=list(tensor.shape) if tensor and tensor.shape is not None else None,
+            bytes=_bytes(tensor),
+        )
+
+    def _model_info(self) -> ModelInfo:
+        graph = self.skeleton.graph
+        initializers = {t.name for t in graph.initializer}
+        producer = " ".join(p for p in (self.skeleton.producer_name, self.skeleton.producer_version) if p)
+        return ModelInfo(
+            source=self.source,
+            producer=producer,
+            ir_version=self.skeleton.ir_version,
+            opsets={(o.domain or "ai.onnx"): o.version for o in self.skeleton.opset_import},
+            inputs=[self._summary(v.name) for v in graph.input if v.name not in initializers],
+            outputs=[self._summary(v.name) for v in graph.output],
+        )
+
+
+def _bytes(tensor: TensorType | None) -> int:
+    if tensor is None or tensor.shape is None:
+        return 0
+    return tensor_bytes(tensor.elem_type, numel(tensor.shape))
+
+
+def _stored_bytes(tensor: onnx.TensorProto) -> int:
+    return tensor_bytes(tensor.data_type, numel(tensor.dims))
+
+
+def _op_key(domain: str, op_type: str) -> str:
+    return op_type if domain in ("", "ai.onnx") else f"{domain}.{op_type}"

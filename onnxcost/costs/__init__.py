@@ -1,0 +1,12 @@
+"""Per-op cost rules. Importing this package registers every family."""
+
+from . import attention, conv, elementwise, matmul, movement, normalization, pooling, recurrent, reduction, resize  # noqa: F401
+from .registry import MissingShape, NodeContext, OpCost, is_weight_slot, registered, rule_for
+
+# The layers a "compute layers" count means (dense ops, quantized forms included).
+COMPUTE_OPS = frozenset({
+    "Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum",
+    "ConvInteger", "QLinearConv", "MatMulInteger", "QLinearMatMul",
+})
+
+__all__ = ["COMPUTE_OPS", "MissingShape", "NodeContext", "OpCost", "is_weight_slot", "registered", "rule_for"]

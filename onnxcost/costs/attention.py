@@ -1,0 +1,83 @@
+"""Attention ops, where the opset or onnxruntime's contrib domain has them.
+
+For B batches, H query heads, S query and T key positions, head sizes Dk, Dv:
+MACs = B·H·S·T·(Dk + Dv) (Q·Kᵀ and P·V); per score one scale, one mask add
+when a mask is given, and the softmax's exp, add, divide; one exp special op
+per score. The com.microsoft Attention op also projects the input to Q, K, V.
+"""
+
+from __future__ import annotations
+
+from .registry import NodeContext, OpCost, register
+
+MICROSOFT = "com.microsoft"
+
+
+def _core(batch: int, heads: int, queries: int, keys: int, key_size: int, value_size: int, masked: bool) -> OpCost:
+    scores = batch * heads * queries * keys
+    macs = scores * (key_size + value_size)
+    per_score = 1 + (1 if masked else 0) + 3
+    return OpCost(macs=macs, flops=2 * macs + per_score * scores, special_ops=scores)
+
+
+@register("Attention")
+def attention(ctx: NodeContext) -> OpCost:
+    """ONNX Attention (opset 23): Q, K, V of rank 4 [B, H, S, D] or rank 3 [B, S, H·D]."""
+    q, k, v = ctx.in_shape(0), ctx.in_shape(1), ctx.in_shape(2)
+    if len(q) == 4:
+        batch, heads, queries, key_size = q
+        value_size = v[3]
+        keys = k[2]
+    else:
+        heads = ctx.attr("q_num_heads")
+        kv_heads = ctx.attr("kv_num_heads")
+        batch, queries = q[0], q[1]
+        key_size = q[2] // heads
+        value_size = v[2] // kv_heads
+        keys = k[1]
+    if ctx.has_input(4):  # past_key [B, H_kv, P, D]
+        keys += ctx.in_shape(4)[2]
+    return _core(batch, heads, queries, keys, key_size, value_size, ctx.has_input(3))
+
+
+@register("Attention", domain=MICROSOFT)
+def ms_attention(ctx: NodeContext) -> OpCost:
+    """com.microsoft Attention: input [B, S, Din], packed weights [Din, Dq + Dk + Dv]."""
+    batch, queries, _ = ctx.in_shape(0)
+    weights = ctx.in_shape(1)
+    projection = batch * queries * weights[0] * weights[1]
+    sizes = ctx.attr("qkv_hidden_sizes") or [weights[1] // 3] * 3
+    heads = ctx.attr("num_heads")
+    keys = queries
+    if ctx.has_input(4):  # past [2, B, H, P, D]
+        keys += ctx.in_shape(4)[3]
+    core = _core(batch, heads, queries, keys, sizes[0] // heads, sizes[2] // heads, ctx.has_input(3))
+    bias = batch * queries * weights[1] if ctx.has_input(2) else 0
+    return OpCost(macs=projection + core.macs, flops=2 * projection + bias + core.flops, special_ops=core.special_ops)
+
+
+@register("MultiHeadAttention", domain=MICROSOFT)
+def ms_multi_head_attention(ctx: NodeContext) -> OpCost:
+    """com.microsoft MultiHeadAttention: query [B, S, Dq], key [B, T, Dk] or [B, H, T, Dk/H]."""
+    batch, queries, hidden = ctx.in_shape(0)
+    heads = ctx.attr("num_heads")
+    key = ctx.in_shape(1)
+    keys = key[1] if len(key) == 3 else key[2]
+    value_hidden = hidden
+    if ctx.has_input(2):
+        value = ctx.in_shape(2)
+        value_hidden = value[2] if len(value) == 3 else value[1] * value[3]
+    if ctx.has_input(6):  # past_key [B, H, P, D]
+        keys += ctx.in_shape(6)[2]
+    return _core(batch, heads, queries, keys, hidden // heads, value_hidden // heads, ctx.has_input(4) or ctx.has_input(5))
+
+
+@register("GroupQueryAttention", domain=MICROSOFT)
+def ms_group_query_attention(ctx: NodeContext) -> OpCost:
+    """com.microsoft GroupQueryAttention: query [B, S, H·D]; present_key [B, H_kv, T, D] gives T."""
+    batch, queries, hidden = ctx.in_shape(0)
+    heads = ctx.attr("num_heads")
+    kv_heads = ctx.attr("kv_num_heads")
+    head_size = hidden // (heads + 2 * kv_heads) if not ctx.has_input(1) else hidden // heads
+    keys = ctx.out_shape(1)[2] if len(ctx.outputs) > 1 and ctx.outputs[1] is not None else queries
+    return _core(batch, heads, queries, keys, head_size, head_size, False)

@@ -1,0 +1,31 @@
+"""Recurrent cells (RNN, GRU, LSTM), per time step, batch element and direction.
+
+MACs = gates·H·(I + H) with gates 1 (RNN), 3 (GRU), 4 (LSTM). FLOPs add the
+bias adds (2·gates·H when B is given) and the gate arithmetic per hidden unit:
+RNN tanh (1, 1 special); GRU two sigmoids, a tanh, r·(…), (1 - z)·h̃ + z·h
+(13, 3 special); LSTM three sigmoids, two tanh, c = f·c + i·g, h = o·tanh(c)
+(18, 5 special).
+"""
+
+from __future__ import annotations
+
+from .registry import NodeContext, OpCost, register
+
+_GATES = {"RNN": (1, 1, 1), "GRU": (3, 13, 3), "LSTM": (4, 18, 5)}
+
+
+@register("RNN", "GRU", "LSTM")
+def recurrent(ctx: NodeContext) -> OpCost:
+    gates, elementwise, special = _GATES[ctx.node.op_type]
+    x = ctx.in_shape(0)
+    steps, batch = (x[1], x[0]) if ctx.attr("layout", 0) else (x[0], x[1])
+    directions, gate_rows, inputs = ctx.in_shape(1)
+    hidden = gate_rows // gates
+    cells = steps * batch * directions
+    macs = cells * gate_rows * (inputs + hidden)
+    bias = cells * 2 * gate_rows if ctx.has_input(3) else 0
+    return OpCost(
+        macs=macs,
+        flops=2 * macs + bias + cells * hidden * elementwise,
+        special_ops=cells * hidden * special,
+    )

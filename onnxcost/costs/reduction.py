@@ -1,0 +1,92 @@
+"""Reductions and softmax. With n input and m output elements:
+ReduceSum/Max/Min/Prod and ArgMax/ArgMin: n - m; ReduceMean: n (adds and
+one divide per output); ReduceSumSquare and ReduceL1: 2n - m; ReduceL2:
+2n - m + m (root, special); ReduceLogSum: n - m + m (log, special);
+ReduceLogSumExp: 2n (exp, adds, log; n + m special).
+Softmax: exp, add, divide per element (3n, n special); LogSoftmax:
+exp, add, subtract per element and a log per row (3n + rows, n + rows special).
+"""
+
+from __future__ import annotations
+
+from ..tensors import numel
+from .registry import NodeContext, OpCost, register
+
+
+def _sizes(ctx: NodeContext) -> tuple[int, int]:
+    return ctx.in_numel(0), ctx.out_numel(0)
+
+
+@register("ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ArgMax", "ArgMin")
+def reduce_plain(ctx: NodeContext) -> OpCost:
+    n, m = _sizes(ctx)
+    return OpCost(flops=max(n - m, 0))
+
+
+@register("ReduceMean")
+def reduce_mean(ctx: NodeContext) -> OpCost:
+    n, m = _sizes(ctx)
+    return OpCost(flops=max(n - m, 0) + m)
+
+
+@register("ReduceSumSquare", "ReduceL1")
+def reduce_squares(ctx: NodeContext) -> OpCost:
+    n, m = _sizes(ctx)
+    return OpCost(flops=n + max(n - m, 0))
+
+
+@register("ReduceL2")
+def reduce_l2(ctx: NodeContext) -> OpCost:
+    n, m = _sizes(ctx)
+    return OpCost(flops=n + max(n - m, 0) + m, special_ops=m)
+
+
+@register("ReduceLogSum")
+def reduce_log_sum(ctx: NodeContext) -> OpCost:
+    n, m = _sizes(ctx)
+    return OpCost(flops=max(n - m, 0) + m, special_ops=m)
+
+
+@register("ReduceLogSumExp")
+def reduce_log_sum_exp(ctx: NodeContext) -> OpCost:
+    n, m = _sizes(ctx)
+    return OpCost(flops=n + max(n - m, 0) + m, special_ops=n + m)
+
+
+def _rows(ctx: NodeContext) -> int:
+    shape = ctx.in_shape(0)
+    if not shape:
+        return 1
+    default = -1 if ctx.opset >= 13 else 1
+    axis = ctx.attr("axis", default) % len(shape)
+    if ctx.opset < 13:  # the input is coerced to 2-D at axis: one row per leading index
+        return numel(shape[:axis])
+    return numel(shape) // max(shape[axis], 1)
+
+
+@register("Softmax")
+def softmax(ctx: NodeContext) -> OpCost:
+    n = ctx.in_numel(0)
+    return OpCost(flops=3 * n, special_ops=n)
+
+
+@register("LogSoftmax")
+def log_softmax(ctx: NodeContext) -> OpCost:
+    n, rows = ctx.in_numel(0), _rows(ctx)
+    return OpCost(flops=3 * n + rows, special_ops=n + rows)
+
+
+@register("Hardmax")
+def hardmax(ctx: NodeContext) -> OpCost:
+    n = ctx.in_numel(0)
+    return OpCost(flops=n - _rows(ctx))
+
+
+@register("CumSum")
+def cumsum(ctx: NodeContext) -> OpCost:
+    return OpCost(flops=ctx.out_numel(0))
+
+
+@register("TopK")
+def top_k(ctx: NodeContext) -> OpCost:
+    return OpCost(flops=ctx.in_numel(0))  # one comparison per element (a selection pass)

@@ -1,0 +1,153 @@
+"""The op-cost registry: one small function per op type, looked up by (domain, op_type).
+
+A rule reads the node's typed inputs and outputs through a ``NodeContext`` and
+returns an ``OpCost``. Parameters, output bytes and memory traffic are not the
+rules' business: they follow from shapes alone and are computed once, in
+``onnxcost.analysis``. An op without a rule costs zero MACs and is listed in
+the report's warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from ..shapes import TensorType
+from ..tensors import numel, tensor_bytes
+
+DEFAULT_DOMAIN = ""
+
+
+@dataclass(frozen=True)
+class OpCost:
+    macs: int = 0
+    flops: int = 0
+    special_ops: int = 0  # transcendentals: exp, log, sqrt, erf, tanh, sin, pow, ...
+    bytes_read: int | None = None  # None: every input is read in full
+
+
+class MissingShape(Exception):
+    """A rule needed a shape that inference could not provide."""
+
+
+@dataclass
+class NodeContext:
+    node: onnx.NodeProto
+    inputs: list[TensorType | None]  # None for an absent optional input
+    outputs: list[TensorType | None]
+    values: Mapping[str, np.ndarray]
+    opset: int
+
+    @cached_property
+    def attrs(self) -> dict:
+        return {a.name: _decoded(helper.get_attribute_value(a)) for a in self.node.attribute}
+
+    def attr(self, name: str, default=None):
+        return self.attrs.get(name, default)
+
+    def has_input(self, index: int) -> bool:
+        return index < len(self.node.input) and bool(self.node.input[index])
+
+    def in_shape(self, index: int) -> tuple[int, ...]:
+        return self._shape(self.inputs, index, "input")
+
+    def out_shape(self, index: int = 0) -> tuple[int, ...]:
+        return self._shape(self.outputs, index, "output")
+
+    def in_numel(self, index: int) -> int:
+        return numel(self.in_shape(index))
+
+    def out_numel(self, index: int = 0) -> int:
+        return numel(self.out_shape(index))
+
+    def in_bytes(self, index: int) -> int:
+        return self._bytes(self.inputs, index)
+
+    def out_bytes(self, index: int = 0) -> int:
+        return self._bytes(self.outputs, index)
+
+    def value(self, index: int) -> np.ndarray | None:
+        """The input's value when it is a known small constant (axes, sizes, trip counts)."""
+        return self.values.get(self.node.input[index]) if self.has_input(index) else None
+
+    @staticmethod
+    def _shape(types: list[TensorType | None], index: int, kind: str) -> tuple[int, ...]:
+        tensor = types[index] if index < len(types) else None
+        if tensor is None or tensor.shape is None:
+            raise MissingShape(f"{kind} {index}")
+        return tensor.shape
+
+    @staticmethod
+    def _bytes(types: list[TensorType | None], index: int) -> int:
+        tensor = types[index] if index < len(types) else None
+        if tensor is None or tensor.shape is None:
+            return 0
+        return tensor_bytes(tensor.elem_type, numel(tensor.shape))
+
+
+def _decoded(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, list) and value and isinstance(value[0], bytes):
+        return [v.decode("utf-8", errors="replace") for v in value]
+    return value
+
+
+Rule = Callable[[NodeContext], OpCost]
+
+_RULES: dict[tuple[str, str], Rule] = {}
+_NON_WEIGHT_INPUTS: dict[tuple[str, str], frozenset[int]] = {}
+
+
+def _domain(domain: str) -> str:
+    return DEFAULT_DOMAIN if domain in ("", "ai.onnx") else domain
+
+
+def register(*op_types: str, domain: str = DEFAULT_DOMAIN, non_weight_inputs: Iterable[int] = ()) -> Callable[[Rule], Rule]:
+    """Register ``rule`` for ``op_types``. ``non_weight_inputs``: constant float inputs that are
+    settings, not parameters (Resize scales, Pad values)."""
+    def decorate(rule: Rule) -> Rule:
+        for op_type in op_types:
+            key = (_domain(domain), op_type)
+            if key in _RULES:
+                raise RuntimeError(f"two cost rules for {key}")
+            _RULES[key] = rule
+            if non_weight_inputs:
+                _NON_WEIGHT_INPUTS[key] = frozenset(non_weight_inputs)
+        return rule
+    return decorate
+
+
+def rule_for(domain: str, op_type: str) -> Rule | None:
+    return _RULES.get((_domain(domain), op_type))
+
+
+def is_weight_slot(domain: str, op_type: str, index: int) -> bool:
+    return index not in _NON_WEIGHT_INPUTS.get((_domain(domain), op_type), ())
+
+
+def registered() -> list[tuple[str, str]]:
+    return sorted(_RULES)
+
+
+# --- rule builders shared by the op families -----------------------------------
+
+def per_output_element(flops: int, special: int = 0) -> Rule:
+    """A rule costing ``flops`` (of which ``special`` transcendental) per output element."""
+    def rule(ctx: NodeContext) -> OpCost:
+        count = ctx.out_numel(0)
+        return OpCost(flops=flops * count, special_ops=special * count)
+    return rule
+
+
+def variadic_per_output_element(extra: int = 0) -> Rule:
+    """Sum/Max/Min/Mean of k inputs: k - 1 (+ ``extra``) operations per output element."""
+    def rule(ctx: NodeContext) -> OpCost:
+        inputs = sum(1 for name in ctx.node.input if name)
+        return OpCost(flops=(max(inputs - 1, 0) + extra) * ctx.out_numel(0))
+    return rule

@@ -1,0 +1,36 @@
+"""The package's one exception hierarchy.
+
+Every failure the user can cause (a bad file, a bad option, a graph that breaks
+the ONNX rules) is an ``OnnxcostError``; the CLI prints its message on one line
+and exits with its ``exit_code``. Anything else escaping the library is a bug.
+"""
+
+from __future__ import annotations
+
+
+class OnnxcostError(Exception):
+    """Base class: a problem with the user's input, reported in one line."""
+
+    exit_code = 2
+
+
+class ModelLoadError(OnnxcostError):
+    """The file is missing, unreadable, not ONNX, or too large to parse."""
+
+
+class ExternalDataError(OnnxcostError):
+    """External weights are missing, truncated, or point outside the model's folder."""
+
+
+class InvalidModelError(OnnxcostError):
+    """The graph breaks the ONNX rules (cycles, undefined inputs, bad attributes, ...)."""
+
+
+class InputSpecError(OnnxcostError):
+    """An ``--input`` / ``--dim`` override cannot be applied to the model."""
+
+
+class ValidationFailed(OnnxcostError):
+    """A rewritten model's outputs differ from the original beyond the allowed error."""
+
+    exit_code = 1

@@ -1,0 +1,93 @@
+"""Writing outputs so that a failure never leaves a half-written or lost file.
+
+Everything goes to a temporary file in the target's folder, is flushed to
+disk, optionally checked, and only then renamed over the target (an atomic
+step on POSIX and Windows). If anything fails the target is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[Path], None] | None = None) -> Path:
+    """Write ``data`` to ``target`` atomically; ``check(temp_path)`` may raise to abort."""
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+    temp = Path(handle.name)
+    try:
+        with handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, _mode_for(target))
+        if check is not None:
+            check(temp)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777  # keep an existing file's permissions
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+# Protobuf cannot serialize a message of 2 GiB or more: larger models keep their weights beside them.
+PROTOBUF_LIMIT = 2**31 - 1
+
+
+def save_model(model, target: str | os.PathLike, full_check: bool = True) -> Path:
+    """Write ``model`` atomically after onnx.checker passes on the written file.
+
+    Models too large for one protobuf get their weights in ``<target>.data``
+    next to the model, written the same all-or-nothing way.
+    """
+    import onnx
+
+    from .errors import InvalidModelError
+
+    target = Path(target)
+
+    def check(path: Path) -> None:
+        try:
+            onnx.checker.check_model(str(path), full_check=full_check)
+        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+            raise InvalidModelError(f"the model to write fails onnx.checker, nothing written: {str(exc).splitlines()[0]}") from exc
+
+    if model.ByteSize() < PROTOBUF_LIMIT:
+        return write_atomic(target, model.SerializeToString(), check)
+    return _save_with_external_data(model, target, check)
+
+
+def _save_with_external_data(model, target: Path, check: Callable[[Path], None]) -> Path:
+    import onnx
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    folder = target.parent if str(target.parent) else Path(".")
+    data_name = f"{target.name}.data"
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{target.name}."))
+    try:
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        convert_model_to_external_data(copy, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
+        onnx.save_model(copy, str(staging / target.name))
+        check(staging / target.name)
+        os.replace(staging / data_name, folder / data_name)
+        os.replace(staging / target.name, target)
+    finally:
+        for leftover in staging.iterdir():
+            leftover.unlink()
+        staging.rmdir()
+    return target

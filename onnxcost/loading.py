@@ -1,0 +1,142 @@
+"""Reading a model file: path checks, size limit, parse, and safe external data.
+
+For a report the weights stored as external data are never read: only the
+graph and the tensors' metadata (dtype, dims) are needed. When weights are
+needed (a rewrite), every external-data location is checked to stay inside the
+model's folder before a single byte is read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from . import walk
+from .tensors import numel, tensor_bytes
+from .errors import ExternalDataError, ModelLoadError
+
+# Protobuf refuses single messages over 2 GiB, so a larger .onnx cannot hold a
+# valid model; weights beyond that belong in external data.
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+
+
+@dataclass
+class LoadedModel:
+    model: onnx.ModelProto
+    path: Path | None  # None for a model given in memory
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self.path.parent if self.path is not None else None
+
+
+def load_model(
+    source: str | os.PathLike | onnx.ModelProto,
+    *,
+    load_weights: bool = False,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> LoadedModel:
+    """Parse ``source`` into a ModelProto; external weights only if ``load_weights``."""
+    if isinstance(source, onnx.ModelProto):
+        _check_is_model(source, "the given ModelProto")
+        return LoadedModel(source, None)
+    path = Path(source)
+    _check_readable(path, max_file_bytes)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{path}: not an ONNX model (protobuf parse failed: {_first_line(exc)})") from exc
+    _check_is_model(model, str(path))
+    if load_weights:
+        load_external_weights(model, path.parent)
+    return LoadedModel(model, path)
+
+
+def _check_readable(path: Path, max_file_bytes: int) -> None:
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such file")
+    if path.is_dir():
+        raise ModelLoadError(f"{path}: is a directory, expected an .onnx file")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read ({exc.strerror})") from exc
+    if size == 0:
+        raise ModelLoadError(f"{path}: empty file, not an ONNX model")
+    if size > max_file_bytes:
+        raise ModelLoadError(
+            f"{path}: {size} bytes is over the {max_file_bytes}-byte parse limit "
+            "(raise it with --max-file-size if you trust the file)"
+        )
+
+
+def _check_is_model(model: onnx.ModelProto, where: str) -> None:
+    # Any byte string can parse as some protobuf; a model has a graph and opsets.
+    if not model.HasField("graph") or (not model.opset_import and model.ir_version == 0):
+        raise ModelLoadError(f"{where}: parsed, but it is not an ONNX model (no graph or opset)")
+    if len(model.graph.node) == 0 and len(model.graph.output) == 0:
+        raise ModelLoadError(f"{where}: the model's graph is empty")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
+    """Every TensorProto of the model (graphs, subgraphs, Constant nodes) stored externally."""
+    return [t for t in walk.tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL]
+
+
+def external_location(tensor: onnx.TensorProto, base_dir: Path) -> tuple[Path, int, int | None]:
+    """The checked file, offset and length of an external tensor; refuses escapes before any read."""
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    location = info.get("location", "")
+    if not location:
+        raise ExternalDataError(f"tensor '{tensor.name}': external data without a location")
+    if os.path.isabs(location) or Path(location).drive or location.startswith(("/", "\\")):
+        raise ExternalDataError(f"tensor '{tensor.name}': external data location '{location}' is absolute; refused")
+    if ".." in Path(location.replace("\\", "/")).parts:
+        raise ExternalDataError(f"tensor '{tensor.name}': external data location '{location}' leaves the model's folder; refused")
+    root = base_dir.resolve()
+    target = (root / location).resolve()  # follows symlinks
+    if root not in target.parents:
+        raise ExternalDataError(f"tensor '{tensor.name}': external data '{location}' resolves outside the model's folder; refused")
+    if not target.is_file():
+        raise ExternalDataError(f"tensor '{tensor.name}': external data file '{location}' not found next to the model")
+    try:
+        offset = int(info.get("offset", 0) or 0)
+        length = int(info["length"]) if info.get("length") else None
+    except ValueError as exc:
+        raise ExternalDataError(f"tensor '{tensor.name}': bad external data offset/length") from exc
+    if offset < 0 or (length is not None and length < 0):
+        raise ExternalDataError(f"tensor '{tensor.name}': negative external data offset/length")
+    size = target.stat().st_size
+    needed = max(length or 0, tensor_bytes(tensor.data_type, numel(tensor.dims)))
+    if offset + needed > size:
+        raise ExternalDataError(
+            f"tensor '{tensor.name}': external data '{location}' is {size} bytes, shorter than the "
+            f"{needed} bytes it should hold at offset {offset}"
+        )
+    return target, offset, length
+
+
+def load_external_weights(model: onnx.ModelProto, base_dir: Path) -> None:
+    """Read external weights into ``model`` after checking every location is safe."""
+    tensors = external_tensors(model)
+    for tensor in tensors:  # check all first: nothing is read if any is refused
+        external_location(tensor, base_dir)
+    for tensor in tensors:
+        target, offset, length = external_location(tensor, base_dir)
+        with open(target, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read() if length is None else handle.read(length)
+        tensor.raw_data = data
+        del tensor.external_data[:]
+        tensor.data_location = onnx.TensorProto.DEFAULT

@@ -1,0 +1,27 @@
+"""Renderers: each turns a Report into text and computes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..report import Report
+from .as_csv import render_csv
+from .as_json import render_json
+from .as_markdown import render_markdown
+from .as_netron import render_netron
+from .table import render_table
+
+FORMATS: dict[str, Callable[..., str]] = {
+    "table": render_table,
+    "json": render_json,
+    "csv": render_csv,
+    "md": render_markdown,
+    "netron": render_netron,
+}
+
+
+def render(report: Report, fmt: str, top: int | None = None, width: int | None = None) -> str:
+    if fmt == "table":
+        return render_table(report, top=top, width=width)
+    return FORMATS[fmt](report, top=top)
+

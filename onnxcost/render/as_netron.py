@@ -1,0 +1,29 @@
+"""Netron's attachment file: open the model in Netron, then this file, and each node shows its costs.
+
+Format (Netron's source/metadata.js): {"signature": "netron:attachment",
+"metadata": [...], "metrics": [{"kind": "node", "target": NODE_NAME,
+"name": METRIC, "value": NUMBER}, ...]}; model-wide rows use kind "model"
+and target "". Nodes are matched by name, so unnamed nodes cannot be shown.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..report import Report
+from .selection import heaviest
+
+NODE_METRICS = ["macs", "flops", "special_ops", "params", "output_bytes", "memory_traffic_bytes"]
+
+
+def render_netron(report: Report, top: int | None = None) -> str:
+    metrics = [
+        {"kind": "model", "target": "", "name": name, "value": value}
+        for name, value in vars(report.totals).items()
+    ]
+    for row in heaviest(report, top):
+        metrics.extend(
+            {"kind": "node", "target": row.name, "name": name, "value": getattr(row, name)} for name in NODE_METRICS
+        )
+    document = {"signature": "netron:attachment", "metadata": [], "metrics": metrics}
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"

@@ -1,0 +1,66 @@
+"""The terminal table (rich): nodes in topological order, then totals and op types, human units."""
+
+from __future__ import annotations
+
+import io
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from ..report import Report
+from .selection import heaviest
+from ..units import human_bytes, human_count
+from .as_csv import shape_text
+
+
+def render_table(report: Report, top: int | None = None, width: int | None = None) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width or 160, force_terminal=False, color_system=None, highlight=False)
+    nodes = Table(box=box.SIMPLE_HEAD, title=f"Top {top} nodes by MACs" if top is not None else None, title_justify="left")
+    for header, justify in [("#", "right"), ("node", "left"), ("op", "left"), ("output shape", "left"),
+                            ("MACs", "right"), ("FLOPs", "right"), ("params", "right"), ("output", "right"),
+                            ("traffic", "right")]:
+        nodes.add_column(header, justify=justify, overflow="fold")
+    for r in heaviest(report, top):
+        name = (f"{r.scope}/" if r.scope else "") + r.name + (f" ×{r.repeat}" if r.repeat != 1 else "")
+        nodes.add_row(
+            str(r.index), name, r.op_type if r.costed else f"{r.op_type}*",
+            ", ".join(shape_text(s) for s in r.output_shapes),
+            human_count(r.macs), human_count(r.flops), human_count(r.params),
+            human_bytes(r.output_bytes), human_bytes(r.memory_traffic_bytes),
+        )
+    console.print(nodes)
+
+    t = report.totals
+    peak_at = f"  (at {report.peak.node})" if report.peak.node else ""
+    totals = Table(box=box.SIMPLE_HEAD, show_header=False, title=f"Totals: {report.model.source}", title_justify="left")
+    totals.add_column("what")
+    totals.add_column("value", justify="right")
+    totals.add_column("exact", justify="right")
+    for label, value, text in [
+        ("MACs", t.macs, human_count(t.macs)),
+        ("FLOPs", t.flops, human_count(t.flops)),
+        ("special ops", t.special_ops, human_count(t.special_ops)),
+        ("parameters", t.params, human_count(t.params)),
+        ("parameter memory", t.param_bytes, human_bytes(t.param_bytes)),
+        ("activations (sum)", t.activation_bytes, human_bytes(t.activation_bytes)),
+        ("peak activations", t.peak_activation_bytes, human_bytes(t.peak_activation_bytes) + peak_at),
+        ("memory traffic", t.memory_traffic_bytes, human_bytes(t.memory_traffic_bytes)),
+        ("compute layers", t.compute_layers, str(t.compute_layers)),
+        ("nodes", t.nodes, str(t.nodes)),
+    ]:
+        totals.add_row(label, text, f"{value:,}")
+    console.print(totals)
+
+    ops = Table(box=box.SIMPLE_HEAD, title="By op type", title_justify="left")
+    for header in ["op type", "count", "MACs", "share", "FLOPs", "params", "traffic"]:
+        ops.add_column(header, justify="left" if header == "op type" else "right")
+    for op, s in report.by_op_type.items():
+        share = f"{100 * s.macs / t.macs:.1f}%" if t.macs else "-"
+        ops.add_row(op, str(s.count), human_count(s.macs), share, human_count(s.flops), human_count(s.params),
+                    human_bytes(s.memory_traffic_bytes))
+    console.print(ops)
+    if any(not r.costed for r in report.nodes):
+        console.print("* no cost rule or unknown shapes: 0 MACs counted (see warnings)")
+    return buffer.getvalue()

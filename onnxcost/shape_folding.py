@@ -1,0 +1,255 @@
+"""Evaluating the small shape-computing subgraphs exporters write.
+
+PyTorch, Paddle and TensorFlow exports compute reshape targets at run time
+(Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Mod/Where in window
+attention). Once the input shapes are known these are constants: evaluating
+them with numpy lets shape inference see concrete numbers. Only int-sized
+tensors are evaluated; anything that would grow large is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .tensors import numel
+
+# Nothing larger than this is materialized while folding.
+MAX_FOLDED_ELEMENTS = 1 << 16
+
+Evaluator = Callable[[list, dict], list]
+
+
+def _guard(shape) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape) or numel(shape) > MAX_FOLDED_ELEMENTS:
+        raise ValueError("too large to fold")
+    return shape
+
+
+def _axes(inputs: list, attrs: dict, index: int) -> list[int] | None:
+    if len(inputs) > index and inputs[index] is not None:
+        return [int(a) for a in np.asarray(inputs[index]).reshape(-1)]
+    return list(attrs["axes"]) if "axes" in attrs else None
+
+
+def _broadcasting(fn: Callable) -> Evaluator:
+    def run(inputs: list, attrs: dict) -> list:
+        _guard(np.broadcast_shapes(*(np.shape(x) for x in inputs)))
+        return [fn(*inputs)]
+    return run
+
+
+def _int_div(a, b):
+    if np.issubdtype(np.result_type(a, b), np.integer):
+        quotient = np.abs(a) // np.abs(b)  # ONNX integer division truncates toward zero
+        return (quotient * np.sign(a) * np.sign(b)).astype(np.result_type(a, b))
+    return a / b
+
+
+def _mod(inputs, attrs):
+    a, b = inputs
+    _guard(np.broadcast_shapes(np.shape(a), np.shape(b)))
+    return [np.fmod(a, b) if attrs.get("fmod", 0) else np.mod(a, b)]
+
+
+def _slice(inputs, attrs):
+    data = inputs[0]
+    if len(inputs) >= 3:
+        starts, ends = inputs[1].reshape(-1), inputs[2].reshape(-1)
+        axes = _axes(inputs, {}, 3) or list(range(len(starts)))
+        steps = inputs[4].reshape(-1) if len(inputs) > 4 and inputs[4] is not None else [1] * len(starts)
+    else:  # opset < 10 keeps them in attributes
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes = attrs.get("axes", list(range(len(starts))))
+        steps = [1] * len(starts)
+    index = [slice(None)] * data.ndim
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        index[int(axis)] = slice(int(start), int(end), int(step))
+    return [data[tuple(index)]]
+
+
+def _reshape(inputs, attrs):
+    data, shape = inputs[0], [int(d) for d in inputs[1].reshape(-1)]
+    if not attrs.get("allowzero", 0):
+        shape = [data.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    return [data.reshape(shape)]
+
+
+def _unsqueeze(inputs, attrs):
+    data = inputs[0]
+    axes = sorted(a % (data.ndim + len(_axes(inputs, attrs, 1))) for a in _axes(inputs, attrs, 1))
+    for axis in axes:
+        data = np.expand_dims(data, axis)
+    return [data]
+
+
+def _squeeze(inputs, attrs):
+    axes = _axes(inputs, attrs, 1)
+    return [np.squeeze(inputs[0], axis=None if axes is None else tuple(axes))]
+
+
+def _reduce(fn):
+    def run(inputs, attrs):
+        axes = _axes(inputs, attrs, 1)
+        if axes == [] and attrs.get("noop_with_empty_axes", 0):
+            return [inputs[0]]
+        keep = bool(attrs.get("keepdims", 1))
+        return [fn(inputs[0], axis=None if not axes else tuple(axes), keepdims=keep)]
+    return run
+
+
+def _constant_of_shape(inputs, attrs):
+    shape = _guard(inputs[0].reshape(-1))
+    value = attrs.get("value")
+    fill = onnx.numpy_helper.to_array(value).reshape(-1)[0] if value is not None else np.float32(0)
+    return [np.full(shape, fill, dtype=np.asarray(fill).dtype)]
+
+
+def _range(inputs, attrs):
+    start, limit, delta = (np.asarray(x).reshape(()) for x in inputs)
+    count = max(int(np.ceil((limit - start) / delta)), 0)
+    _guard([count])
+    return [np.arange(start, limit, delta).astype(np.result_type(start, limit, delta))]
+
+
+def _expand(inputs, attrs):
+    shape = _guard(np.broadcast_shapes(inputs[0].shape, tuple(int(d) for d in inputs[1].reshape(-1))))
+    return [np.broadcast_to(inputs[0], shape).copy()]
+
+
+def _tile(inputs, attrs):
+    repeats = [int(r) for r in inputs[1].reshape(-1)]
+    _guard([d * r for d, r in zip(inputs[0].shape, repeats)])
+    return [np.tile(inputs[0], repeats)]
+
+
+def _cast(inputs, attrs):
+    return [inputs[0].astype(helper.tensor_dtype_to_np_dtype(attrs["to"]))]
+
+
+def _concat(inputs, attrs):
+    return [np.concatenate([np.atleast_1d(x) for x in inputs], axis=attrs.get("axis", 0))]
+
+
+def _gather(inputs, attrs):
+    return [np.take(inputs[0], inputs[1].astype(np.int64), axis=attrs.get("axis", 0))]
+
+
+def _where(inputs, attrs):
+    _guard(np.broadcast_shapes(*(x.shape for x in inputs)))
+    return [np.where(*inputs)]
+
+
+def _transpose(inputs, attrs):
+    return [np.transpose(inputs[0], attrs.get("perm"))]
+
+
+def _flatten(inputs, attrs):
+    data = inputs[0]
+    axis = attrs.get("axis", 1) % (data.ndim + 1) if data.ndim else 0
+    return [data.reshape(numel(data.shape[:axis]), numel(data.shape[axis:]))]
+
+
+EVALUATORS: dict[str, Evaluator] = {
+    "Identity": lambda i, a: [i[0]],
+    "Cast": _cast,
+    "CastLike": lambda i, a: [i[0].astype(i[1].dtype)],
+    "Gather": _gather,
+    "Slice": _slice,
+    "Concat": _concat,
+    "Reshape": _reshape,
+    "Unsqueeze": _unsqueeze,
+    "Squeeze": _squeeze,
+    "Flatten": _flatten,
+    "Transpose": _transpose,
+    "Add": _broadcasting(np.add),
+    "Sub": _broadcasting(np.subtract),
+    "Mul": _broadcasting(np.multiply),
+    "Div": _broadcasting(_int_div),
+    "Mod": _mod,
+    "Neg": lambda i, a: [np.negative(i[0])],
+    "Abs": lambda i, a: [np.abs(i[0])],
+    "Sign": lambda i, a: [np.sign(i[0])],
+    "Floor": lambda i, a: [np.floor(i[0])],
+    "Ceil": lambda i, a: [np.ceil(i[0])],
+    "Sqrt": lambda i, a: [np.sqrt(i[0])],
+    "Pow": _broadcasting(np.power),
+    "Min": _broadcasting(lambda *xs: np.minimum.reduce(np.broadcast_arrays(*xs))),
+    "Max": _broadcasting(lambda *xs: np.maximum.reduce(np.broadcast_arrays(*xs))),
+    "Equal": _broadcasting(np.equal),
+    "Less": _broadcasting(np.less),
+    "LessOrEqual": _broadcasting(np.less_equal),
+    "Greater": _broadcasting(np.greater),
+    "GreaterOrEqual": _broadcasting(np.greater_equal),
+    "Not": lambda i, a: [np.logical_not(i[0])],
+    "And": _broadcasting(np.logical_and),
+    "Or": _broadcasting(np.logical_or),
+    "Where": _where,
+    "Range": _range,
+    "ConstantOfShape": _constant_of_shape,
+    "Expand": _expand,
+    "Tile": _tile,
+    "ReduceProd": _reduce(np.prod),
+    "ReduceSum": _reduce(np.sum),
+    "ReduceMin": _reduce(np.min),
+    "ReduceMax": _reduce(np.max),
+}
+
+
+def fold(
+    nodes: list[onnx.NodeProto],
+    values: dict[str, np.ndarray],
+    static_shapes: Mapping[str, tuple[int, ...]],
+) -> list[onnx.NodeProto]:
+    """Evaluate, in order, every node computable from ``values``; returns the folded nodes.
+
+    ``values`` (known small tensors) is extended in place. ``static_shapes``
+    gives the fully known shapes, which is all Shape and Size need.
+    """
+    folded = []
+    for node in nodes:
+        if node.domain not in ("", "ai.onnx") or any(out in values for out in node.output if out):
+            continue
+        outputs = _evaluate(node, values, static_shapes)
+        if outputs is None or len(outputs) < len(node.output):
+            continue
+        for name, value in zip(node.output, outputs):
+            if name:
+                values[name] = np.asarray(value)
+        folded.append(node)
+    return folded
+
+
+def _evaluate(node, values, static_shapes) -> list | None:
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if node.op_type in ("Shape", "Size"):
+        shape = static_shapes.get(node.input[0])
+        if shape is None:
+            return None
+        if node.op_type == "Size":
+            return [np.array(numel(shape), dtype=np.int64)]
+        start, end = attrs.get("start", 0), attrs.get("end", None)
+        return [np.array(shape[start:end], dtype=np.int64)]
+    evaluator = EVALUATORS.get(node.op_type)
+    if evaluator is None:
+        return None
+    inputs = []
+    for name in node.input:
+        if not name:
+            inputs.append(None)
+        elif name in values:
+            inputs.append(values[name])
+        else:
+            return None
+    try:
+        with np.errstate(all="ignore"):
+            outputs = evaluator(inputs, attrs)
+    except Exception:  # an input the op rejects: leave the node to shape inference
+        return None
+    if any(np.asarray(out).size > MAX_FOLDED_ELEMENTS for out in outputs):
+        return None
+    return outputs

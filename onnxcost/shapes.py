@@ -1,0 +1,299 @@
+"""Shapes for every tensor: user overrides, then inference until nothing more is learnt.
+
+Order (see docs/conventions.md):
+1. ``--input`` / ``--dim`` overrides are written into the graph's inputs; an
+   input dimension nobody gave is set to 1 and named in a warning.
+2. onnx shape inference with data propagation.
+3. If shapes are still missing: the shape-computing subgraphs are evaluated
+   with numpy, fed back as constants, and inference runs again, until no
+   round learns anything new.
+4. If shapes are still missing: onnxruntime's symbolic shape inference.
+5. A dimension still unknown is set to 1; the tensors are named in a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from . import walk
+from .errors import InputSpecError, InvalidModelError
+from .shape_folding import fold
+from .skeleton import SMALL_TENSOR_ELEMENTS
+from .tensors import numel
+
+Dim = int | str | None
+MAX_FOLD_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class TensorType:
+    elem_type: int
+    shape: tuple[int, ...] | None  # None when even the rank is unknown
+
+
+@dataclass
+class ShapeResult:
+    types: dict[str, TensorType]
+    values: dict[str, np.ndarray]  # small tensors whose values are known (constants, folded shapes)
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_shapes(
+    skeleton: onnx.ModelProto,
+    inputs: Mapping[str, Sequence[int]] | None = None,
+    dims: Mapping[str, int] | None = None,
+) -> ShapeResult:
+    """Apply the overrides to ``skeleton`` (edited in place) and infer every tensor's shape."""
+    warnings: list[str] = []
+    _apply_overrides(skeleton.graph, dict(inputs or {}), dict(dims or {}), warnings)
+    raw = _collect(_onnx_infer(skeleton, warnings))
+    values = _constant_values(skeleton.graph)
+    if _missing(skeleton.graph, raw):
+        raw, values = _fold_and_infer(skeleton, raw, values, warnings)
+    if _missing(skeleton.graph, raw):
+        _merge(raw, _ort_symbolic(skeleton, values, warnings))
+    types = _finalize(skeleton.graph, raw, warnings)
+    return ShapeResult(types, values, warnings)
+
+
+# --- overrides --------------------------------------------------------------
+
+def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings: list[str]) -> None:
+    initializer_names = {t.name for t in graph.initializer}
+    graph_inputs = {v.name: v for v in graph.input if v.name not in initializer_names}
+    unknown = sorted(set(inputs) - set(graph_inputs))
+    if unknown:
+        raise InputSpecError(
+            f"--input names {', '.join(repr(n) for n in unknown)}, but the model's inputs are "
+            f"{', '.join(repr(n) for n in graph_inputs) or 'none'}"
+        )
+    bindings = {name: int(value) for name, value in dims.items()}
+    for name, shape in inputs.items():
+        value = graph_inputs[name]
+        declared = _dims(value)
+        shape = [int(d) for d in shape]
+        if any(d < 0 for d in shape):
+            raise InputSpecError(f"--input {name}: dimensions must be >= 0, got {shape}")
+        if declared is not None and len(declared) != len(shape):
+            raise InputSpecError(f"--input {name}: the model declares rank {len(declared)}, got {len(shape)} dimensions")
+        for old, new in zip(declared or [], shape):
+            if isinstance(old, str):
+                if bindings.setdefault(old, new) != new:
+                    raise InputSpecError(f"dimension '{old}' is given as both {bindings[old]} and {new}")
+        _set_shape(value, shape)
+    used_symbols: set[str] = set()
+    for value in graph_inputs.values():
+        declared = _dims(value)
+        if declared is None:
+            warnings.append(f"input '{value.name}' has no declared shape; give it with --input {value.name}:DxDx...")
+            continue
+        for axis, dim in enumerate(declared):
+            if isinstance(dim, int) and dim < 0:
+                raise InvalidModelError(f"input '{value.name}' declares a negative dimension {dim}")
+            if isinstance(dim, str):
+                used_symbols.add(dim)
+                if dim not in bindings:
+                    bindings[dim] = 1
+                    warnings.append(
+                        f"input '{value.name}': dimension '{dim}' is unknown; assumed 1 (give it with --dim {dim}=N)"
+                    )
+            elif dim is None:
+                warnings.append(
+                    f"input '{value.name}': dimension {axis} is unknown; assumed 1 "
+                    f"(give the shape with --input {value.name}:DxDx...)"
+                )
+                value.type.tensor_type.shape.dim[axis].dim_value = 1
+    for symbol in sorted(set(dims) - used_symbols):
+        warnings.append(f"--dim {symbol}: no model input has a dimension named '{symbol}'")
+    for sub in walk.graphs(graph):
+        for value in [*sub.input, *sub.output, *sub.value_info]:
+            _bind(value, bindings)
+
+
+def _dims(value: onnx.ValueInfoProto) -> list[Dim] | None:
+    tensor_type = value.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    out: list[Dim] = []
+    for dim in tensor_type.shape.dim:
+        kind = dim.WhichOneof("value")
+        out.append(dim.dim_value if kind == "dim_value" else dim.dim_param if kind == "dim_param" else None)
+    return out
+
+
+def _set_shape(value: onnx.ValueInfoProto, shape: Sequence[int]) -> None:
+    tensor_shape = value.type.tensor_type.shape
+    tensor_shape.ClearField("dim")
+    for dim in shape:
+        tensor_shape.dim.add().dim_value = dim
+
+
+def _bind(value: onnx.ValueInfoProto, bindings: Mapping[str, int]) -> None:
+    if not value.type.HasField("tensor_type"):
+        return
+    for dim in value.type.tensor_type.shape.dim:
+        if dim.WhichOneof("value") == "dim_param" and dim.dim_param in bindings:
+            dim.dim_value = bindings[dim.dim_param]
+
+
+# --- inference --------------------------------------------------------------
+
+def _onnx_infer(model: onnx.ModelProto, warnings: list[str]) -> onnx.ModelProto:
+    try:
+        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception:
+        pass
+    # Exporters' value_info can contradict the overrides; infer without it.
+    bare = onnx.ModelProto()
+    bare.CopyFrom(model)
+    for sub in walk.graphs(bare.graph):
+        del sub.value_info[:]
+    try:
+        return onnx.shape_inference.infer_shapes(bare, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as exc:
+        warnings.append(f"onnx shape inference failed ({_first_line(exc)}); shapes come from the model's own annotations")
+        return model
+
+
+def _collect(model: onnx.ModelProto) -> dict[str, tuple[int, list[Dim] | None]]:
+    raw: dict[str, tuple[int, list[Dim] | None]] = {}
+    for graph in walk.graphs(model.graph):
+        for tensor in graph.initializer:
+            raw[tensor.name] = (tensor.data_type, list(tensor.dims))
+        for value in [*graph.input, *graph.output, *graph.value_info]:
+            if value.type.HasField("tensor_type"):
+                _merge(raw, {value.name: (value.type.tensor_type.elem_type, _dims(value))})
+    return raw
+
+
+def _known(dims: list[Dim] | None) -> int:
+    return -1 if dims is None else sum(isinstance(d, int) for d in dims)
+
+
+def _merge(raw: dict, new: Mapping) -> None:
+    for name, (elem, dims) in new.items():
+        old = raw.get(name)
+        if old is None or _known(dims) > _known(old[1]):
+            raw[name] = (elem or (old[0] if old else 0), dims)
+
+
+def _is_static(dims: list[Dim] | None) -> bool:
+    return dims is not None and all(isinstance(d, int) and d >= 0 for d in dims)
+
+
+def _missing(graph: onnx.GraphProto, raw: Mapping) -> bool:
+    return any(
+        name and not _is_static(raw.get(name, (0, None))[1])
+        for sub in walk.graphs(graph) for node in sub.node for name in node.output
+    )
+
+
+def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+    """Values of the small initializers (the skeleton kept their data)."""
+    values = {}
+    for tensor in graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL and numel(tensor.dims) <= SMALL_TENSOR_ELEMENTS:
+            try:
+                values[tensor.name] = numpy_helper.to_array(tensor)
+            except Exception:  # data that does not match its dims: not a usable constant
+                continue
+    return values
+
+
+def _fold_and_infer(skeleton, raw, values, warnings):
+    """Rounds of: evaluate shape subgraphs with numpy, then infer with their values as constants."""
+    graph = skeleton.graph
+    folded_names: set[str] = set()
+    for _ in range(MAX_FOLD_ROUNDS):
+        static = {name: tuple(dims) for name, (_, dims) in raw.items() if _is_static(dims)}
+        before = len(values)
+        folded = fold(list(graph.node), values, static)
+        folded_names.update(out for node in folded for out in node.output if out)
+        if len(values) == before:
+            break
+        working = _with_constants(skeleton, values, folded_names)
+        known_before = sum(_known(dims) for _, dims in raw.values())
+        _merge(raw, _collect(_onnx_infer(working, warnings)))
+        for name in folded_names:
+            value = values[name]
+            raw[name] = (numpy_helper.from_array(value).data_type, list(value.shape))
+        if sum(_known(dims) for _, dims in raw.values()) == known_before or not _missing(graph, raw):
+            break
+    return raw, values
+
+
+def _with_constants(skeleton: onnx.ModelProto, values: Mapping[str, np.ndarray], folded: set[str]) -> onnx.ModelProto:
+    """A copy of ``skeleton`` where folded nodes are replaced by initializers of their values."""
+    working = onnx.ModelProto()
+    working.CopyFrom(skeleton)
+    keep = [node for node in working.graph.node if not any(out in folded for out in node.output)]
+    del working.graph.node[:]
+    working.graph.node.extend(keep)
+    working.graph.initializer.extend(numpy_helper.from_array(values[name], name) for name in sorted(folded))
+    return working
+
+
+def _ort_symbolic(skeleton, values, warnings) -> dict:
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        folded = {name for name in values if name not in {t.name for t in skeleton.graph.initializer}}
+        working = _with_constants(skeleton, values, folded)
+        inferred = SymbolicShapeInference.infer_shapes(working, auto_merge=True, guess_output_rank=True)
+    except Exception as exc:  # it raises plain exceptions on patterns it does not handle
+        warnings.append(f"onnxruntime symbolic shape inference could not run ({_first_line(exc)})")
+        return {}
+    if inferred is None:
+        return {}
+    result = _collect(inferred)
+    for name, (elem, dims) in result.items():
+        if dims is not None:  # symbolic expressions like '8192*N' count as unknown
+            result[name] = (elem, [d if isinstance(d, int) else None for d in dims])
+    return result
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+# --- finalize ---------------------------------------------------------------
+
+def _finalize(graph: onnx.GraphProto, raw: Mapping, warnings: list[str]) -> dict[str, TensorType]:
+    types: dict[str, TensorType] = {}
+    for name, (elem, dims) in raw.items():
+        types[name] = TensorType(elem, None if dims is None else tuple(d if isinstance(d, int) and d >= 0 else 1 for d in dims))
+    unknown_dims: list[str] = []
+    unknown_rank: list[str] = []
+    for sub in walk.graphs(graph):
+        for node in sub.node:
+            for name in node.output:
+                if not name:
+                    continue
+                dims = raw.get(name, (0, None))[1]
+                label = f"'{name}' ({node.op_type})"
+                if dims is None:
+                    unknown_rank.append(label)
+                elif not _is_static(dims):
+                    unknown_dims.append(label)
+    if unknown_dims:
+        warnings.append(
+            f"{len(unknown_dims)} tensor(s) have dimensions no inference could determine, assumed 1: "
+            f"{_some(unknown_dims)}; give the input shapes with --input or --dim"
+        )
+    if unknown_rank:
+        warnings.append(
+            f"{len(unknown_rank)} tensor(s) have no inferable shape; their nodes' costs count only what is known: "
+            f"{_some(unknown_rank)}"
+        )
+    return types
+
+
+def _some(labels: list[str], limit: int = 5) -> str:
+    shown = ", ".join(labels[:limit])
+    return shown + (f", ... ({len(labels) - limit} more)" if len(labels) > limit else "")

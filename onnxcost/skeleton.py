@@ -1,0 +1,101 @@
+"""A weightless working copy of a model: what shape inference and costing read.
+
+The copy keeps every node, type and tensor's dtype and dims, but the data of
+large tensors is left behind, so its size grows with the graph and not with
+the weights (a 7B-parameter model's skeleton is a few MB). Constant nodes
+become initializers, so weights behave the same whether an exporter stored
+them as initializers (PyTorch) or Constant nodes (Paddle2ONNX). Local
+functions are inlined.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnx.inliner
+from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+from .errors import InvalidModelError
+from .tensors import numel
+
+# Tensors up to this many elements keep their data: shape constants, axes,
+# scalars. Larger ones are weights, whose values a report never needs.
+SMALL_TENSOR_ELEMENTS = 4096
+
+
+def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    skeleton = onnx.ModelProto()
+    skeleton.ir_version = model.ir_version
+    skeleton.opset_import.extend(model.opset_import)
+    skeleton.producer_name = model.producer_name
+    skeleton.producer_version = model.producer_version
+    skeleton.functions.extend(model.functions)
+    graph = skeleton.graph
+    source = model.graph
+    graph.name = source.name
+    graph.input.extend(source.input)
+    graph.output.extend(source.output)
+    graph.value_info.extend(source.value_info)
+    graph.initializer.extend(stripped(t) for t in source.initializer)
+    for sparse in source.sparse_initializer:
+        dense = stripped(sparse.values)
+        dense.name = sparse.values.name
+        del dense.dims[:]
+        dense.dims.extend(sparse.dims)
+        graph.initializer.append(dense)
+    for node in source.node:
+        tensor = constant_tensor(node) if node.op_type == "Constant" and node.domain in ("", "ai.onnx") else None
+        if tensor is not None:
+            graph.initializer.append(stripped(tensor))
+        else:
+            graph.node.append(node)
+    if skeleton.functions:
+        skeleton = _inline_functions(skeleton)
+    return skeleton
+
+
+def stripped(tensor: TensorProto) -> TensorProto:
+    """``tensor`` with its dtype and dims, and its data only when small and stored inline."""
+    if numel(tensor.dims) <= SMALL_TENSOR_ELEMENTS and tensor.data_location != TensorProto.EXTERNAL:
+        copy = TensorProto()
+        copy.CopyFrom(tensor)
+        return copy
+    copy = TensorProto(name=tensor.name, data_type=tensor.data_type)
+    copy.dims.extend(tensor.dims)
+    return copy
+
+
+def constant_tensor(node: onnx.NodeProto) -> TensorProto | None:
+    """The value of a Constant node as a TensorProto named after its output (None if not expressible)."""
+    if len(node.output) != 1 or len(node.attribute) != 1:
+        return None
+    attr = node.attribute[0]
+    name = node.output[0]
+    if attr.type == AttributeProto.TENSOR:
+        tensor = TensorProto()
+        tensor.CopyFrom(attr.t)
+        tensor.name = name
+        return tensor
+    scalar_kinds = {
+        "value_float": np.float32, "value_floats": np.float32,
+        "value_int": np.int64, "value_ints": np.int64,
+    }
+    if attr.name in scalar_kinds:
+        value = np.array(helper.get_attribute_value(attr), dtype=scalar_kinds[attr.name])
+        return numpy_helper.from_array(value, name)
+    return None  # sparse_value, strings: left as a node
+
+
+def _inline_functions(skeleton: onnx.ModelProto) -> onnx.ModelProto:
+    try:
+        inlined = onnx.inliner.inline_local_functions(skeleton)
+    except Exception as exc:  # the inliner raises bare C++ errors on malformed functions
+        raise InvalidModelError(f"cannot inline the model's local functions: {exc}") from exc
+    # Constant nodes that came out of function bodies become initializers too.
+    constants = [n for n in inlined.graph.node if n.op_type == "Constant" and constant_tensor(n) is not None]
+    if constants:
+        keep = [n for n in inlined.graph.node if not (n.op_type == "Constant" and constant_tensor(n) is not None)]
+        inlined.graph.initializer.extend(stripped(constant_tensor(n)) for n in constants)
+        del inlined.graph.node[:]
+        inlined.graph.node.extend(keep)
+    return inlined

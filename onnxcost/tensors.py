@@ -1,0 +1,42 @@
+"""Tensor sizes: element counts, element sizes and kinds of ONNX tensor types."""
+
+from __future__ import annotations
+
+from onnx import TensorProto
+
+# Bits per element, by TensorProto enum name (names missing from an older onnx are skipped).
+_BITS_BY_NAME = {
+    "FLOAT": 32, "UINT8": 8, "INT8": 8, "UINT16": 16, "INT16": 16, "INT32": 32, "INT64": 64,
+    "STRING": 0, "BOOL": 8, "FLOAT16": 16, "DOUBLE": 64, "UINT32": 32, "UINT64": 64,
+    "COMPLEX64": 64, "COMPLEX128": 128, "BFLOAT16": 16,
+    "FLOAT8E4M3FN": 8, "FLOAT8E4M3FNUZ": 8, "FLOAT8E5M2": 8, "FLOAT8E5M2FNUZ": 8, "FLOAT8E8M0": 8,
+    "UINT4": 4, "INT4": 4, "FLOAT4E2M1": 4, "UINT2": 2, "INT2": 2, "FLOAT6E2M3": 6, "FLOAT6E3M2": 6,
+}
+_FLOAT_NAMES = {
+    "FLOAT", "FLOAT16", "DOUBLE", "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
+    "FLOAT8E5M2FNUZ", "FLOAT8E8M0", "FLOAT4E2M1", "FLOAT6E2M3", "FLOAT6E3M2",
+}
+_NAMES = dict(TensorProto.DataType.items())
+BITS = {_NAMES[name]: bits for name, bits in _BITS_BY_NAME.items() if name in _NAMES}
+FLOAT_TYPES = frozenset(_NAMES[name] for name in _FLOAT_NAMES if name in _NAMES)
+# Quantized weights (int8/uint8/int4 of QLinearConv, MatMulNBits, ...) are parameters too.
+WEIGHT_TYPES = FLOAT_TYPES | frozenset(
+    _NAMES[name] for name in ("INT8", "UINT8", "INT4", "UINT4", "INT2", "UINT2") if name in _NAMES
+)
+
+
+def numel(shape) -> int:
+    """Element count of a shape (1 for a scalar); exact for any size."""
+    total = 1
+    for dim in shape:
+        total *= int(dim)
+    return total
+
+
+def tensor_bytes(elem_type: int, count: int) -> int:
+    """Bytes of ``count`` elements, sub-byte types packed (rounded up to a whole byte)."""
+    return (BITS.get(elem_type, 0) * count + 7) // 8
+
+
+def type_name(elem_type: int) -> str:
+    return TensorProto.DataType.Name(elem_type).lower() if elem_type in BITS else f"type{elem_type}"

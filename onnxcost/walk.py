@@ -1,0 +1,53 @@
+"""Walking a model's protobuf: subgraphs of control-flow nodes and every stored tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import onnx
+from onnx import AttributeProto
+
+
+def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
+    """(attribute name, graph) for each graph attribute of ``node`` (If branches, Loop/Scan bodies)."""
+    for attr in node.attribute:
+        if attr.type == AttributeProto.GRAPH:
+            yield attr.name, attr.g
+        elif attr.type == AttributeProto.GRAPHS:
+            for index, graph in enumerate(attr.graphs):
+                yield f"{attr.name}[{index}]", graph
+
+
+def graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    """``graph`` and all graphs nested in it, outermost first."""
+    stack = [graph]
+    while stack:
+        current = stack.pop()
+        yield current
+        for node in current.node:
+            stack.extend(sub for _, sub in subgraphs(node))
+
+
+def model_graphs(model: onnx.ModelProto) -> Iterator[onnx.GraphProto]:
+    yield from graphs(model.graph)
+    for function in model.functions:
+        for node in function.node:
+            for _, sub in subgraphs(node):
+                yield from graphs(sub)
+
+
+def tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every TensorProto the model stores: initializers and tensor attributes, in all graphs and functions."""
+    all_nodes: list[onnx.NodeProto] = []
+    for graph in model_graphs(model):
+        yield from graph.initializer
+        yield from (sparse.values for sparse in graph.sparse_initializer)
+        all_nodes.extend(graph.node)
+    for function in model.functions:
+        all_nodes.extend(function.node)
+    for node in all_nodes:
+        for attr in node.attribute:
+            if attr.type == AttributeProto.TENSOR:
+                yield attr.t
+            elif attr.type == AttributeProto.TENSORS:
+                yield from attr.tensors

@@ -1,0 +1,1 @@
+"""Rewrite passes that make convolutions cheaper (imported as ``onnxcost.passes``)."""
