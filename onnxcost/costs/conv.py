@@ -9,9 +9,13 @@ from ..tensors import numel
 from .registry import NodeContext, OpCost, register
 
 
+def conv_macs(output_shape: tuple[int, ...], weight_shape: tuple[int, ...]) -> int:
+    """MACs of a Conv: each output element is a dot product over (Cin/group)·∏kernel = the weight's trailing dims."""
+    return numel(output_shape) * numel(weight_shape[1:])
+
+
 def _conv(ctx: NodeContext, weight: int, bias: int | None) -> OpCost:
-    # Each output element is a dot product over (Cin/group)·∏kernel = the weight's trailing dims.
-    macs = ctx.out_numel(0) * numel(ctx.in_shape(weight)[1:])
+    macs = conv_macs(ctx.out_shape(0), ctx.in_shape(weight))
     bias_adds = ctx.out_numel(0) if bias is not None and ctx.has_input(bias) else 0
     return OpCost(macs=macs, flops=2 * macs + bias_adds)
 
