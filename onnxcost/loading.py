@@ -53,6 +53,8 @@ def load_model(
     _check_is_model(model, str(path))
     if load_weights:
         load_external_weights(model, path.parent)
+    else:
+        check_external_data(model, path.parent)
     return LoadedModel(model, path)
 
 
@@ -127,12 +129,16 @@ def external_location(tensor: onnx.TensorProto, base_dir: Path) -> tuple[Path, i
     return target, offset, length
 
 
+def check_external_data(model: onnx.ModelProto, base_dir: Path) -> None:
+    """Every external-data reference is safe and its file long enough; checked with stat, nothing is read."""
+    for tensor in external_tensors(model):
+        external_location(tensor, base_dir)
+
+
 def load_external_weights(model: onnx.ModelProto, base_dir: Path) -> None:
     """Read external weights into ``model`` after checking every location is safe."""
-    tensors = external_tensors(model)
-    for tensor in tensors:  # check all first: nothing is read if any is refused
-        external_location(tensor, base_dir)
-    for tensor in tensors:
+    check_external_data(model, base_dir)  # all first: nothing is read if any is refused
+    for tensor in external_tensors(model):
         target, offset, length = external_location(tensor, base_dir)
         with open(target, "rb") as handle:
             handle.seek(offset)

@@ -17,13 +17,16 @@ def model(
     opset: int = 17,
     elem_type: int = TensorProto.FLOAT,
     extra_opsets: Mapping[str, int] | None = None,
+    output_types: Mapping[str, int] | None = None,
 ) -> onnx.ModelProto:
-    """A model of ``nodes`` with float inputs of the given shapes and ``weights`` as initializers."""
+    """A model of ``nodes`` with float inputs of the given shapes and ``weights`` as initializers.
+
+    Outputs are float unless ``output_types`` says otherwise."""
     graph = helper.make_graph(
         list(nodes),
         "test",
         [helper.make_tensor_value_info(name, elem_type, list(shape)) for name, shape in inputs.items()],
-        [helper.make_tensor_value_info(name, elem_type, None) for name in outputs],
+        [helper.make_tensor_value_info(name, (output_types or {}).get(name, elem_type), None) for name in outputs],
         [numpy_helper.from_array(np.asarray(value), name) for name, value in (weights or {}).items()],
     )
     opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in (extra_opsets or {}).items()]

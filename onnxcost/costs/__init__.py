@@ -1,6 +1,6 @@
 """Per-op cost rules. Importing this package registers every family."""
 
-from . import attention, conv, elementwise, matmul, movement, normalization, pooling, recurrent, reduction, resize  # noqa: F401
+from . import attention, control_flow, conv, elementwise, matmul, movement, normalization, pooling, recurrent, reduction, resize  # noqa: F401
 from .registry import MissingShape, NodeContext, OpCost, is_weight_slot, registered, rule_for
 
 # The layers a "compute layers" count means (dense ops, quantized forms included).

@@ -1,0 +1,77 @@
+"""Renderers: the JSON schema, exact integers, byte-for-byte determinism, and the other formats."""
+
+import csv
+import io
+import json
+
+import pytest
+from onnx import helper
+
+import onnxcost
+from onnxcost.render import render
+from helpers import model, zeros
+
+
+@pytest.fixture(scope="module")
+def report():
+    nodes = [
+        helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("GlobalAveragePool", ["r"], ["y"], name="pool"),
+    ]
+    return onnxcost.analyze_model(model(nodes, {"x": [1, 3, 8, 8]}, ["y"], {"W": zeros(4, 3, 3, 3), "B": zeros(4)}))
+
+
+CONV_MACS = 4 * 8 * 8 * 3 * 3 * 3  # 4·8·8 outputs, 27 MACs each
+
+
+def test_json_has_the_documented_keys_and_exact_integers(report):
+    data = json.loads(render(report, "json"))
+    for key in ["macs", "flops", "params", "param_bytes", "activation_bytes", "peak_activation_bytes",
+                "memory_traffic_bytes", "compute_layers"]:
+        assert isinstance(data["totals"][key], int), key
+    assert data["totals"]["macs"] == CONV_MACS
+    assert data["totals"]["params"] == 4 * 3 * 3 * 3 + 4
+    assert [n["name"] for n in data["nodes"]] == ["conv", "relu", "pool"]
+    for node in data["nodes"]:
+        assert {"name", "op_type", "macs", "flops", "params", "output_shapes", "output_bytes",
+                "memory_traffic_bytes"} <= set(node)
+    assert data["nodes"][0]["output_shapes"] == [[1, 4, 8, 8]]
+    assert set(data["by_op_type"]) == {"Conv", "Relu", "GlobalAveragePool"}
+    assert data["warnings"] == []
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "md", "netron"])
+def test_same_input_same_output_byte_for_byte(report, fmt):
+    again = onnxcost.analyze_model(model(
+        [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+         helper.make_node("Relu", ["c"], ["r"], name="relu"),
+         helper.make_node("GlobalAveragePool", ["r"], ["y"], name="pool")],
+        {"x": [1, 3, 8, 8]}, ["y"], {"W": zeros(4, 3, 3, 3), "B": zeros(4)}))
+    assert render(report, fmt) == render(again, fmt)
+
+
+def test_csv_rows(report):
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    assert [r["name"] for r in rows] == ["conv", "relu", "pool"]
+    assert rows[0]["macs"] == str(CONV_MACS) and rows[0]["output_shapes"] == "1x4x8x8"
+
+
+def test_netron_attachment(report):
+    data = json.loads(render(report, "netron"))
+    assert data["signature"] == "netron:attachment"
+    macs = {(m["kind"], m["target"]): m["value"] for m in data["metrics"] if m["name"] == "macs"}
+    assert macs[("node", "conv")] == CONV_MACS and macs[("model", "")] == CONV_MACS
+
+
+def test_table_and_markdown_use_their_units(report):
+    table = render(report, "table")
+    assert "6.91 K" in table  # 6,912 MACs in human units
+    assert "6,912" in table  # and exact in the totals
+    assert "| MACs | 6,912 |" in render(report, "md")
+
+
+def test_top_keeps_the_heaviest(report):
+    data = json.loads(render(report, "json", top=1))
+    assert [n["name"] for n in data["nodes"]] == ["conv"]
+    assert data["totals"]["macs"] == CONV_MACS  # totals stay whole
