@@ -20,7 +20,7 @@ from .memory import peak_activations
 from .report import ModelInfo, NodeRow, OpTypeSummary, Peak, Report, TensorSummary, Totals
 from .shapes import ShapeResult, TensorType, resolve_shapes
 from .skeleton import build_skeleton
-from .structure import defined_names, node_inputs, topological_order
+from .structure import check_model, defined_names, node_inputs, topological_order
 from .tensors import WEIGHT_TYPES, numel, tensor_bytes, type_name
 
 # Ops that hand a weight on unchanged in count: params are traced through them to the stored tensor.
@@ -54,6 +54,7 @@ def analyze_model(
     dims: Mapping[str, int] | None = None,
 ) -> Report:
     skeleton = build_skeleton(model)
+    check_model(skeleton)
     shapes = resolve_shapes(skeleton, inputs, dims)
     return _Analysis(skeleton, shapes, source).run()
 

@@ -112,3 +112,78 @@ def _describe_cycle(nodes: list[onnx.NodeProto], inputs: list[list[str]], produc
 
 def _label(node: onnx.NodeProto, index: int) -> str:
     return f"'{node.name}' ({node.op_type})" if node.name else f"#{index} ({node.op_type})"
+
+
+# Domains whose operator schemas the installed onnx knows; nodes of other domains are costed if a
+# rule exists and otherwise listed, never rejected.
+CHECKED_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+MAX_ELEMENTS = 2**63 - 1
+
+
+def check_model(model: onnx.ModelProto) -> None:
+    """Refuse what no runtime would load: unknown opset versions, nodes that break their
+    operator's schema, unsortable graphs and impossible dimensions. Runs before shape inference."""
+    known = onnx.defs.onnx_opset_version()
+    opsets = {}
+    for opset in model.opset_import:
+        domain = "" if opset.domain == "ai.onnx" else opset.domain
+        opsets[domain] = opset.version
+        if domain == "" and opset.version > known:
+            raise InvalidModelError(
+                f"the model uses opset {opset.version} of ai.onnx; the installed onnx {onnx.__version__} knows up to "
+                f"{known} (upgrade onnx)"
+            )
+    context = onnx.checker.C.CheckerContext()
+    context.ir_version = model.ir_version or onnx.IR_VERSION
+    context.opset_imports = opsets
+    for graph in walk.graphs(model.graph):
+        for index, node in enumerate(graph.node):
+            _check_node(node, index, context, opsets)
+    _check_order(model.graph, set())
+    _check_dims(model.graph)
+
+
+def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int]) -> None:
+    if node.domain not in CHECKED_DOMAINS or ("" if node.domain == "ai.onnx" else node.domain) not in opsets:
+        return
+    if any(True for _ in walk.subgraphs(node)):
+        return  # the checker would check the subgraph without its outer scope; its nodes are checked one by one
+    try:
+        onnx.checker.check_node(node, context)
+    except (onnx.checker.ValidationError, RuntimeError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidModelError(f"node {_label(node, index)}: {message}") from exc
+
+
+def _check_order(graph: onnx.GraphProto, outer: set[str]) -> None:
+    nodes = topological_order(graph, outer, where=f"subgraph '{graph.name}'" if outer else "graph")
+    visible = outer | defined_names(graph) | {out for node in nodes for out in node.output}
+    for node in nodes:
+        for _, sub in walk.subgraphs(node):
+            _check_order(sub, visible)
+
+
+def _check_dims(graph: onnx.GraphProto) -> None:
+    initializers = {t.name for t in graph.initializer}
+    for value in graph.input:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        dims = [d.dim_value for d in value.type.tensor_type.shape.dim if d.WhichOneof("value") == "dim_value"]
+        if any(d <= 0 for d in dims):
+            raise InvalidModelError(
+                f"input '{value.name}' declares a dimension of {min(dims)}; give a real shape with --input {value.name}:DxDx..."
+            )
+        _check_count(f"input '{value.name}'", dims)
+    for sub in walk.graphs(graph):
+        for tensor in sub.initializer:
+            if any(d < 0 for d in tensor.dims):
+                raise InvalidModelError(f"initializer '{tensor.name}' has a negative dimension")
+            _check_count(f"initializer '{tensor.name}'", tensor.dims)
+
+
+def _check_count(what: str, dims) -> None:
+    count = 1
+    for dim in dims:
+        count *= dim
+    if count > MAX_ELEMENTS:
+        raise InvalidModelError(f"{what} claims {count} elements, more than a 64-bit size can hold")
