@@ -42,7 +42,8 @@ def attention(ctx: NodeContext) -> OpCost:
 
 @register("Attention", domain=MICROSOFT)
 def ms_attention(ctx: NodeContext) -> OpCost:
-    """com.microsoft Attention: input [B, S, Din], packed weights [Din, Dq + Dk + Dv]."""
+    """com.microsoft Attention: input [B, S, Din], packed weights [Din, Dq + Dk + Dv]; mask_index (3)
+    or attention_bias (5) count as the mask add."""
     batch, queries, _ = ctx.in_shape(0)
     weights = ctx.in_shape(1)
     projection = batch * queries * weights[0] * weights[1]
@@ -51,33 +52,51 @@ def ms_attention(ctx: NodeContext) -> OpCost:
     keys = queries
     if ctx.has_input(4):  # past [2, B, H, P, D]
         keys += ctx.in_shape(4)[3]
-    core = _core(batch, heads, queries, keys, sizes[0] // heads, sizes[2] // heads, ctx.has_input(3))
+    masked = ctx.has_input(3) or ctx.has_input(5)
+    core = _core(batch, heads, queries, keys, sizes[0] // heads, sizes[2] // heads, masked)
     bias = batch * queries * weights[1] if ctx.has_input(2) else 0
     return OpCost(macs=projection + core.macs, flops=2 * projection + bias + core.flops, special_ops=core.special_ops)
 
 
 @register("MultiHeadAttention", domain=MICROSOFT)
 def ms_multi_head_attention(ctx: NodeContext) -> OpCost:
-    """com.microsoft MultiHeadAttention: query [B, S, Dq], key [B, T, Dk] or [B, H, T, Dk/H]."""
-    batch, queries, hidden = ctx.in_shape(0)
+    """com.microsoft MultiHeadAttention: query [B, S, H·Dk] or packed QKV [B, S, H, 3, D]; key
+    [B, T, H·Dk], [B, H, T, Dk] or packed KV [B, T, H, 2, D]; value [B, T, H·Dv] or [B, H, T, Dv].
+    The bias (3) adds one FLOP per projected Q, K and V element."""
     heads = ctx.attr("num_heads")
-    key = ctx.in_shape(1)
-    keys = key[1] if len(key) == 3 else key[2]
-    value_hidden = hidden
-    if ctx.has_input(2):
-        value = ctx.in_shape(2)
-        value_hidden = value[2] if len(value) == 3 else value[1] * value[3]
+    query = ctx.in_shape(0)
+    if len(query) == 5:  # packed QKV
+        batch, queries, _, _, key_size = query
+        keys, value_size = queries, key_size
+    else:
+        batch, queries, hidden = query
+        key_size = value_size = hidden // heads
+        key = ctx.in_shape(1)
+        keys = key[2] if len(key) == 4 else key[1]
+        if ctx.has_input(2):
+            value = ctx.in_shape(2)
+            value_size = value[3] if len(value) == 4 else value[2] // heads
+    bias = batch * heads * (queries * key_size + keys * (key_size + value_size)) if ctx.has_input(3) else 0
     if ctx.has_input(6):  # past_key [B, H, P, D]
         keys += ctx.in_shape(6)[2]
-    return _core(batch, heads, queries, keys, hidden // heads, value_hidden // heads, ctx.has_input(4) or ctx.has_input(5))
+    core = _core(batch, heads, queries, keys, key_size, value_size, ctx.has_input(4) or ctx.has_input(5))
+    return OpCost(macs=core.macs, flops=core.flops + bias, special_ops=core.special_ops)
 
 
 @register("GroupQueryAttention", domain=MICROSOFT)
 def ms_group_query_attention(ctx: NodeContext) -> OpCost:
-    """com.microsoft GroupQueryAttention: query [B, S, H·D]; present_key [B, H_kv, T, D] gives T."""
+    """com.microsoft GroupQueryAttention: query [B, S, H·D] or packed [B, S, (H + 2·H_kv)·D].
+    T = the total_sequence_length input (6) when its value is known, else present_key [B, H_kv, T, D]."""
     batch, queries, hidden = ctx.in_shape(0)
     heads = ctx.attr("num_heads")
     kv_heads = ctx.attr("kv_num_heads")
     head_size = hidden // (heads + 2 * kv_heads) if not ctx.has_input(1) else hidden // heads
-    keys = ctx.out_shape(1)[2] if len(ctx.outputs) > 1 and ctx.outputs[1] is not None else queries
+    total = ctx.value(6)
+    present = ctx.outputs[1] if len(ctx.outputs) > 1 else None
+    if total is not None and total.size == 1:
+        keys = int(total.reshape(()))
+    elif present is not None and present.shape is not None:
+        keys = present.shape[2]
+    else:
+        keys = queries
     return _core(batch, heads, queries, keys, head_size, head_size, False)

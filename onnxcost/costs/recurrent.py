@@ -1,17 +1,19 @@
 """Recurrent cells (RNN, GRU, LSTM), per time step, batch element and direction.
 
-MACs = gates·H·(I + H) with gates 1 (RNN), 3 (GRU), 4 (LSTM). FLOPs add the
-bias adds (2·gates·H when B is given) and the gate arithmetic per hidden unit:
-RNN tanh (1, 1 special); GRU two sigmoids, a tanh, r·(…), (1 - z)·h̃ + z·h
-(13, 3 special); LSTM three sigmoids, two tanh, c = f·c + i·g, h = o·tanh(c)
-(18, 5 special).
+MACs = gates·H·(I + H) with gates 1 (RNN), 3 (GRU), 4 (LSTM): one dot product over
+[x, h] per gate row, which includes adding the input and recurrent products.
+FLOPs add the bias adds (2·gates·H when B is given) and the gate arithmetic per
+hidden unit: RNN tanh (1, 1 special); GRU two sigmoids (4 each), r·(…), a tanh,
+(1 - z)·h̃ + z·h (4) (14, 3 special); LSTM three sigmoids, two tanh,
+c = f·c + i·g (3), h = o·tanh(c) (1) (18, 5 special), plus 3 multiplies and
+3 adds for the peepholes when P is given.
 """
 
 from __future__ import annotations
 
 from .registry import NodeContext, OpCost, register
 
-_GATES = {"RNN": (1, 1, 1), "GRU": (3, 13, 3), "LSTM": (4, 18, 5)}
+_GATES = {"RNN": (1, 1, 1), "GRU": (3, 14, 3), "LSTM": (4, 18, 5)}
 
 
 @register("RNN", "GRU", "LSTM")
@@ -24,6 +26,8 @@ def recurrent(ctx: NodeContext) -> OpCost:
     cells = steps * batch * directions
     macs = cells * gate_rows * (inputs + hidden)
     bias = cells * 2 * gate_rows if ctx.has_input(3) else 0
+    if ctx.node.op_type == "LSTM" and ctx.has_input(7):  # peepholes P·c for the i, f, o gates
+        elementwise += 6
     return OpCost(
         macs=macs,
         flops=2 * macs + bias + cells * hidden * elementwise,

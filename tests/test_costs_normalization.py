@@ -1,0 +1,127 @@
+"""Normalizations in inference against hand-computed costs.
+
+BatchNormalization folds into y = a·x + b (2 FLOPs per element). Layer, Instance and Group
+normalization compute statistics per group: 5 FLOPs per element, + 1 for the scale and + 1 for a
+bias, and 5 per group of which the square root is a special op.
+"""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper
+
+import onnxcost
+from helpers import one_node, zeros
+
+
+def analyzed(m: onnx.ModelProto, feeds: dict | None = None, expected: dict | None = None):
+    """Validate ``m``, cost it, and check every reported output shape against onnxruntime's, or
+    against ``expected`` {output: shape} worked out by hand where onnxruntime has no CPU kernel."""
+    observed = ort_shapes(m, feeds) if expected is None else expected
+    # Strict inference rejects bad types and attributes. The checker wants typed graph outputs:
+    # where onnx infers none (function and contrib ops), the observed shape stands in.
+    inferred = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+    for out in inferred.graph.output:
+        if not out.type.tensor_type.HasField("shape") and out.name in observed:
+            out.type.tensor_type.shape.SetInParent()
+            for dim in observed[out.name]:
+                out.type.tensor_type.shape.dim.add().dim_value = dim
+    onnx.checker.check_model(inferred, full_check=True)
+    report = onnxcost.analyze_model(m)
+    reported = {name: shape for row in report.nodes for name, shape in zip(row.outputs, row.output_shapes)}
+    for name, shape in observed.items():
+        assert reported[name] == shape, name
+    return report
+
+
+def ort_shapes(m: onnx.ModelProto, feeds: dict | None = None) -> dict[str, list[int]]:
+    """Output shapes onnxruntime produces for random inputs (``feeds`` overrides some)."""
+    session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = dict(feeds or {})
+    for value in m.graph.input:
+        if value.name not in feeds:
+            shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
+            dtype = helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
+            feeds[value.name] = rng.random(shape).astype(dtype)
+    names = [out.name for out in session.get_outputs()]
+    return {name: list(np.shape(value)) for name, value in zip(names, session.run(None, feeds))}
+
+
+def single(m: onnx.ModelProto, feeds: dict | None = None, expected: dict | None = None):
+    report = analyzed(m, feeds, expected)
+    assert len(report.nodes) == 1 and report.warnings == []
+    return report.nodes[0]
+
+
+def test_batch_normalization():
+    # Inference form y = a·x + b per element: 2 FLOPs per element, no special ops.
+    c = 3
+    params = {"scale": zeros(c), "bias": zeros(c), "mean": zeros(c), "var": np.ones(c, np.float32)}
+    row = single(one_node("BatchNormalization", {"x": [2, c, 4, 5]}, params))
+    assert row.output_shapes == [[2, 3, 4, 5]]
+    elements = 2 * 3 * 4 * 5
+    assert (row.macs, row.flops, row.special_ops) == (0, 2 * elements, 0)
+    # scale, bias, running mean and running variance are all stored tensors the node consumes
+    assert row.params == 4 * c
+
+
+def test_layer_normalization_last_axis_with_bias():
+    # x [2, 3, 8], axis -1: 2·3 = 6 groups of 8 elements.
+    # per element: mean-add, subtract, square, variance-add, multiply by 1/σ (5) + scale (1) + bias (1)
+    # per group: 5 (two divides, add ε, sqrt, reciprocal), the sqrt a special op
+    row = single(one_node("LayerNormalization", {"x": [2, 3, 8]}, {"scale": zeros(8), "bias": zeros(8)}))
+    assert row.output_shapes == [[2, 3, 8]]
+    elements, groups = 2 * 3 * 8, 2 * 3
+    assert row.flops == 7 * elements + 5 * groups
+    assert row.special_ops == groups
+    assert row.params == 16
+
+
+def test_layer_normalization_axis_1_without_bias():
+    # axis 1 of [2, 3, 8]: 2 groups of 3·8 elements; no bias: 6 FLOPs per element
+    row = single(one_node("LayerNormalization", {"x": [2, 3, 8]}, {"scale": zeros(3, 8)}, axis=1))
+    assert row.output_shapes == [[2, 3, 8]]
+    assert row.flops == 6 * 48 + 5 * 2
+    assert row.special_ops == 2
+    assert row.params == 24
+
+
+def test_instance_normalization():
+    # statistics per (sample, channel): 2·3 groups of 4·4 elements; scale and bias always present
+    row = single(one_node("InstanceNormalization", {"x": [2, 3, 4, 4]}, {"scale": zeros(3), "bias": zeros(3)}))
+    assert row.output_shapes == [[2, 3, 4, 4]]
+    elements, groups = 2 * 3 * 16, 2 * 3
+    assert row.flops == 7 * elements + 5 * groups
+    assert row.special_ops == groups
+    assert row.params == 6
+
+
+def test_group_normalization():
+    # opset 21: scale and bias per channel; 6 channels in 3 groups -> 2·3 statistics groups of 2·4·4
+    m = one_node("GroupNormalization", {"x": [2, 6, 4, 4]}, {"scale": zeros(6), "bias": zeros(6)}, num_groups=3, opset=21)
+    row = single(m)
+    assert row.output_shapes == [[2, 6, 4, 4]]
+    elements, groups = 2 * 6 * 16, 2 * 3
+    assert row.flops == 7 * elements + 5 * groups
+    assert row.special_ops == groups
+    assert row.params == 12
+
+
+def test_rms_normalization():
+    # opset 23, x [2, 3, 8], axis -1: 6 groups; per element square, add, multiply by 1/rms, scale (4);
+    # per group divide, add ε, sqrt, reciprocal (4), the sqrt special
+    row = single(one_node("RMSNormalization", {"x": [2, 3, 8]}, {"scale": zeros(8)}, opset=23))
+    assert row.output_shapes == [[2, 3, 8]]
+    assert row.flops == 4 * 48 + 4 * 6
+    assert row.special_ops == 6
+    assert row.params == 8
+
+
+def test_lp_normalization():
+    # p = 2 over axis 1 of [2, 5, 3]: 2·3 = 6 vectors of 5; square and add per element, a root
+    # per vector, a divide per element
+    row = single(one_node("LpNormalization", {"x": [2, 5, 3]}, axis=1, p=2))
+    assert row.output_shapes == [[2, 5, 3]]
+    assert row.flops == 3 * 30 + 6
+    assert row.special_ops == 6
