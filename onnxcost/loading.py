@@ -84,6 +84,20 @@ def _check_is_model(model: onnx.ModelProto, where: str) -> None:
         raise ModelLoadError(f"{where}: parsed, but it is not an ONNX model (no graph or opset)")
     if len(model.graph.node) == 0 and len(model.graph.output) == 0:
         raise ModelLoadError(f"{where}: the model's graph is empty")
+    _check_names(model, where)
+
+
+def _check_names(model: onnx.ModelProto, where: str) -> None:
+    """Protobuf parses invalid UTF-8 in names (handing back bytes); refuse it here rather than deep inside a later step."""
+    texts: list = []
+    for graph in walk.model_graphs(model):
+        texts.extend(value.name for value in [*graph.input, *graph.output, *graph.value_info, *graph.initializer])
+        for node in graph.node:
+            texts.extend([node.name, node.op_type, node.domain, *node.input, *node.output])
+            texts.extend(attr.name for attr in node.attribute)
+    texts.extend(function.name for function in model.functions)
+    if not all(isinstance(text, str) for text in texts):
+        raise ModelLoadError(f"{where}: names in the model are not valid UTF-8 (corrupt file?)")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -250,6 +250,7 @@ def _evaluate(node, values, static_shapes) -> list | None:
             outputs = evaluator(inputs, attrs)
     except Exception:  # an input the op rejects: leave the node to shape inference
         return None
-    if any(np.asarray(out).size > MAX_FOLDED_ELEMENTS for out in outputs):
-        return None
+    outputs = [np.asarray(out) for out in outputs]
+    if any(out.size > MAX_FOLDED_ELEMENTS or out.dtype.kind not in "biuf" for out in outputs):
+        return None  # too large, or inputs of mixed kinds a valid model would not have
     return outputs

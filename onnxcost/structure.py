@@ -150,7 +150,7 @@ def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int
         return  # the checker would check the subgraph without its outer scope; its nodes are checked one by one
     try:
         onnx.checker.check_node(node, context)
-    except (onnx.checker.ValidationError, RuntimeError) as exc:
+    except Exception as exc:  # the checker's C++ side raises several types, including decode errors
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidModelError(f"node {_label(node, index)}: {message}") from exc
 
