@@ -242,3 +242,18 @@ def test_qlinear_conv_int32_bias_is_a_parameter():
     row = single(qlinear_conv())
     assert row.params == 3 * 2 * 3 * 3 + 3
     assert row.param_bytes == 54 * 1 + 3 * 4
+
+
+def test_weight_through_identity_and_direct_use_counted_once():
+    # conv_a reads w, conv_b reads Identity(w): the same stored tensor, one parameter count in totals
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv_a", pads=[1, 1, 1, 1]),
+        helper.make_node("Identity", ["w"], ["w_copy"], name="identity"),
+        helper.make_node("Conv", ["a", "w_copy"], ["y"], name="conv_b", pads=[1, 1, 1, 1]),
+    ]
+    report = analyzed(model(nodes, {"x": [1, 3, 4, 4]}, ["y"], {"w": zeros(3, 3, 3, 3)}))
+    rows = {r.name: r for r in report.nodes}
+    assert rows["conv_a"].params == rows["conv_b"].params == 3 * 3 * 3 * 3
+    assert report.totals.params == 81
+    assert report.totals.macs == 2 * (1 * 3 * 4 * 4 * 3 * 3 * 3)
+    assert report.totals.compute_layers == 2

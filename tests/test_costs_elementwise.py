@@ -118,12 +118,21 @@ def test_swish_as_mul_of_sigmoid():
 
 
 def test_clip_bounds_are_not_params():
-    # opset 13 Clip(x, min, max) with 0-d bounds: min and max per element; the bounds are settings
+    # opset 13 Clip(x, min, max) with 0-d bounds: a max and a min per element; the bounds are settings
     m = one_node("Clip", {"x": SHAPE}, {"lo": np.array(0.0, np.float32), "hi": np.array(6.0, np.float32)})
     row = single(m)
     assert row.output_shapes == [SHAPE]
     assert row.flops == 2 * N
     assert (row.params, row.param_bytes) == (0, 0)
+
+
+def test_clip_counts_only_the_bounds_given():
+    # only a lower bound: one max per element; no bounds at all: a copy
+    lower = single(one_node("Clip", {"x": SHAPE}, {"lo": np.array(0.0, np.float32)}))
+    assert lower.flops == 1 * N
+    assert single(one_node("Clip", {"x": SHAPE})).flops == 0
+    # opset 6 keeps min and max in attributes (defaults: the float range): both applied
+    assert single(one_node("Clip", {"x": SHAPE}, opset=6, min=0.0)).flops == 2 * N
 
 
 def test_prelu_slope_is_a_parameter():

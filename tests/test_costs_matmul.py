@@ -219,3 +219,26 @@ def test_matmul_integer():
     assert row.output_shapes == [[2, 3]]
     assert row.macs == 2 * 3 * 4
     assert row.params == 12 and row.param_bytes == 12
+
+
+def test_weight_in_constant_node_inside_subgraph_is_a_param():
+    # An If branch whose MatMul weight [4, 4] is a Constant node of the branch (as Paddle2ONNX writes
+    # weights): the branch is the heavier one, counted in totals, and its weight is a parameter.
+    weight = helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(zeros(4, 4)))
+    then = helper.make_graph([weight, helper.make_node("MatMul", ["x", "w"], ["t"], name="matmul")], "then", [],
+                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1, 4])])
+    other = helper.make_graph([helper.make_node("Relu", ["x"], ["e"], name="relu")], "else", [],
+                              [helper.make_tensor_value_info("e", TensorProto.FLOAT, [1, 4])])
+    branch = helper.make_node("If", ["c"], ["y"], name="if", then_branch=then, else_branch=other)
+    graph = helper.make_graph(
+        [branch], "test",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]), helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    report = analyzed(m, feeds={"c": np.array(True)})
+    rows = {r.name: r for r in report.nodes}
+    assert rows["matmul"].macs == 1 * 4 * 4 and rows["matmul"].repeat == 1
+    assert rows["matmul"].params == 4 * 4
+    assert report.totals.params == 16

@@ -219,3 +219,16 @@ def test_op_without_rule_between_known_ops():
     assert rows["matmul"].output_shapes == [[2, 4]]
     assert rows["matmul"].macs == 2 * 4 * 3
     assert len(report.warnings) == 1
+
+
+def test_op_without_rule_or_shapes_does_not_crash():
+    # No rule and no declared output shape: 0 MACs and FLOPs, the op listed in a warning, and the
+    # output tensor whose dimensions no inference could give named in a warning (never silently guessed).
+    node = helper.make_node("Mystery", ["x"], ["y"], name="n", domain="example.custom")
+    m = typed_model([node], {"x": (TensorProto.FLOAT, [2, 3, 4])}, {"y": TensorProto.FLOAT}, **{"example.custom": 1})
+    report = onnxcost.analyze_model(m)
+    (row,) = report.nodes
+    assert (row.macs, row.flops, row.costed) == (0, 0, False)
+    assert row.bytes_read == F32 * 24
+    assert any("example.custom.Mystery" in w for w in report.warnings)
+    assert any("'y'" in w for w in report.warnings)

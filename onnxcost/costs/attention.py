@@ -3,7 +3,9 @@
 For B batches, H query heads, S query and T key positions, head sizes Dk, Dv:
 MACs = B·H·S·T·(Dk + Dv) (Q·Kᵀ and P·V); per score one scale, one mask add
 when a mask is given, and the softmax's exp, add, divide; one exp special op
-per score. The com.microsoft Attention op also projects the input to Q, K, V.
+per score. The com.microsoft Attention op also projects the input to Q, K, V;
+bias inputs add one FLOP per biased element. Causal masking, rotary
+embeddings and softcap are not counted. docs/conventions.md has the table.
 """
 
 from __future__ import annotations

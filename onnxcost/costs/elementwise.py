@@ -16,7 +16,6 @@ PER_ELEMENT: dict[str, tuple[int, int]] = {
     "LeakyRelu": (2, 0),         # compare, multiply
     "PRelu": (2, 0),             # compare, multiply by the slope
     "ThresholdedRelu": (1, 0),   # compare-select
-    "Clip": (2, 0),              # min, max
     "Sigmoid": (4, 1),           # neg, exp, add 1, divide
     "HardSigmoid": (4, 0),       # multiply, add, min, max
     "HardSwish": (5, 0),         # hard sigmoid, multiply by x
@@ -56,6 +55,13 @@ register("DequantizeLinear", non_weight_inputs=(1, 2))(per_output_element(2))  #
 
 register("Sum", "Max", "Min")(variadic_per_output_element())
 register("Mean")(variadic_per_output_element(extra=1))  # k - 1 adds and a divide
+
+
+@register("Clip")
+def clip(ctx: NodeContext) -> OpCost:
+    # one min or max per bound: both before opset 11 (attributes with defaults), else the inputs given
+    bounds = 2 if ctx.opset < 11 else sum(1 for index in (1, 2) if ctx.has_input(index))
+    return OpCost(flops=bounds * ctx.out_numel(0))
 
 
 @register("Gelu")
