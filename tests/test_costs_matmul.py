@@ -164,6 +164,23 @@ def test_einsum_single_operand_reduction():
     assert (row.macs, row.flops) == (0, 12 - 3)
 
 
+def test_einsum_trace_and_diagonal():
+    # ii-> sums the 3 diagonal elements of a 3x3 matrix: 2 adds (not 8); ii->i copies the diagonal
+    row = einsum("ii->", {"x": [3, 3]})
+    assert row.output_shapes == [[]]
+    assert (row.macs, row.flops) == (0, 3 - 1)
+    row = einsum("ii->i", {"x": [3, 3]})
+    assert row.output_shapes == [[3]]
+    assert (row.macs, row.flops) == (0, 0)
+
+
+def test_einsum_outer_product():
+    # i,j->ij: one multiply per output element, nothing to accumulate: 3·4 MACs
+    row = einsum("i,j->ij", {"a": [3], "b": [4]})
+    assert row.output_shapes == [[3, 4]]
+    assert row.macs == 3 * 4
+
+
 def test_einsum_three_operands_left_to_right():
     # ij,jk,kl->il with i=2, j=3, k=4, l=5, contracted left to right:
     # (ij,jk) involves i, j, k -> 2·3·4 MACs, leaving ik; (ik,kl) involves i, k, l -> 2·4·5 MACs.

@@ -3,7 +3,8 @@
 MatMul: MACs = ∏output·K, output shape after broadcasting. Gemm honours
 transA/transB: MACs = M·N·K, and C adds one FLOP per output element.
 Einsum: contractions are done pairwise left to right (as onnxruntime does);
-each pair costs the product of the sizes of all letters it involves.
+each pair costs the product of the sizes of all letters it involves. One
+operand: one add per reduced element, over its distinct letters.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def einsum(ctx: NodeContext) -> OpCost:
     for letters, shape in zip(operands, shapes):
         for letter, dim in zip(letters, shape):
             sizes[letter] = max(sizes.get(letter, 1), dim)  # broadcast dims of size 1
-    if len(operands) == 1:
-        reduced = numel(ctx.in_shape(0)) - ctx.out_numel(0)
+    if len(operands) == 1:  # a reduction over the distinct letters (a diagonal reads n of n·n elements)
+        reduced = numel(sizes[letter] for letter in set(operands[0])) - ctx.out_numel(0)
         return OpCost(flops=max(reduced, 0))
     macs = 0
     current = operands[0]
