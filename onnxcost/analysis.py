@@ -67,7 +67,7 @@ class _Analysis:
         self.source = source
         self.warnings = list(shapes.warnings)
         self.opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in skeleton.opset_import}
-        self.constants: dict[str, onnx.TensorProto | None] = {}  # name -> stored tensor (None: Constant node in a subgraph)
+        self.constants: dict[str, onnx.TensorProto | None] = {}  # name -> stored tensor (None: a string or sparse Constant)
         for graph in walk.graphs(skeleton.graph):
             self.constants.update((t.name, t) for t in graph.initializer)
             self.constants.update((n.output[0], None) for n in graph.node if n.op_type == "Constant" and n.output)
@@ -111,7 +111,7 @@ class _Analysis:
         return own
 
     def _walk_subgraphs(self, node: onnx.NodeProto, row: NodeRow, scope: str, repeat: int, visible: set[str]) -> None:
-        prefix = f"{scope}{row.name}/"
+        prefix = f"{scope}/{row.name}/" if scope else f"{row.name}/"
         if node.op_type == "If":
             branches = {}
             for name, sub in walk.subgraphs(node):
@@ -220,7 +220,11 @@ class _Analysis:
                 continue
             root = self.passthrough_source.get(name, name)
             tensor = self.constants.get(root)
-            if tensor is not None and tensor.data_type in WEIGHT_TYPES and len(tensor.dims) >= 1 and root not in roots:
+            if tensor is None or len(tensor.dims) < 1 or root in roots:
+                continue
+            if tensor.data_type in WEIGHT_TYPES or (
+                tensor.data_type == onnx.TensorProto.INT32 and costs.is_integer_weight_slot(node.domain, node.op_type, slot)
+            ):
                 roots.append(root)
         return roots
 

@@ -15,6 +15,7 @@ import onnx
 import onnx.inliner
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
+from . import walk
 from .errors import InvalidModelError
 from .tensors import numel
 
@@ -43,14 +44,11 @@ def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
         del dense.dims[:]
         dense.dims.extend(sparse.dims)
         graph.initializer.append(dense)
-    for node in source.node:
-        tensor = constant_tensor(node) if node.op_type == "Constant" and node.domain in ("", "ai.onnx") else None
-        if tensor is not None:
-            graph.initializer.append(stripped(tensor))
-        else:
-            graph.node.append(node)
+    graph.node.extend(source.node)
     if skeleton.functions:
         skeleton = _inline_functions(skeleton)
+    for sub in walk.graphs(skeleton.graph):
+        _constants_to_initializers(sub)
     return skeleton
 
 
@@ -88,14 +86,21 @@ def constant_tensor(node: onnx.NodeProto) -> TensorProto | None:
 
 def _inline_functions(skeleton: onnx.ModelProto) -> onnx.ModelProto:
     try:
-        inlined = onnx.inliner.inline_local_functions(skeleton)
+        return onnx.inliner.inline_local_functions(skeleton)
     except Exception as exc:  # the inliner raises bare C++ errors on malformed functions
         raise InvalidModelError(f"cannot inline the model's local functions: {exc}") from exc
-    # Constant nodes that came out of function bodies become initializers too.
-    constants = [n for n in inlined.graph.node if n.op_type == "Constant" and constant_tensor(n) is not None]
-    if constants:
-        keep = [n for n in inlined.graph.node if not (n.op_type == "Constant" and constant_tensor(n) is not None)]
-        inlined.graph.initializer.extend(stripped(constant_tensor(n)) for n in constants)
-        del inlined.graph.node[:]
-        inlined.graph.node.extend(keep)
-    return inlined
+
+
+def _constants_to_initializers(graph: onnx.GraphProto) -> None:
+    """Constant nodes of ``graph`` (main graph or subgraph) become its initializers, large ones stripped."""
+    tensors = {
+        index: constant_tensor(node) for index, node in enumerate(graph.node)
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx")
+    }
+    tensors = {index: tensor for index, tensor in tensors.items() if tensor is not None}
+    if not tensors:
+        return
+    keep = [node for index, node in enumerate(graph.node) if index not in tensors]
+    graph.initializer.extend(stripped(tensor) for tensor in tensors.values())
+    del graph.node[:]
+    graph.node.extend(keep)

