@@ -110,22 +110,21 @@ def external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
     return [t for t in walk.tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL]
 
 
-def external_location(tensor: onnx.TensorProto, base_dir: Path) -> tuple[Path, int, int | None]:
-    """The checked file, offset and length of an external tensor; refuses escapes before any read."""
+def external_location(
+    tensor: onnx.TensorProto, base_dir: Path, checked: dict[str, tuple[Path, int]] | None = None
+) -> tuple[Path, int, int | None]:
+    """The checked file, offset and length of an external tensor; refuses escapes before any read.
+
+    ``checked`` caches the verdict per location (path and size), for models with thousands of tensors.
+    """
     info = {entry.key: entry.value for entry in tensor.external_data}
     location = info.get("location", "")
-    if not location:
-        raise ExternalDataError(f"tensor '{tensor.name}': external data without a location")
-    if os.path.isabs(location) or Path(location).drive or location.startswith(("/", "\\")):
-        raise ExternalDataError(f"tensor '{tensor.name}': external data location '{location}' is absolute; refused")
-    if ".." in Path(location.replace("\\", "/")).parts:
-        raise ExternalDataError(f"tensor '{tensor.name}': external data location '{location}' leaves the model's folder; refused")
-    root = base_dir.resolve()
-    target = (root / location).resolve()  # follows symlinks
-    if root not in target.parents:
-        raise ExternalDataError(f"tensor '{tensor.name}': external data '{location}' resolves outside the model's folder; refused")
-    if not target.is_file():
-        raise ExternalDataError(f"tensor '{tensor.name}': external data file '{location}' not found next to the model")
+    if checked is not None and location in checked:
+        target, size = checked[location]
+    else:
+        target, size = _data_file(tensor.name, location, base_dir)
+        if checked is not None:
+            checked[location] = (target, size)
     try:
         offset = int(info.get("offset", 0) or 0)
         length = int(info["length"]) if info.get("length") else None
@@ -133,7 +132,6 @@ def external_location(tensor: onnx.TensorProto, base_dir: Path) -> tuple[Path, i
         raise ExternalDataError(f"tensor '{tensor.name}': bad external data offset/length") from exc
     if offset < 0 or (length is not None and length < 0):
         raise ExternalDataError(f"tensor '{tensor.name}': negative external data offset/length")
-    size = target.stat().st_size
     needed = max(length or 0, tensor_bytes(tensor.data_type, numel(tensor.dims)))
     if offset + needed > size:
         raise ExternalDataError(
@@ -143,17 +141,35 @@ def external_location(tensor: onnx.TensorProto, base_dir: Path) -> tuple[Path, i
     return target, offset, length
 
 
+def _data_file(name: str, location: str, base_dir: Path) -> tuple[Path, int]:
+    if not location:
+        raise ExternalDataError(f"tensor '{name}': external data without a location")
+    if os.path.isabs(location) or Path(location).drive or location.startswith(("/", "\\")):
+        raise ExternalDataError(f"tensor '{name}': external data location '{location}' is absolute; refused")
+    if ".." in Path(location.replace("\\", "/")).parts:
+        raise ExternalDataError(f"tensor '{name}': external data location '{location}' leaves the model's folder; refused")
+    root = base_dir.resolve()
+    target = (root / location).resolve()  # follows symlinks
+    if root not in target.parents:
+        raise ExternalDataError(f"tensor '{name}': external data '{location}' resolves outside the model's folder; refused")
+    if not target.is_file():
+        raise ExternalDataError(f"tensor '{name}': external data file '{location}' not found next to the model")
+    return target, target.stat().st_size
+
+
 def check_external_data(model: onnx.ModelProto, base_dir: Path) -> None:
     """Every external-data reference is safe and its file long enough; checked with stat, nothing is read."""
+    checked: dict[str, tuple[Path, int]] = {}
     for tensor in external_tensors(model):
-        external_location(tensor, base_dir)
+        external_location(tensor, base_dir, checked)
 
 
 def load_external_weights(model: onnx.ModelProto, base_dir: Path) -> None:
     """Read external weights into ``model`` after checking every location is safe."""
     check_external_data(model, base_dir)  # all first: nothing is read if any is refused
+    checked: dict[str, tuple[Path, int]] = {}
     for tensor in external_tensors(model):
-        target, offset, length = external_location(tensor, base_dir)
+        target, offset, length = external_location(tensor, base_dir, checked)
         with open(target, "rb") as handle:
             handle.seek(offset)
             data = handle.read() if length is None else handle.read(length)

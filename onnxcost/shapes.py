@@ -23,8 +23,7 @@ from onnx import numpy_helper
 from . import walk
 from .errors import InputSpecError, InvalidModelError
 from .shape_folding import fold
-from .skeleton import SMALL_TENSOR_ELEMENTS
-from .tensors import numel
+from .skeleton import keeps_data
 
 Dim = int | str | None
 MAX_FOLD_ROUNDS = 8
@@ -197,7 +196,7 @@ def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     """Values of the small initializers (the skeleton kept their data)."""
     values = {}
     for tensor in graph.initializer:
-        if tensor.data_location != onnx.TensorProto.EXTERNAL and numel(tensor.dims) <= SMALL_TENSOR_ELEMENTS:
+        if keeps_data(tensor):
             try:
                 values[tensor.name] = numpy_helper.to_array(tensor)
             except Exception:  # data that does not match its dims: not a usable constant

@@ -17,11 +17,13 @@ from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 from . import walk
 from .errors import InvalidModelError
-from .tensors import numel
+from .tensors import FLOAT_TYPES, numel
 
-# Tensors up to this many elements keep their data: shape constants, axes,
-# scalars. Larger ones are weights, whose values a report never needs.
-SMALL_TENSOR_ELEMENTS = 4096
+# Tensors that keep their data: integer and bool ones up to 4096 elements (shapes, axes, indices,
+# sizes) and float ones up to 64 (scalars, Resize scales). The rest are weights, whose values a
+# report never needs.
+SMALL_INTEGER_ELEMENTS = 4096
+SMALL_FLOAT_ELEMENTS = 64
 
 
 def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -52,9 +54,17 @@ def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     return skeleton
 
 
+def keeps_data(tensor: TensorProto) -> bool:
+    """Whether the skeleton keeps ``tensor``'s values (small, stored inline, not a weight)."""
+    if tensor.data_location == TensorProto.EXTERNAL:
+        return False
+    limit = SMALL_FLOAT_ELEMENTS if tensor.data_type in FLOAT_TYPES else SMALL_INTEGER_ELEMENTS
+    return numel(tensor.dims) <= limit
+
+
 def stripped(tensor: TensorProto) -> TensorProto:
-    """``tensor`` with its dtype and dims, and its data only when small and stored inline."""
-    if numel(tensor.dims) <= SMALL_TENSOR_ELEMENTS and tensor.data_location != TensorProto.EXTERNAL:
+    """``tensor`` with its dtype and dims, and its data only when ``keeps_data``."""
+    if keeps_data(tensor):
         copy = TensorProto()
         copy.CopyFrom(tensor)
         return copy
