@@ -1,4 +1,10 @@
-"""Sample models built in memory (no downloads): ``onnxcost report --sample NAME``."""
+"""Sample models built in memory (no downloads): ``onnxcost report --sample NAME``.
+
+The zoo of classic CNNs (and one vision transformer), each with seeded random weights, batch 1,
+at the architecture's usual resolution; their parameter counts and MACs are tested against the
+published figures (tests/test_zoo.py) and tabulated in docs/zoo.md
+(``python -m onnxcost.samples.zoo_table docs/zoo.md``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,34 @@ from collections.abc import Callable
 
 import onnx
 
-from .vgg import vgg16
+from .densenet import densenet121
+from .inception import inception_v3
+from .mobilenet import mobilenet_v1, mobilenet_v2
+from .resnet import preact_resnet164, resnet50, resnext50_32x4d, se_resnet50, wide_resnet50_2
+from .shufflenet import shufflenet_v1_g3, shufflenet_v2_x1_0
+from .squeezenet import squeezenet1_0, squeezenet1_1
+from .vgg import vgg16, vgg19
+from .vit import vit_b_16
+from .xception import xception
 
 SAMPLES: dict[str, Callable[[], onnx.ModelProto]] = {
     "vgg16": vgg16,
+    "vgg19": vgg19,
+    "resnet50": resnet50,
+    "preact_resnet164": preact_resnet164,
+    "wide_resnet50_2": wide_resnet50_2,
+    "resnext50_32x4d": resnext50_32x4d,
+    "se_resnet50": se_resnet50,
+    "squeezenet1_0": squeezenet1_0,
+    "squeezenet1_1": squeezenet1_1,
+    "mobilenet_v1": mobilenet_v1,
+    "mobilenet_v2": mobilenet_v2,
+    "shufflenet_v1_g3": shufflenet_v1_g3,
+    "shufflenet_v2_x1_0": shufflenet_v2_x1_0,
+    "xception": xception,
+    "densenet121": densenet121,
+    "inception_v3": inception_v3,
+    "vit_b_16": vit_b_16,
 }
 
 

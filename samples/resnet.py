@@ -1,0 +1,82 @@
+"""Residual networks: ResNet-50, Wide ResNet-50-2, ResNeXt-50 32x4d, SE-ResNet-50 (ImageNet, 224x224)
+and the pre-activation ResNet-164 (CIFAR-10, 32x32).
+
+The ImageNet models follow torchvision's ResNet (module names ``conv1``, ``layer1.0.conv1``, ...,
+``fc``); they differ only in the bottleneck's width, groups and squeeze-and-excitation:
+
+- ResNet-50 (He et al. 2015, arXiv:1512.03385): width = planes. torchvision strides the 3x3
+  conv ("v1.5"); ``stride_in_1x1=True`` gives the paper's layout (stride on the first 1x1).
+- Wide ResNet-50-2 (Zagoruyko & Komodakis 2016, arXiv:1605.07146): width = 2·planes.
+- ResNeXt-50 32x4d (Xie et al. 2016, arXiv:1611.05431): 32 groups of 4 channels per 64 planes.
+- SE-ResNet-50 (Hu et al. 2017, arXiv:1709.01507): reduction 16 on every unit, stride on the
+  first 1x1 as in the authors' Caffe models.
+"""
+
+from __future__ import annotations
+
+import onnx
+
+from .blocks import GraphBuilder
+from .units import bottleneck, preact_bottleneck
+
+RESNET50_LAYERS = (3, 4, 6, 3)
+PLANES = (64, 128, 256, 512)
+
+
+def build_resnet(name: str, layers=RESNET50_LAYERS, width_per_group: int = 64, groups: int = 1,
+                 stride_in_1x1: bool = False, se_reduction: int | None = None, seed: int = 0,
+                 resolution: int = 224, classes: int = 1000) -> onnx.ModelProto:
+    g = GraphBuilder(name, seed=seed)
+    x = g.input("input", [1, 3, resolution, resolution])
+    x = g.conv_bn_act(x, 64, 7, "", stride=2, pad=3, parts=("conv1", "bn1", "relu"))
+    x = g.max_pool(x, "maxpool", kernel=3, stride=2, pad=1)
+    for stage, (blocks, planes) in enumerate(zip(layers, PLANES), start=1):
+        width = planes * width_per_group // 64 * groups
+        for index in range(blocks):
+            stride = 2 if stage > 1 and index == 0 else 1
+            x = bottleneck(g, x, width, planes * 4, stride, f"layer{stage}.{index}", groups=groups,
+                           stride_in_1x1=stride_in_1x1, se_reduction=se_reduction)
+    x = g.flatten(g.global_avg_pool(x, "avgpool"), "flatten")
+    x = g.linear(x, g.shape(x)[1], classes, "fc")
+    g.output(x)
+    return g.build()
+
+
+def resnet50(seed: int = 0, stride_in_1x1: bool = False) -> onnx.ModelProto:
+    return build_resnet("resnet50", stride_in_1x1=stride_in_1x1, seed=seed)
+
+
+def wide_resnet50_2(seed: int = 0) -> onnx.ModelProto:
+    return build_resnet("wide_resnet50_2", width_per_group=128, seed=seed)
+
+
+def resnext50_32x4d(seed: int = 0) -> onnx.ModelProto:
+    return build_resnet("resnext50_32x4d", width_per_group=4, groups=32, seed=seed)
+
+
+def se_resnet50(seed: int = 0) -> onnx.ModelProto:
+    return build_resnet("se_resnet50", stride_in_1x1=True, se_reduction=16, seed=seed)
+
+
+def preact_resnet(depth: int = 164, seed: int = 0, classes: int = 10) -> onnx.ModelProto:
+    """Pre-activation ResNet for CIFAR (He et al. 2016, arXiv:1603.05027), depth 9n + 2, as in the
+    authors' resnet-pre-act.lua: a 3x3 conv to 16 channels, three stages of n bottlenecks ending
+    in 64, 128, 256 channels (stride 1, 2, 2), BN-ReLU, 8x8 average pool, linear layer."""
+    if (depth - 2) % 9:
+        raise ValueError(f"depth must be 9n + 2, got {depth}")
+    units = (depth - 2) // 9
+    g = GraphBuilder(f"preact_resnet{depth}", seed=seed)
+    x = g.input("input", [1, 3, 32, 32])
+    x = g.conv(x, 3, 16, 3, "conv1", bias=False)
+    for stage, (cout, stride) in enumerate(zip((64, 128, 256), (1, 2, 2)), start=1):
+        for index in range(units):
+            x = preact_bottleneck(g, x, cout, stride if index == 0 else 1, f"layer{stage}.{index}")
+    x = g.relu(g.batch_norm(x, "bn"), "relu")
+    x = g.flatten(g.global_avg_pool(x, "avgpool"), "flatten")
+    x = g.linear(x, 256, classes, "fc")
+    g.output(x)
+    return g.build()
+
+
+def preact_resnet164(seed: int = 0) -> onnx.ModelProto:
+    return preact_resnet(164, seed=seed)

@@ -1,0 +1,41 @@
+"""SqueezeNet 1.0 (Iandola et al. 2016, arXiv:1602.07360) and 1.1 (the authors' revision, 2.4x
+less computation, same accuracy), as in torchvision: 224x224, max pools with ceil_mode, a 1x1
+conv classifier followed by global average pooling."""
+
+from __future__ import annotations
+
+import onnx
+
+from .blocks import GraphBuilder
+from .units import fire
+
+# (squeeze, expand 1x1, expand 3x3) per fire module; "pool" is a 3x3/2 max pool.
+SQUEEZENET_1_0 = [(16, 64, 64), (16, 64, 64), (32, 128, 128), "pool", (32, 128, 128), (48, 192, 192),
+                  (48, 192, 192), (64, 256, 256), "pool", (64, 256, 256)]
+SQUEEZENET_1_1 = [(16, 64, 64), (16, 64, 64), "pool", (32, 128, 128), (32, 128, 128), "pool", (48, 192, 192),
+                  (48, 192, 192), (64, 256, 256), (64, 256, 256)]
+
+
+def build_squeezenet(name: str, stem: tuple[int, int], layout: list, seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
+    g = GraphBuilder(name, seed=seed)
+    x = g.input("input", [1, 3, 224, 224])
+    width, kernel = stem
+    x = g.relu(g.conv(x, 3, width, kernel, "features.0", stride=2, pad=0), "features.1")
+    x = g.max_pool(x, "features.2", kernel=3, stride=2, ceil_mode=True)
+    for index, layer in enumerate(layout, start=3):
+        if layer == "pool":
+            x = g.max_pool(x, f"features.{index}", kernel=3, stride=2, ceil_mode=True)
+        else:
+            x = fire(g, x, *layer, f"features.{index}")
+    x = g.relu(g.conv(x, g.channels(x), classes, 1, "classifier.1"), "classifier.2")
+    x = g.flatten(g.global_avg_pool(x, "classifier.3"), "flatten")
+    g.output(x)
+    return g.build()
+
+
+def squeezenet1_0(seed: int = 0) -> onnx.ModelProto:
+    return build_squeezenet("squeezenet1_0", (96, 7), SQUEEZENET_1_0, seed)
+
+
+def squeezenet1_1(seed: int = 0) -> onnx.ModelProto:
+    return build_squeezenet("squeezenet1_1", (64, 3), SQUEEZENET_1_1, seed)
