@@ -128,6 +128,6 @@ def build_sample(name: str):
 
 
 def main() -> None:
-    from . import report, sample  # noqa: F401 - registers the commands
+    from . import report, rewrite, sample, validate  # noqa: F401 - registers the commands
 
     app()

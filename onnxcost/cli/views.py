@@ -1,0 +1,148 @@
+"""Terminal renderings of rewrite plans, rewrite results, comparisons and timings (rich); they compute nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from ..units import human_count
+from ..validation import Comparison, Timing
+
+
+_SHORT = {"original": "orig", "multiplier": "mult"}
+
+
+def _console(width: int | None) -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, width=width or 160, force_terminal=False, color_system=None, highlight=False), buffer
+
+
+def _ratio(after: int, before: int) -> str:
+    return f"{after / before:.3f}x" if before else "-"
+
+
+def _fraction(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _sci(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _shape(layer) -> str:
+    if layer.cin is None:
+        return "?"
+    return f"{layer.cin}->{layer.cout}" + (f" g{layer.group}" if layer.group != 1 else "")
+
+
+def render_plan(plan, source: str, width: int | None = None, report_macs: int | None = None,
+                report_params: int | None = None, dry_run: bool = False) -> str:
+    """The per-layer table and the totals; ``report_*``: the report of the written model (None in a dry run)."""
+    console, buffer = _console(width)
+    title = f"{'Plan (dry run)' if dry_run else 'Rewrite'}: {plan.structure}, {plan.mode} - {source}"
+    layers = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
+    measured = any(layer.timings for layer in plan.rewritten)
+    headers = [("layer", "left"), ("channels", "left"), ("kernel", "left"), ("r", "right"), ("kept energy", "right"),
+               ("weight rel. err", "right"), ("MACs before -> after", "right"), ("ratio", "right"),
+               ("params before -> after", "right"), ("emission", "left")]
+    for header, justify in headers + ([("measured, ms (best run)", "left")] if measured else []):
+        layers.add_column(header, justify=justify, overflow="fold")
+    for layer in plan.rewritten:
+        rank = f"{layer.rank}/{layer.max_rank}" if layer.max_rank else str(layer.rank)
+        name = layer.name + (f" +{','.join(layer.folded)}" if layer.folded else "")
+        cells = [name, _shape(layer), "x".join(map(str, layer.kernel)), rank, _fraction(layer.kept_energy),
+                 _fraction(layer.weight_rel_error), f"{human_count(layer.macs_before)} -> {human_count(layer.macs_after)}",
+                 _ratio(layer.macs_after, layer.macs_before),
+                 f"{human_count(layer.params_before)} -> {human_count(layer.params_after)}", layer.emission or "-"]
+        if measured:
+            cells.append(" ".join(f"{_SHORT.get(k, k)} {v * 1e3:.3g}" for k, v in layer.timings.items()))
+        layers.add_row(*cells)
+    console.print(layers)
+    if not plan.rewritten:
+        console.print("no layer is rewritten\n")
+
+    left = [layer for layer in plan.layers if not layer.rewrite]
+    if left:
+        kept = Table(box=box.SIMPLE_HEAD, title="Left as they are", title_justify="left")
+        for header in ("layer", "channels", "kernel", "considered r", "kept energy", "why"):
+            kept.add_column(header, overflow="fold")
+        for layer in left:
+            kept.add_row(layer.name, _shape(layer), "x".join(map(str, layer.kernel)) or "?",
+                         "-" if layer.rank is None else str(layer.rank), _fraction(layer.kept_energy), layer.reason or "")
+        console.print(kept)
+
+    totals = Table(box=box.SIMPLE_HEAD, title="Totals (whole model)", title_justify="left")
+    for header, justify in [("", "left"), ("before", "right"), ("after", "right"), ("ratio", "right"), ("exact after", "right")]:
+        totals.add_column(header, justify=justify)
+    macs_after = plan.macs_after if report_macs is None else report_macs
+    params_after = plan.params_after if report_params is None else report_params
+    totals.add_row("MACs", human_count(plan.macs_before), human_count(macs_after), _ratio(macs_after, plan.macs_before), f"{macs_after:,}")
+    totals.add_row("params", human_count(plan.params_before), human_count(params_after), _ratio(params_after, plan.params_before),
+                   f"{params_after:,}")
+    conv_before = sum(l.macs_before for l in plan.layers)
+    conv_after = conv_before + sum(l.macs_after - l.macs_before for l in plan.rewritten)
+    totals.add_row("conv MACs", human_count(conv_before), human_count(conv_after), _ratio(conv_after, conv_before), f"{conv_after:,}")
+    console.print(totals)
+    if report_macs is None:
+        console.print("after: predicted by onnxcost's cost rules")
+    else:
+        console.print("after: onnxcost's report of the rewritten model, equal to the pass's prediction to the MAC")
+    for note in plan.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+    return buffer.getvalue()
+
+
+def render_comparison(comparison: Comparison, width: int | None = None, title: str = "Validation (onnxruntime)") -> str:
+    console, buffer = _console(width)
+    table = Table(box=box.SIMPLE_HEAD, title=f"{title}, inputs: {comparison.input_source}", title_justify="left")
+    for header, justify in [("output", "left"), ("shape", "left"), ("max abs error", "right"), ("rel. L2 error", "right"),
+                            ("cosine", "right"), ("top-1 agreement", "right")]:
+        table.add_column(header, justify=justify, overflow="fold")
+    for o in comparison.outputs:
+        top1 = "-" if o.top1_agreement is None else f"{100 * o.top1_agreement:.1f}%"
+        table.add_row(o.name, "x".join(map(str, o.shape)), _sci(o.max_abs_error), _sci(o.rel_l2_error), f"{o.cosine:.6f}", top1)
+    console.print(table)
+    bound = comparison.bounds.describe()
+    given = comparison.bounds.max_rel_error is not None or comparison.bounds.elementwise
+    if comparison.ok and not given:
+        console.print("no error bound given: the error is reported, not judged (--max-rel-error, --atol/--rtol)")
+    elif comparison.ok:
+        console.print(f"validation passed (bound: {bound})")
+    else:
+        console.print(f"validation FAILED (bound: {bound}):")
+        for failure in comparison.failures:
+            console.print(f"  {failure}", soft_wrap=True)
+    return buffer.getvalue()
+
+
+def render_bench(timings: dict[str, Timing], macs: dict[str, int], labels: dict[str, str], width: int | None = None) -> str:
+    """Latency (median of repeated runs) next to MACs, for a reference ``a`` and a candidate ``b``."""
+    console, buffer = _console(width)
+    a, b = timings["a"], timings["b"]
+    table = Table(box=box.SIMPLE_HEAD, title=f"Latency (onnxruntime CPU, {len(a.runs)} runs each, interleaved)",
+                  title_justify="left")
+    for header, justify in [("model", "left"), ("median", "right"), ("min", "right"), ("MACs", "right")]:
+        table.add_column(header, justify=justify, overflow="fold")
+    for key in ("a", "b"):
+        table.add_row(labels[key], f"{timings[key].median * 1e3:.3f} ms", f"{timings[key].minimum * 1e3:.3f} ms",
+                      human_count(macs[key]))
+    table.add_row("b / a", f"{b.median / a.median:.3f}x", f"{b.minimum / a.minimum:.3f}x", _ratio(macs["b"], macs["a"]))
+    console.print(table)
+    return buffer.getvalue()
+
+
+def as_json(payload: dict) -> str:
+    return json.dumps(payload, indent=2, default=_plain) + "\n"
+
+
+def _plain(value):
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")

@@ -1,0 +1,117 @@
+"""The depthwise-separable structure: a KxK conv becomes a depthwise KxK conv and a 1x1 conv.
+
+decompose: per input channel SVD (``factorize.channel_svd``); rank r is the
+depth multiplier. emit: the depthwise conv (group = Cin, multiplier r) carries
+the original strides, pads, auto_pad and dilations; the 1x1 conv (group = g of
+the original) carries the bias. Names: ``<conv>/dw`` and ``<conv>/pw``.
+
+Two emissions compute the same function:
+
+- ``multiplier``: one depthwise conv with depth multiplier r;
+- ``concat``: r depthwise convs of multiplier 1 (``<conv>/dw.0`` ...) joined by
+  a Concat (``<conv>/dw``), the pointwise columns permuted to match. Only for
+  r > 1 and a dense (group 1) original: with groups the permuted pointwise would
+  no longer be block-diagonal.
+
+onnxruntime's CPU kernels treat the two differently; the driver times both and
+emits the faster, concat on a tie (see docs/rewrite.md for measured figures).
+
+Predicted cost (onnxcost's rule ``conv_macs``, out = the conv's output shape):
+depthwise N·Cin·r·∏out·K + pointwise N·Cout·∏out·(Cin/g)·r; params Cin·r·K +
+Cout·(Cin/g)·r (+ Cout bias). The dense conv has N·Cout·∏out·(Cin/g)·K, so the
+MACs ratio is r/K + r·g/Cout; at the exact rank r = K (when Cout/g >= K) the
+rewrite costs the dense conv plus N·Cin·K²·∏out MACs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx_graphsurgeon as gs
+
+from onnxcost.costs.conv import conv_macs
+
+from .driver import Cost, Exact, Mode
+from .factorize import ChannelSVD, SeparableFactors, channel_svd
+from .measure import Names
+from .sites import ConvSite
+
+MULTIPLIER = "multiplier"
+CONCAT = "concat"
+EMISSIONS = (MULTIPLIER, CONCAT)  # all there are; which apply to a layer: Separable.variants
+
+
+class Separable:
+    """Depthwise conv (multiplier r, the original's strides/pads/dilations) then a 1x1 conv (the bias)."""
+
+    name = "separable"
+
+    def eligible(self, site: ConvSite) -> str | None:
+        if math.prod(site.kernel) == 1:
+            return "1x1 kernel: nothing to separate"
+        return None
+
+    def decompose(self, site: ConvSite) -> ChannelSVD:
+        return channel_svd(site.weight, site.group)
+
+    def cost(self, site: ConvSite, rank: int) -> Cost:
+        depthwise_out, depthwise_w, pointwise_w = self._shapes(site, rank)
+        macs = conv_macs(depthwise_out, depthwise_w) + conv_macs(site.output_shape, pointwise_w)
+        params = math.prod(depthwise_w) + math.prod(pointwise_w) + (site.cout if site.bias is not None else 0)
+        return Cost(macs=macs, params=params)
+
+    def variants(self, site: ConvSite, rank: int) -> tuple[str, ...]:
+        # Concat first: on onnxruntime's CPU path it is the faster on most VGG layers (docs/rewrite.md),
+        # so it wins a timing tie.
+        return (CONCAT, MULTIPLIER) if rank > 1 and site.group == 1 else (MULTIPLIER,)
+
+    def emit(self, graph: gs.Graph, site: ConvSite, factors: SeparableFactors, variant: str, names: Names) -> list[gs.Node]:
+        if variant not in self.variants(site, factors.rank):
+            raise ValueError(f"emission '{variant}' is not available for {site.name} at rank {factors.rank}")
+        dtype = site.dtype
+        middle = gs.Variable(names.tensor(f"{site.name}/dw"), dtype=dtype)
+        spatial = site.conv_attrs()
+        if variant == MULTIPLIER:
+            nodes = [gs.Node("Conv", name=names.node(f"{site.name}/dw"), attrs={**spatial, "group": site.cin},
+                             inputs=[site.input, _constant(names.tensor(f"{site.name}/dw.weight"), factors.depthwise, dtype)],
+                             outputs=[middle])]
+            pointwise = factors.pointwise
+        else:
+            ordered = factors.concat_order()
+            nodes, parts = [], []
+            for t in range(factors.rank):
+                part = gs.Variable(names.tensor(f"{site.name}/dw.{t}"), dtype=dtype)
+                nodes.append(gs.Node("Conv", name=names.node(f"{site.name}/dw.{t}"), attrs={**spatial, "group": site.cin},
+                                     inputs=[site.input, _constant(names.tensor(f"{site.name}/dw.{t}.weight"), ordered.depthwise[t], dtype)],
+                                     outputs=[part]))
+                parts.append(part)
+            nodes.append(gs.Node("Concat", name=names.node(f"{site.name}/dw"), attrs={"axis": 1}, inputs=parts, outputs=[middle]))
+            pointwise = ordered.pointwise
+        ones = [1] * site.spatial_rank
+        inputs = [middle, _constant(names.tensor(f"{site.name}/pw.weight"), pointwise.reshape(*pointwise.shape, *ones), dtype)]
+        if site.bias is not None:
+            inputs.append(_constant(names.tensor(f"{site.name}/pw.bias"), site.bias, dtype))
+        nodes.append(gs.Node("Conv", name=names.node(f"{site.name}/pw"),
+                             attrs={"kernel_shape": ones, "strides": ones, "dilations": ones, "pads": [0] * 2 * len(ones),
+                                    "group": site.group},
+                             inputs=inputs, outputs=[site.output]))
+        return nodes
+
+    def notes(self, mode: Mode) -> list[str]:
+        if isinstance(mode, Exact):
+            return ["exact mode proves the surgery correct, it does not save anything: the exact separable form of a "
+                    "full-rank KxK conv costs the dense conv plus Cin·K² MACs per output position (K = kernel elements)"]
+        return []
+
+    @staticmethod
+    def _shapes(site: ConvSite, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        n, _, *spatial = site.output_shape
+        depthwise_out = (n, site.cin * rank, *spatial)
+        depthwise_w = (site.cin * rank, 1, *site.kernel)
+        pointwise_w = (site.cout, site.cin // site.group * rank, *([1] * site.spatial_rank))
+        return depthwise_out, depthwise_w, pointwise_w
+
+
+def _constant(name: str, values: np.ndarray, dtype: np.dtype) -> gs.Constant:
+    return gs.Constant(name, np.ascontiguousarray(values, dtype=dtype))

@@ -1,0 +1,205 @@
+"""onnxruntime comparison and timing: figures against hand computations, inputs, bounds, the validate command."""
+
+import json
+import re
+
+import numpy as np
+import onnx
+import pytest
+from typer.testing import CliRunner
+
+from onnxcost.cli import app
+from onnxcost.validation import (
+    Bounds, InputsError, compare_arrays, compare_models, load_inputs, random_inputs, time_models,
+)
+
+import onnxcost.cli.rewrite  # noqa: F401 - registers the commands
+import onnxcost.cli.validate  # noqa: F401
+
+from rewrite_models import finish, single_conv
+
+runner = CliRunner()
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+def test_figures_by_hand():
+    a = np.array([3.0, 4.0], np.float32)  # ||a|| = 5
+    b = np.array([3.0, 4.5], np.float32)
+    row, failures = compare_arrays("y", a, b, Bounds())
+    assert row.max_abs_error == 0.5
+    assert row.rel_l2_error == pytest.approx(0.5 / 5)
+    assert row.cosine == pytest.approx((9 + 18) / (5 * np.sqrt(9 + 20.25)))
+    assert row.top1_agreement is None and row.within_tolerance is None
+    assert failures == []
+
+
+def test_top1_agreement_of_a_classifier_output():
+    a = np.array([[1.0, 2.0, 0.0], [3.0, 1.0, 0.0], [0.0, 0.0, 1.0], [5.0, 4.0, 0.0]])
+    b = np.array([[2.0, 1.0, 0.0], [3.0, 1.0, 0.0], [0.0, 0.0, 2.0], [4.0, 5.0, 0.0]])
+    row, _ = compare_arrays("logits", a, b, Bounds())
+    assert row.top1_agreement == 0.5  # rows 1 and 2 agree, rows 0 and 3 do not
+
+
+def test_bounds():
+    a = np.array([1.0, 2.0, 4.0])
+    b = np.array([1.0, 2.0, 4.3])  # rel L2 = 0.3 / sqrt(21) = 0.0655
+    _, failures = compare_arrays("y", a, b, Bounds(max_rel_error=0.07))
+    assert failures == []
+    _, failures = compare_arrays("y", a, b, Bounds(max_rel_error=0.06))
+    assert failures == ["output 'y': relative L2 error 0.0655 > 0.06"]
+    row, failures = compare_arrays("y", a, b, Bounds(atol=0.1, rtol=0.05))  # 0.3 <= 0.1 + 0.05·4 = 0.3
+    assert row.within_tolerance and failures == []
+    row, failures = compare_arrays("y", a, b, Bounds(atol=0.05, rtol=0.05))
+    assert not row.within_tolerance and len(failures) == 1
+
+
+def test_outputs_turning_non_finite_always_fail():
+    _, failures = compare_arrays("y", np.ones(3), np.array([1.0, np.nan, np.inf]), Bounds())
+    assert failures == ["output 'y': 2 value(s) non-finite where the reference is finite"]
+
+
+def test_zero_reference():
+    row, _ = compare_arrays("y", np.zeros(2), np.zeros(2), Bounds(max_rel_error=0))
+    assert row.rel_l2_error == 0 and row.cosine == 1
+    row, failures = compare_arrays("y", np.zeros(2), np.ones(2), Bounds(max_rel_error=1))
+    assert row.rel_l2_error == float("inf") and failures
+
+
+def test_shape_mismatch_fails():
+    _, failures = compare_arrays("y", np.ones((2, 3)), np.ones((3, 2)), Bounds())
+    assert "shape [3, 2] differs" in failures[0]
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+def symbolic_model():
+    node = onnx.helper.make_node("Relu", ["x"], ["y"], name="relu")
+    node2 = onnx.helper.make_node("Cast", ["ids"], ["z"], name="cast", to=onnx.TensorProto.FLOAT)
+    graph = onnx.helper.make_graph(
+        [node, node2], "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 3, "side"]),
+         onnx.helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, [2])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["batch", 3, "side"]),
+         onnx.helper.make_tensor_value_info("z", onnx.TensorProto.FLOAT, [2])],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_random_inputs_are_seeded_and_typed():
+    model = symbolic_model()
+    feeds, warnings = random_inputs(model, seed=3, dims={"batch": 2})
+    assert feeds["x"].shape == (2, 3, 1) and feeds["x"].dtype == np.float32
+    assert feeds["ids"].dtype == np.int64 and feeds["ids"].min() >= 0 and feeds["ids"].max() < 16
+    assert warnings == ["dimension(s) 'side' set to 1 for the validation inputs (give them with --dim/--input)"]
+    again, _ = random_inputs(model, seed=3, dims={"batch": 2})
+    assert np.array_equal(again["x"], feeds["x"])
+    other, _ = random_inputs(model, seed=4, dims={"batch": 2})
+    assert not np.array_equal(other["x"], feeds["x"])
+    feeds, warnings = random_inputs(model, shapes={"x": [1, 3, 5]})
+    assert feeds["x"].shape == (1, 3, 5) and warnings == []
+
+
+def test_npz_inputs_are_checked(tmp_path):
+    model = symbolic_model()
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.ones((2, 3, 4)), ids=np.array([1, 2]))  # float64 is cast to the model's float32
+    feeds = load_inputs(good, model)
+    assert feeds["x"].dtype == np.float32 and feeds["ids"].dtype == np.int64
+    cases = {
+        "missing.npz": ({"x": np.ones((2, 3, 4), np.float32)}, "no array for input(s) ids"),
+        "extra.npz": ({"x": np.ones((2, 3, 4), np.float32), "ids": np.array([1, 2]), "w": np.ones(1)}, "match no input"),
+        "shape.npz": ({"x": np.ones((2, 4, 4), np.float32), "ids": np.array([1, 2])}, "has shape 2x4x4, the model takes batchx3xside"),
+        "dtype.npz": ({"x": np.ones((2, 3, 4), np.float32), "ids": np.array([1.5, 2.0])}, "'ids' is float64"),
+    }
+    for name, (arrays, message) in cases.items():
+        np.savez(tmp_path / name, **arrays)
+        with pytest.raises(InputsError, match=re.escape(message)):
+            load_inputs(tmp_path / name, model)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputsError, match="not a readable .npz"):
+        load_inputs(tmp_path / "junk.npz", model)
+
+
+# --- models ----------------------------------------------------------------------------------------
+
+def test_compare_models_in_onnxruntime():
+    a = single_conv(4, 8, [3, 3], [6, 6], seed=0)
+    b = single_conv(4, 8, [3, 3], [6, 6], seed=0)
+    feeds, _ = random_inputs(a)
+    comparison = compare_models(a, b, feeds, Bounds(max_rel_error=0))
+    assert comparison.ok and comparison.outputs[0].max_abs_error == 0 and comparison.outputs[0].cosine == pytest.approx(1)
+    c = single_conv(4, 8, [3, 3], [6, 6], seed=1)
+    comparison = compare_models(a, c, feeds, Bounds(max_rel_error=0.1))
+    assert not comparison.ok and comparison.worst_rel_l2_error > 0.1
+
+
+def test_time_models_interleaves_runs():
+    model = single_conv(4, 8, [3, 3], [6, 6])
+    feeds, _ = random_inputs(model)
+    timings = time_models({"a": model, "b": model}, feeds, warmup=1, runs=5)
+    assert set(timings) == {"a", "b"} and all(len(t.runs) == 5 and t.median > 0 for t in timings.values())
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("validate")
+    a, b, c = folder / "a.onnx", folder / "b.onnx", folder / "c.onnx"
+    onnx.save(single_conv(4, 8, [3, 3], [6, 6], seed=0), a)
+    onnx.save(single_conv(4, 8, [3, 3], [6, 6], seed=0), b)
+    onnx.save(single_conv(4, 8, [3, 3], [6, 6], seed=1), c)
+    return a, b, c
+
+
+def test_validate_same_model(files):
+    a, b, _ = files
+    result = runner.invoke(app, ["validate", str(a), str(b), "--max-rel-error", "0"])
+    assert result.exit_code == 0, result.output
+    assert "validation passed" in result.stdout and "rel. L2 error" in result.stdout
+
+
+def test_validate_fails_past_the_bound(files):
+    a, _, c = files
+    result = runner.invoke(app, ["validate", str(a), str(c), "--max-rel-error", "0.01"])
+    assert result.exit_code == 1
+    assert "validation FAILED" in result.stdout
+    assert "error: output 'y': relative L2 error" in result.stderr
+    result = runner.invoke(app, ["validate", str(a), str(c)])  # no bound: reported, not failed
+    assert result.exit_code == 0
+
+
+def test_validate_bench_shows_latency_next_to_macs(files):
+    a, b, _ = files
+    result = runner.invoke(app, ["validate", str(a), str(b), "--bench", "--warmup", "1", "--runs", "3"])
+    assert result.exit_code == 0, result.output
+    assert "Latency (onnxruntime CPU, 3 runs each, interleaved)" in result.stdout
+    assert "b / a" in result.stdout and "1.000x" in result.stdout  # same MACs
+    result = runner.invoke(app, ["validate", str(a), str(b), "--bench", "--runs", "2", "--warmup", "0", "-f", "json"])
+    payload = json.loads(result.stdout)
+    assert payload["comparison"]["outputs"][0]["max_abs_error"] == 0
+    assert payload["bench"]["a"]["macs"] == 4 * 4 * 8 * 4 * 9  # 3x3 on 6x6 without padding: 4x4 outputs
+    assert len(payload["bench"]["b"]["runs_s"]) == 2
+
+
+def test_validate_bad_input_is_one_line_exit_2(files, tmp_path):
+    a, _, _ = files
+    for args, message in [
+        (["validate", str(a), str(tmp_path / "none.onnx")], "no such file"),
+        (["validate", str(a), str(a), "--inputs", str(tmp_path / "none.npz")], "no such file"),
+        (["validate", str(a), str(a), "--max-rel-error", "-1"], "--max-rel-error must be >= 0"),
+    ]:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_validate_models_with_different_inputs(files, tmp_path):
+    a, _, _ = files
+    other = tmp_path / "other.onnx"
+    onnx.save(finish([onnx.helper.make_node("Relu", ["z"], ["y"])], {"z": [2]}, ["y"], {}), other)
+    result = runner.invoke(app, ["validate", str(a), str(other)])
+    assert result.exit_code == 2 and "different inputs" in result.stderr
