@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from google.protobuf.message import EncodeError
 
 from .errors import InputSpecError, OnnxcostError
 
@@ -127,18 +128,26 @@ def session(model: onnx.ModelProto, what: str = "the model", threads: int | None
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         data = model.SerializeToString()
-    except ValueError:  # over protobuf's 2 GiB limit
+    except (EncodeError, ValueError):  # over protobuf's 2 GiB limit
         data = None
     try:
         if data is not None:
             return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         with tempfile.TemporaryDirectory(prefix="onnxcost-") as folder:
-            path = Path(folder) / "model.onnx"
-            onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                            location="model.onnx.data")
+            path = save_with_external_data(model, Path(folder))
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's errors are pybind types without a common public base
         raise RuntimeFailure(f"onnxruntime cannot load {what}: {_first_line(exc)}") from exc
+
+
+def save_with_external_data(model: onnx.ModelProto, folder: Path) -> Path:
+    """``model`` written into ``folder`` with its weights beside it (how a model over protobuf's 2 GiB
+    reaches onnxruntime or the checker); the in-memory model is left as it was."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)  # save_model moves the weights of the model it is given out to the data file
+    path = folder / "model.onnx"
+    onnx.save_model(copy, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx.data")
+    return path
 
 
 def run(sess, feeds: Mapping[str, np.ndarray], what: str = "the model") -> dict[str, np.ndarray]:

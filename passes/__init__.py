@@ -19,7 +19,7 @@ import onnx
 
 from .driver import (
     AUTO, DEFAULT_MODE, Cost, Energy, Exact, LayerPlan, Mode, Plan, Rank, RewriteResult, Rewriter, Selection,
-    Structure, TargetMacs, rewrite, validate_rewrite,
+    Structure, TargetMacs, rewrite, save, validate_rewrite,
 )
 from .errors import BudgetUnreachable, PredictionMismatch, RewriteOptionError, RewriteValidationFailed
 from .separable import CONCAT, MULTIPLIER, Separable
@@ -36,5 +36,5 @@ def separable(model: str | os.PathLike | onnx.ModelProto, mode: Mode | None = No
 __all__ = [
     "AUTO", "BudgetUnreachable", "CONCAT", "Cost", "DEFAULT_MODE", "Energy", "Exact", "LayerPlan", "MULTIPLIER", "Mode",
     "Plan", "PredictionMismatch", "Rank", "RewriteOptionError", "RewriteResult", "RewriteValidationFailed", "Rewriter",
-    "STRUCTURES", "Selection", "Separable", "Structure", "TargetMacs", "rewrite", "separable", "validate_rewrite",
+    "STRUCTURES", "Selection", "Separable", "Structure", "TargetMacs", "rewrite", "save", "separable", "validate_rewrite",
 ]

@@ -32,20 +32,23 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol, Union
 
 import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
+from google.protobuf.message import EncodeError
 
 from onnxcost.analysis import IN_MEMORY_SOURCE, analyze_model
 from onnxcost.errors import InvalidModelError, ModelLoadError
 from onnxcost.loading import external_tensors, load_model
 from onnxcost.report import Report
 from onnxcost.units import human_count, parse_quantity
-from onnxcost.validation import Bounds, Comparison, Progress, compare_models, random_inputs
+from onnxcost.validation import Bounds, Comparison, Progress, compare_models, random_inputs, save_with_external_data
 
 from .budget import LayerOptions, RankOption, Unreachable, allocate
 from .errors import BudgetUnreachable, PredictionMismatch, RewriteOptionError, RewriteValidationFailed
@@ -259,9 +262,25 @@ class RewriteResult:
 
     def save(self, target: str | os.PathLike) -> None:
         """Write the rewritten model atomically after onnx.checker's full check."""
-        from onnxcost.files import save_model
+        save(self.model, target)
 
-        save_model(self.model, target)
+
+def save(model: onnx.ModelProto, target: str | os.PathLike) -> Path:
+    """``onnxcost.files.save_model`` (onnx.checker's full check on the written file, atomic write), also for
+    models over protobuf's 2 GiB: there upb's ByteSize() raises EncodeError instead of returning the size,
+    which ``save_model`` asks first, so such a model goes straight to its external-data writer."""
+    from onnxcost import files
+
+    try:
+        model.ByteSize()
+    except EncodeError:
+        def check(path: Path) -> None:
+            try:
+                onnx.checker.check_model(str(path), full_check=True)
+            except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+                raise InvalidModelError(f"the model to write fails onnx.checker, nothing written: {str(exc).splitlines()[0]}") from exc
+        return files._save_with_external_data(model, Path(target), check)
+    return files.save_model(model, target)
 
 
 # --- the driver -----------------------------------------------------------------------------
@@ -512,13 +531,22 @@ class Rewriter:
 
     def _check(self, model: onnx.ModelProto) -> None:
         try:
-            onnx.checker.check_model(model, full_check=True)
+            _full_check(model)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
             try:
-                onnx.checker.check_model(self.model, full_check=True)
+                _full_check(self.model)
             except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as original:
                 raise InvalidModelError(f"the input model fails onnx.checker already: {str(original).splitlines()[0]}") from None
             raise PredictionMismatch(f"the rewritten model fails onnx.checker: {str(exc).splitlines()[0]}") from exc
+
+
+def _full_check(model: onnx.ModelProto) -> None:
+    """onnx.checker's full check, through a file with external data for a model over protobuf's 2 GiB."""
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (EncodeError, ValueError):
+        with tempfile.TemporaryDirectory(prefix="onnxcost-") as folder:
+            onnx.checker.check_model(str(save_with_external_data(model, Path(folder))), full_check=True)
 
 
 def _replace(graph: gs.Graph, site: ConvSite, nodes: list[gs.Node]) -> None:

@@ -105,7 +105,7 @@ class ChannelSVD:
         group = self.group
         cin_per_group = cin // group
         depthwise = self.vt[:, :rank, :].reshape(cin * rank, 1, *self.kernel)
-        scaled = self.u[:, :, :rank] * self.s[:, None, :rank]  # (Cin, Cout/g, r)
+        scaled = self.u[:, :, :rank] * self.s[:, None, :rank].astype(self.u.dtype)  # (Cin, Cout/g, r)
         pointwise = (scaled.reshape(group, cin_per_group, cout_per_group, rank)
                      .transpose(0, 2, 1, 3)
                      .reshape(group * cout_per_group, cin_per_group * rank))
@@ -150,7 +150,12 @@ def channel_svd(weight: np.ndarray, group: int = 1) -> ChannelSVD:
     weight = np.asarray(weight)
     matrices = channel_matrices(weight.astype(np.float64), group)
     u, s, vt = np.linalg.svd(matrices, full_matrices=False)
-    return ChannelSVD(u=u, s=s, vt=vt, kernel=tuple(weight.shape[2:]), group=group, dtype=weight.dtype)
+    # The singular vectors are kept at the weights' precision (at least float32): the factors are cast to it
+    # anyway, and a wide layer's U is Cin·Cout·q numbers. The singular values, which the errors come from,
+    # stay float64.
+    keep = np.promote_types(weight.dtype, np.float32)
+    return ChannelSVD(u=u.astype(keep), s=s, vt=vt.astype(keep), kernel=tuple(weight.shape[2:]), group=group,
+                      dtype=weight.dtype)
 
 
 def compose_separable(factors: SeparableFactors) -> np.ndarray:

@@ -80,7 +80,6 @@ def rewrite(
     with reported_errors(debug):
         from onnxcost import passes
 
-        from ..files import save_model
         from ..loading import load_model
         from ..units import parse_quantity
 
@@ -143,7 +142,7 @@ def rewrite(
             warn("validation failed; writing anyway (--force)")
         if not validate:
             warn("not validated (--no-validate): the outputs were not compared in onnxruntime")
-        save_model(rewritten, target)
+        passes.save(rewritten, target)  # onnxcost.files.save_model, and past 2 GiB too
         stderr.print(f"wrote {target}", markup=False)
 
 
