@@ -150,10 +150,10 @@ def _fold_followers(site: ConvSite, rows: dict[str, NodeRow], graph_outputs: set
             return
         scale, shift = affine
         site.weight, site.bias = fold_affine(site.weight, site.bias, scale, shift)
-        site.chain.append(follower)
-        site.folded.append(follower.name or follower.outputs[0].name)
-        site.output = follower.outputs[0]
         row = rows.get(follower.outputs[0].name)
+        site.chain.append(follower)
+        site.folded.append(follower.name or (row.name if row is not None else follower.outputs[0].name))
+        site.output = follower.outputs[0]
         site.macs += row.macs if row is not None else 0
         site.params += row.params if row is not None else 0
 

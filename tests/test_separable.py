@@ -368,3 +368,15 @@ def test_the_callers_model_is_not_modified():
     before = model.SerializeToString()
     passes.separable(model, Rank(1), validate=False)
     assert model.SerializeToString() == before
+
+
+def test_unnamed_nodes_take_the_reports_names():
+    model = resnet_block()
+    for node in model.graph.node:
+        node.name = ""
+    result = passes.separable(model, Exact(), emission="multiplier")
+    layers = {l.name: l for l in result.plan.layers}
+    assert set(layers) == {"Conv_0", "Conv_3", "Conv_5"}  # the report's <op_type>_<row index>
+    assert layers["Conv_0"].folded == ["BatchNormalization_1"]
+    assert layers["Conv_0"].nodes == ["Conv_0/dw", "Conv_0/pw"]
+    assert result.comparison.worst_rel_l2_error < 1e-5
