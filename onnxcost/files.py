@@ -66,9 +66,18 @@ def save_model(model, target: str | os.PathLike, full_check: bool = True) -> Pat
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
             raise InvalidModelError(f"the model to write fails onnx.checker, nothing written: {str(exc).splitlines()[0]}") from exc
 
-    if model.ByteSize() < PROTOBUF_LIMIT:
+    if _serialized_size(model) < PROTOBUF_LIMIT:
         return write_atomic(target, model.SerializeToString(), check)
     return _save_with_external_data(model, target, check)
+
+
+def _serialized_size(model) -> int:
+    from google.protobuf.message import EncodeError
+
+    try:
+        return model.ByteSize()
+    except EncodeError:  # upb refuses to size a message over 2 GiB instead of returning it
+        return PROTOBUF_LIMIT
 
 
 def _save_with_external_data(model, target: Path, check: Callable[[Path], None]) -> Path:

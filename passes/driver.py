@@ -266,20 +266,9 @@ class RewriteResult:
 
 
 def save(model: onnx.ModelProto, target: str | os.PathLike) -> Path:
-    """``onnxcost.files.save_model`` (onnx.checker's full check on the written file, atomic write), also for
-    models over protobuf's 2 GiB: there upb's ByteSize() raises EncodeError instead of returning the size,
-    which ``save_model`` asks first, so such a model goes straight to its external-data writer."""
+    """Write ``model`` atomically after onnx.checker's full check (external data past 2 GiB)."""
     from onnxcost import files
 
-    try:
-        model.ByteSize()
-    except EncodeError:
-        def check(path: Path) -> None:
-            try:
-                onnx.checker.check_model(str(path), full_check=True)
-            except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-                raise InvalidModelError(f"the model to write fails onnx.checker, nothing written: {str(exc).splitlines()[0]}") from exc
-        return files._save_with_external_data(model, Path(target), check)
     return files.save_model(model, target)
 
 
