@@ -30,6 +30,10 @@ class InputSpecError(OnnxcostError):
     """An ``--input`` / ``--dim`` override cannot be applied to the model."""
 
 
+class OutputWriteError(OnnxcostError):
+    """An output could not be written (no space, no permission); the target is left as it was."""
+
+
 class ValidationFailed(OnnxcostError):
     """A rewritten model's outputs differ from the original beyond the allowed error."""
 

@@ -12,13 +12,20 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import InvalidModelError, OutputWriteError
+
 
 def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[Path], None] | None = None) -> Path:
     """Write ``data`` to ``target`` atomically; ``check(temp_path)`` may raise to abort."""
     target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+    if target.is_dir():
+        raise OutputWriteError(f"cannot write {target}: it is a directory")
+    try:
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
     temp = Path(handle.name)
     try:
         with handle:
@@ -29,8 +36,10 @@ def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[
         if check is not None:
             check(temp)
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as exc:
         temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputWriteError(f"cannot write {target}: {exc.strerror or exc}; it is left as it was") from exc
         raise
     return target
 
@@ -55,8 +64,6 @@ def save_model(model, target: str | os.PathLike, full_check: bool = True) -> Pat
     next to the model, written the same all-or-nothing way.
     """
     import onnx
-
-    from .errors import InvalidModelError
 
     target = Path(target)
 
@@ -86,7 +93,10 @@ def _save_with_external_data(model, target: Path, check: Callable[[Path], None])
 
     folder = target.parent if str(target.parent) else Path(".")
     data_name = f"{target.name}.data"
-    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{target.name}."))
+    try:
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{target.name}."))
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
     try:
         copy = onnx.ModelProto()
         copy.CopyFrom(model)
@@ -95,6 +105,8 @@ def _save_with_external_data(model, target: Path, check: Callable[[Path], None])
         check(staging / target.name)
         os.replace(staging / data_name, folder / data_name)
         os.replace(staging / target.name, target)
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {target}: {exc.strerror or exc}; it is left as it was") from exc
     finally:
         for leftover in staging.iterdir():
             leftover.unlink()

@@ -7,14 +7,12 @@ import pytest
 from typer.testing import CliRunner
 
 import onnxcost
-from onnxcost.cli import app
-
-import onnxcost.cli.rewrite  # noqa: F401 - registers the commands
-import onnxcost.cli.validate  # noqa: F401
+from onnxcost.cli import commands
 
 from rewrite_models import resnet_block, single_conv
 
 runner = CliRunner()
+app = commands()
 
 
 @pytest.fixture()

@@ -8,15 +8,14 @@ import onnx
 import pytest
 from typer.testing import CliRunner
 
-from onnxcost.cli import app
+from onnxcost.cli import commands
 from onnxcost.validation import (
     Bounds, InputsError, compare_arrays, compare_models, load_inputs, random_inputs, time_models,
 )
 
-import onnxcost.cli.rewrite  # noqa: F401 - registers the commands
-import onnxcost.cli.validate  # noqa: F401
-
 from rewrite_models import finish, single_conv
+
+app = commands()
 
 runner = CliRunner()
 

@@ -125,9 +125,12 @@ def build_sample(name: str):
         raise InputSpecError(exc.args[0]) from None
 
 
+def commands() -> typer.Typer:
+    """The app with every command registered (each module registers its own)."""
+    from . import report, rewrite, sample, validate  # noqa: F401
+
+    return app
 
 
 def main() -> None:
-    from . import report, rewrite, sample, validate  # noqa: F401 - registers the commands
-
-    app()
+    commands()()

@@ -62,6 +62,10 @@ def validate(
             raise InputSpecError(f"--max-file-size: {exc}") from None
         a = load_model(reference, load_weights=True, max_file_bytes=limit).model
         b = load_model(candidate, load_weights=True, max_file_bytes=limit).model
+        # The reports refuse broken models (cycles, bad dims, unknown opsets) with a clear line before
+        # onnxruntime sees them, and give the MACs shown next to the latency.
+        macs = {"a": analyze_model(a, reference, shapes, dims).totals.macs,
+                "b": analyze_model(b, candidate, shapes, dims).totals.macs}
         feeds, described, input_warnings = validation_feeds(a, inputs_file, seed, shapes, dims)
         for warning in input_warnings:
             warn(warning)
@@ -73,10 +77,6 @@ def validate(
                 timings = time_models({"a": a, "b": b}, feeds, warmup=warmup, runs=runs, progress=progress, what="timing")
         for warning in comparison.warnings:
             warn(warning)
-        macs = None
-        if bench:
-            macs = {"a": analyze_model(a, reference, shapes, dims).totals.macs,
-                    "b": analyze_model(b, candidate, shapes, dims).totals.macs}
         width = terminal_width()
         if format is ValidateFormat.json:
             payload = {"schema": "onnxcost.validate/1", "reference": reference, "candidate": candidate,
