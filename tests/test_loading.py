@@ -4,8 +4,6 @@ import builtins
 import os
 from pathlib import Path
 
-import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 
