@@ -1,4 +1,4 @@
-"""The rewrite driver: one engine for every conv factorization (separable now, grouped + shuffle next).
+"""The rewrite driver: one engine for every conv factorization (separable, grouped + shuffle).
 
 A *structure* says what a conv becomes; the driver does everything else, the
 same way for every structure:
@@ -13,11 +13,13 @@ A structure implements (see ``Structure``):
   squared error per rank, ``factors(rank)``);
 - ``cost(site, rank)``: the predicted MACs and params of the replacement, from
   onnxcost's own cost rule (``conv_macs``);
+- ``emissions``: every emission it can write (what ``emission=`` accepts);
 - ``variants(site, rank)``: the emissions it can write here, preferred first (the first
   is also what a requested but unavailable emission falls back to);
 - ``emit(graph, site, factors, variant, names)``: the replacement nodes
   (graphsurgeon), reading ``site.input`` and producing ``site.output``;
-- ``notes(mode)``: what the report must say about a mode (e.g. the cost of exact).
+- ``notes(mode)``: what the report must say about a mode (e.g. the cost of exact);
+- optionally ``rivals()``: other structures to compare with at equal MACs (``plan(compare=True)``).
 
 The driver owns selection (include/exclude patterns, min channels, stem and
 depthwise skips), the rank per mode (exact, rank R, energy E, MACs budget),
@@ -25,6 +27,12 @@ the rule that a layer whose rewrite would not reduce MACs stays as it is
 (except in exact mode), the emission choice by measurement, ``--measure``,
 the dry-run plan, the surgery, the check of the prediction against onnxcost's
 report of the written model, and validation in onnxruntime.
+
+Predictions: MACs and params come from the structure's ``cost``; memory traffic
+from onnxcost's report of the replacement alone (``measure.replacement_model``), so
+zero-MAC data movement a structure writes (a channel shuffle) is counted by the
+report's own rules, never by a second formula here. The report of the written model
+must confirm all three, per layer and in total.
 """
 
 from __future__ import annotations
@@ -52,7 +60,7 @@ from onnxcost.validation import Bounds, Comparison, Progress, compare_models, ra
 
 from .budget import LayerOptions, RankOption, Unreachable, allocate
 from .errors import BudgetUnreachable, PredictionMismatch, RewriteOptionError, RewriteValidationFailed
-from .measure import ORIGINAL, Names, Timer, default_timer, layer_feeds, layer_models
+from .measure import ORIGINAL, Names, Timer, default_timer, layer_feeds, layer_models, replacement_model
 from .sites import ConvSite, collect_sites
 
 EXACT_MAX_REL_ERROR = 1e-4  # exact mode fails validation past this relative L2 error
@@ -79,7 +87,8 @@ class Decomposition(Protocol):
 
 
 class Structure(Protocol):
-    name: str  # "separable"
+    name: str  # "separable", "grouped G=4": what the plan and its table are titled with
+    emissions: tuple[str, ...]  # every emission it can write; ``variants`` picks the ones that apply to a layer
 
     def eligible(self, site: ConvSite) -> str | None: ...
 
@@ -92,6 +101,8 @@ class Structure(Protocol):
     def emit(self, graph: gs.Graph, site: ConvSite, factors: Any, variant: str, names: Names) -> list[gs.Node]: ...
 
     def notes(self, mode: Mode) -> list[str]: ...
+
+    # Optional: ``rivals() -> Sequence[Structure]``, the structures ``plan(compare=True)`` puts beside it.
 
 
 # --- modes ----------------------------------------------------------------------------------
@@ -203,6 +214,17 @@ class Selection:
 # --- the plan -------------------------------------------------------------------------------
 
 @dataclass
+class Alternative:
+    """Another structure at (at most) the same MACs as the chosen rewrite of a layer: its best weight error there."""
+
+    structure: str
+    rank: int | None  # the least-error rank whose MACs do not exceed the layer's: the largest (None: no rank fits)
+    macs: int | None
+    weight_rel_error: float | None  # ||W - W_r|| / ||W|| of that structure at that rank
+    reason: str | None = None  # why there is none
+
+
+@dataclass
 class LayerPlan:
     name: str
     cin: int | None
@@ -220,11 +242,15 @@ class LayerPlan:
     macs_after: int = 0  # predicted
     params_before: int = 0
     params_after: int = 0  # predicted
+    traffic_before: int = 0  # memory traffic bytes of the conv and its folded chain
+    traffic_after: int = 0  # predicted: onnxcost's report of the replacement alone
     emission: str | None = None
     folded: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # best-of-runs seconds: "original" and per variant
     note: str | None = None
     nodes: list[str] = field(default_factory=list)  # names of the emitted nodes (after apply)
+    alternatives: list[Alternative] = field(default_factory=list)  # with plan(compare=True), rewritten layers only
+    least_error: str | None = None  # with plan(compare=True): the structure with the least weight error at macs_after
 
 
 @dataclass
@@ -237,6 +263,8 @@ class Plan:
     params_before: int
     macs_after: int  # predicted
     params_after: int  # predicted
+    traffic_before: int = 0  # memory traffic bytes of the whole model
+    traffic_after: int = 0  # predicted
     budget: int | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -291,14 +319,22 @@ class Rewriter:
         self.sites = {site.name: site for site in collect_sites(self.graph, self.report)}
         self.opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), 17)
         self._decompositions: dict[str, Decomposition] = {}
+        self._rival_decompositions: dict[tuple[str, str], Decomposition] = {}
+        self._traffic: dict[tuple[str, int, str], int] = {}
         self._timings: dict[tuple[str, int], dict[str, float]] = {}
         self._applied = False
 
     # --- planning ---------------------------------------------------------------------------
 
     def plan(self, mode: Mode | None = None, selection: Selection = Selection(), *, emission: str = AUTO,
-             measure: bool = False, timer: Timer | None = None, progress: Progress | None = None) -> Plan:
+             measure: bool = False, timer: Timer | None = None, progress: Progress | None = None,
+             compare: bool = False) -> Plan:
+        """The plan for ``mode``; ``compare``: also each rival structure's weight error at every rewritten layer's MACs."""
         mode = DEFAULT_MODE if mode is None else mode
+        emissions = tuple(getattr(self.structure, "emissions", ()))
+        if emission != AUTO and emission not in emissions:
+            raise RewriteOptionError(f"--emission {emission}: the {self.structure.name} rewrite writes "
+                                     f"{' or '.join(emissions) or 'one form only'} (or auto)")
         timer = timer or default_timer()
         layers: dict[str, LayerPlan] = {}
         candidates: list[ConvSite] = []
@@ -327,7 +363,10 @@ class Rewriter:
             rank, reason = ranks.get(site.name, (None, excluded.get(site.name)))
             layer = layers[site.name]
             self._fill(layer, site, rank, reason if site.name not in excluded else excluded[site.name])
-        return self._plan(mode, list(layers.values()), budget, warnings)
+            if compare and layer.rewrite:
+                layer.alternatives = self._alternatives(site, layer.macs_after)
+                layer.least_error = _least_error(self.structure.name, layer)
+        return self._plan(mode, list(layers.values()), budget, warnings, compare)
 
     def _layer(self, site: ConvSite, reason: str | None) -> LayerPlan:
         known = site.weight is not None and site.problem is None
@@ -341,6 +380,7 @@ class Rewriter:
             reason=reason,
             macs_before=site.macs, macs_after=site.macs,
             params_before=site.params, params_after=site.params,
+            traffic_before=site.traffic, traffic_after=site.traffic,
             folded=list(site.folded) if known else [],
         )
 
@@ -464,14 +504,53 @@ class Rewriter:
         if layer.rewrite:
             cost = self.structure.cost(site, rank)
             layer.macs_after, layer.params_after = cost.macs, cost.params
+            layer.traffic_after = self._predicted_traffic(site, rank, layer.emission)
         else:
             layer.emission = None
 
-    def _plan(self, mode: Mode, layers: list[LayerPlan], budget: int | None, warnings: list[str]) -> Plan:
+    def _predicted_traffic(self, site: ConvSite, rank: int, variant: str) -> int:
+        """Memory traffic of the replacement: onnxcost's report of it alone, at the shapes it has in the model."""
+        key = (site.name, rank, variant)
+        if key not in self._traffic:
+            model = replacement_model(site, self.structure, self._decomposition(site).factors(rank), variant,
+                                      self.opset, self.model.ir_version)
+            self._traffic[key] = analyze_model(model).totals.memory_traffic_bytes
+        return self._traffic[key]
+
+    def _alternatives(self, site: ConvSite, macs: int) -> list[Alternative]:
+        """Each rival structure at the largest rank whose MACs do not exceed ``macs``, by its own decomposition and cost."""
+        alternatives = []
+        for rival in getattr(self.structure, "rivals", lambda: ())():
+            reason = rival.eligible(site)
+            if reason is not None:
+                alternatives.append(Alternative(rival.name, None, None, None, reason))
+                continue
+            key = (rival.name, site.name)
+            if key not in self._rival_decompositions:
+                self._rival_decompositions[key] = rival.decompose(site)
+            d = self._rival_decompositions[key]
+            fitting = [(r, rival.cost(site, r).macs) for r in range(1, d.max_rank + 1)]
+            fitting = [(r, m) for r, m in fitting if m <= macs]
+            if not fitting:
+                cheapest = rival.cost(site, 1).macs
+                alternatives.append(Alternative(rival.name, None, None, None,
+                                                f"rank 1 costs {human_count(cheapest)} MACs > {human_count(macs)}"))
+                continue
+            rank, rank_macs = min(fitting, key=lambda f: (d.squared_error(f[0]), f[1]))
+            norm = d.squared_norm
+            error = math.sqrt(max(d.squared_error(rank), 0.0) / norm) if norm > 0 else 0.0
+            alternatives.append(Alternative(rival.name, rank, rank_macs, error))
+        return alternatives
+
+    def _plan(self, mode: Mode, layers: list[LayerPlan], budget: int | None, warnings: list[str],
+              compare: bool = False) -> Plan:
         totals = self.report.totals
         macs_after = totals.macs + sum(l.macs_after - l.macs_before for l in layers if l.rewrite)
         params_after = totals.params + sum(l.params_after - l.params_before for l in layers if l.rewrite)
+        traffic_after = totals.memory_traffic_bytes + sum(l.traffic_after - l.traffic_before for l in layers if l.rewrite)
         notes = list(self.structure.notes(mode))
+        if compare:
+            notes.extend(_comparison_notes([l for l in layers if l.rewrite]))
         if isinstance(mode, Exact) and macs_after > totals.macs:
             notes.append(f"MACs grow: {human_count(totals.macs)} -> {human_count(macs_after)} "
                          f"({macs_after / totals.macs:.3f}x)" if totals.macs else "MACs grow")
@@ -485,7 +564,8 @@ class Rewriter:
         return Plan(
             structure=self.structure.name, mode=mode.describe(), exact=isinstance(mode, Exact), layers=layers,
             macs_before=totals.macs, params_before=totals.params, macs_after=macs_after, params_after=params_after,
-            budget=budget, notes=notes, warnings=warnings + list(self.report.warnings),
+            traffic_before=totals.memory_traffic_bytes, traffic_after=traffic_after, budget=budget, notes=notes,
+            warnings=warnings + list(self.report.warnings),
         )
 
     # --- surgery ----------------------------------------------------------------------------
@@ -556,16 +636,39 @@ def _replace(graph: gs.Graph, site: ConvSite, nodes: list[gs.Node]) -> None:
 
 def _confirm(plan: Plan, report: Report) -> None:
     """The report of the rewritten model must agree with the prediction, per layer and in total."""
-    macs = {row.name: row.macs for row in report.nodes if row.scope == ""}
+    rows = {row.name: row for row in report.nodes if row.scope == ""}
     for layer in plan.rewritten:
-        counted = sum(macs.get(name, 0) for name in layer.nodes)
-        if counted != layer.macs_after:
-            raise PredictionMismatch(f"{layer.name}: the report counts {counted} MACs, the pass predicted {layer.macs_after}")
-    if report.totals.macs != plan.macs_after or report.totals.params != plan.params_after:
+        for what, predicted in (("macs", layer.macs_after), ("memory_traffic_bytes", layer.traffic_after)):
+            counted = sum(getattr(rows[name], what) for name in layer.nodes if name in rows)
+            if counted != predicted:
+                unit = "MACs" if what == "macs" else "bytes of memory traffic"
+                raise PredictionMismatch(f"{layer.name}: the report counts {counted} {unit}, the pass predicted {predicted}")
+    totals = report.totals
+    if (totals.macs, totals.params, totals.memory_traffic_bytes) != (plan.macs_after, plan.params_after, plan.traffic_after):
         raise PredictionMismatch(
-            f"the report of the rewritten model counts {report.totals.macs} MACs and {report.totals.params} params, "
-            f"the pass predicted {plan.macs_after} and {plan.params_after}"
+            f"the report of the rewritten model counts {totals.macs} MACs, {totals.params} params and "
+            f"{totals.memory_traffic_bytes} bytes of memory traffic, the pass predicted {plan.macs_after}, "
+            f"{plan.params_after} and {plan.traffic_after}"
         )
+
+
+def _least_error(name: str, layer: LayerPlan) -> str:
+    """The structure with the least weight error at the layer's MACs (a tie goes to the structure planned)."""
+    errors = {name: layer.weight_rel_error}
+    errors.update((a.structure, a.weight_rel_error) for a in layer.alternatives if a.weight_rel_error is not None)
+    return min(errors, key=lambda k: (errors[k], k != name))
+
+
+def _comparison_notes(layers: list[LayerPlan]) -> list[str]:
+    """Which structure has the least weight error at each rewritten layer's MACs, counted over layers."""
+    if not layers:
+        return []
+    wins: dict[str, int] = {}
+    for layer in layers:
+        wins[layer.least_error] = wins.get(layer.least_error, 0) + 1
+    tally = ", ".join(f"{structure} in {count}" for structure, count in sorted(wins.items(), key=lambda w: -w[1]))
+    return [(f"compared at each rewritten layer's MACs (rivals at their largest rank that does not cost more), "
+             f"the least weight error: {tally} of {len(layers)} layer(s)")]
 
 
 def _fastest(variants: Sequence[str], timings: dict[str, float]) -> str:

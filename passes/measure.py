@@ -70,11 +70,19 @@ def layer_models(site: ConvSite, structure, factors, variants: tuple[str, ...], 
     """One-layer models: the original conv and, per variant, the structure's replacement."""
     models = {ORIGINAL: _export(_original_graph(site, opset), opset, ir_version)}
     for variant in variants:
-        graph, x, y = _empty_graph(site, opset)
-        alone = dataclasses.replace(site, input=x, output=y, chain=[], folded=[])
-        graph.nodes.extend(structure.emit(graph, alone, factors, variant, Names(graph)))
-        models[variant] = _export(graph, opset, ir_version)
+        models[variant] = replacement_model(site, structure, factors, variant, opset, ir_version)
     return models
+
+
+def replacement_model(site: ConvSite, structure, factors, variant: str, opset: int, ir_version: int) -> onnx.ModelProto:
+    """The structure's replacement of ``site`` alone: input x of the conv's input shape, output y.
+
+    Its nodes see the shapes they have in the whole model, so onnxcost's report of it gives their costs there.
+    """
+    graph, x, y = _empty_graph(site, opset)
+    alone = dataclasses.replace(site, input=x, output=y, chain=[], folded=[])
+    graph.nodes.extend(structure.emit(graph, alone, factors, variant, Names(graph)))
+    return _export(graph, opset, ir_version)
 
 
 def layer_feeds(site: ConvSite, seed: int = 0) -> dict[str, np.ndarray]:

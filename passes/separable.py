@@ -46,6 +46,7 @@ class Separable:
     """Depthwise conv (multiplier r, the original's strides/pads/dilations) then a 1x1 conv (the bias)."""
 
     name = "separable"
+    emissions = EMISSIONS
 
     def eligible(self, site: ConvSite) -> str | None:
         if math.prod(site.kernel) == 1:

@@ -41,6 +41,8 @@ class ConvSite:
     output_shape: tuple[int, ...] | None  # the conv's output: [N, Cout, *spatial]
     macs: int  # of the conv (and its chain) in the report
     params: int  # weight elements that disappear with the conv and its chain
+    traffic: int  # memory traffic bytes of the conv (and its chain) in the report
+    fixed_spatial: bool  # every graph input's dims but the first are numbers: the spatial dims seen here hold for any batch
     problem: str | None = None  # why no structure can rewrite it
     folded: list[str] = field(default_factory=list)  # names of the chain's nodes
 
@@ -82,14 +84,30 @@ def collect_sites(graph: gs.Graph, report: Report) -> list[ConvSite]:
         if row.scope == "":
             shapes.update((name, tuple(shape)) for name, shape in zip(row.outputs, row.output_shapes) if shape is not None)
     graph_outputs = {t.name for t in graph.outputs}
+    fixed = _fixed_spatial(graph)
     sites = []
     for node in graph.nodes:
         if node.op == "Conv" and node.domain in ("", "ai.onnx", None):
-            sites.append(_site(node, rows, shapes, graph_outputs))
+            sites.append(_site(node, rows, shapes, graph_outputs, fixed))
     return sites
 
 
-def _site(node: gs.Node, rows: dict[str, NodeRow], shapes: dict[str, tuple[int, ...]], graph_outputs: set[str]) -> ConvSite:
+def _fixed_spatial(graph: gs.Graph) -> bool:
+    """True when every graph input has a known shape whose dims after the first are numbers.
+
+    Then the shapes of the report hold for every input the model accepts, up to the batch size; a structure
+    that writes spatial dims into a Reshape relies on it.
+    """
+    for tensor in graph.inputs:
+        if not isinstance(tensor, gs.Variable):
+            continue
+        if tensor.shape is None or not all(isinstance(d, (int, np.integer)) and d > 0 for d in list(tensor.shape)[1:]):
+            return False
+    return True
+
+
+def _site(node: gs.Node, rows: dict[str, NodeRow], shapes: dict[str, tuple[int, ...]], graph_outputs: set[str],
+          fixed_spatial: bool = True) -> ConvSite:
     row = rows.get(node.outputs[0].name)
     name = node.name or (row.name if row is not None else node.outputs[0].name)
     weight_tensor = node.inputs[1] if len(node.inputs) > 1 else None
@@ -103,6 +121,7 @@ def _site(node: gs.Node, rows: dict[str, NodeRow], shapes: dict[str, tuple[int, 
         pads=None, auto_pad=_text(attrs.get("auto_pad", "NOTSET")),
         input_shape=shapes.get(node.inputs[0].name), output_shape=shapes.get(node.outputs[0].name),
         macs=row.macs if row is not None else 0, params=row.params if row is not None else 0,
+        traffic=row.memory_traffic_bytes if row is not None else 0, fixed_spatial=fixed_spatial,
     )
     site.problem = _problem(site, weight_tensor, bias_tensor, bias, row)
     if site.problem is not None:
@@ -156,6 +175,7 @@ def _fold_followers(site: ConvSite, rows: dict[str, NodeRow], graph_outputs: set
         site.output = follower.outputs[0]
         site.macs += row.macs if row is not None else 0
         site.params += row.params if row is not None else 0
+        site.traffic += row.memory_traffic_bytes if row is not None else 0
 
 
 def _affine(node: gs.Node, x: gs.Variable, cout: int, rank: int) -> tuple[np.ndarray | None, np.ndarray | None] | None:

@@ -19,10 +19,12 @@ from .checking import (
 from ..errors import InputSpecError, ValidationFailed
 
 
-class Emission(str, Enum):
+class Emission(str, Enum):  # every structure's emissions; the driver refuses one the chosen structure does not write
     auto = "auto"
     multiplier = "multiplier"
     concat = "concat"
+    shuffle = "shuffle"
+    gather = "gather"
 
 
 class RewriteFormat(str, Enum):
@@ -34,17 +36,18 @@ class RewriteFormat(str, Enum):
 def rewrite(
     model: Annotated[Optional[str], typer.Argument(help="The .onnx file to rewrite.", metavar="MODEL.onnx", show_default=False)] = None,
     separable: Annotated[bool, typer.Option("--separable", help="Depthwise-separable: each KxK conv becomes a depthwise KxK conv (depth multiplier r) and a 1x1 conv.")] = False,
+    grouped: Annotated[Optional[int], typer.Option("--grouped", metavar="G", help="Grouped plus shuffle (ShuffleNet): each dense conv becomes a grouped KxK conv (G groups, Cin -> G·G·r), a channel shuffle and a grouped 1x1 conv (G groups); G must divide Cin and Cout. G = 1: the plain low-rank pair.")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="r = each layer's rank: the same function up to float rounding (MACs grow; proves the surgery). Validation fails past 1e-4 relative error.")] = False,
-    rank: Annotated[Optional[int], typer.Option("--rank", metavar="R", help="Keep R singular vectors per input channel in every layer.")] = None,
+    rank: Annotated[Optional[int], typer.Option("--rank", metavar="R", help="Keep R singular vectors per input channel (separable) or per block of G output x G input channels (grouped) in every layer.")] = None,
     energy: Annotated[Optional[float], typer.Option("--energy", metavar="E", help="Per layer, the smallest r keeping fraction E (0 < E <= 1) of the squared singular values. Default mode: --energy 0.99.")] = None,
     target_macs: Annotated[Optional[str], typer.Option("--target-macs", metavar="X", help="Budget for the whole model: absolute (3G) or a ratio of its MACs (0.5x); r per layer with the least total error.")] = None,
     include: Annotated[list[str], typer.Option("--include", metavar="PATTERN", help="Rewrite only convs whose name matches (shell pattern, e.g. 'conv4_*'; repeatable).")] = [],
     exclude: Annotated[list[str], typer.Option("--exclude", metavar="PATTERN", help="Never rewrite convs whose name matches (repeatable; wins over --include).")] = [],
     min_channels: Annotated[int, typer.Option("--min-channels", metavar="N", help="Rewrite only convs with at least N input channels (the default skips a stem of <= 4).")] = 5,
     include_depthwise: Annotated[bool, typer.Option("--include-depthwise", help="Also consider convs that are already depthwise.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would change (r, kept energy, MACs and params after) and write nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would change (r, kept energy, MACs, params and memory traffic after) and write nothing; for --grouped also the weight error of the other structures at each layer's MACs.")] = False,
     measure: Annotated[bool, typer.Option("--measure", help="Time each rewritten conv against the original in onnxruntime at its real input shape; keep only the faster.")] = False,
-    emission: Annotated[Emission, typer.Option("--emission", help="How to write a depthwise conv of multiplier r > 1: one conv, or r convs and a Concat; auto times both and takes the faster.")] = Emission.auto,
+    emission: Annotated[Emission, typer.Option("--emission", help="separable: a depthwise conv of multiplier r > 1 as one conv (multiplier) or r convs and a Concat (concat); grouped: the shuffle as Reshape-Transpose-Reshape (shuffle, as exporters write it) or one Gather (gather). auto times the forms per layer and takes the faster.")] = Emission.auto,
     validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Run original and rewritten in onnxruntime and compare the outputs.")] = True,
     inputs_file: Annotated[Optional[Path], INPUTS_FILE_OPTION] = None,
     seed: Annotated[int, SEED_OPTION] = 0,
@@ -76,6 +79,10 @@ def rewrite(
       onnxcost rewrite --separable --exact --sample vgg16 -o vgg16.exact.onnx
 
       onnxcost rewrite --separable --energy 0.9 --measure --max-rel-error 0.05 model.onnx -o out.onnx
+
+      onnxcost rewrite --grouped 4 --rank 8 --dry-run model.onnx
+
+      onnxcost rewrite --grouped 2 --exact --sample vgg16 -o vgg16.g2.onnx
     """
     with reported_errors(debug):
         from onnxcost import passes
@@ -83,7 +90,7 @@ def rewrite(
         from ..loading import load_model
         from ..units import parse_quantity
 
-        structure = _structure(separable)
+        structure = _structure(separable, grouped)
         mode = _mode(exact, rank, energy, target_macs)
         selection = passes.Selection(tuple(include), tuple(exclude), min_channels, include_depthwise)
         bounds = make_bounds(max_rel_error, atol, rtol)
@@ -103,7 +110,8 @@ def rewrite(
         with ProgressBar() as progress:
             progress("costing the model", 0, 1)
             rewriter = passes.Rewriter(proto, structure, inputs=shapes, dims=dims, source=source)
-            plan = rewriter.plan(mode, selection, emission=emission.value, measure=measure, progress=progress)
+            plan = rewriter.plan(mode, selection, emission=emission.value, measure=measure, progress=progress,
+                                 compare=dry_run)
         for warning in plan.warnings:
             warn(warning)
         width = terminal_width()
@@ -151,18 +159,20 @@ def passes_view(plan, source, width, report, dry_run: bool) -> str:
 
     if report is None:
         return render_plan(plan, source, width, dry_run=dry_run)
-    return render_plan(plan, source, width, report.totals.macs, report.totals.params, dry_run=dry_run)
+    return render_plan(plan, source, width, report.totals.macs, report.totals.params, dry_run=dry_run,
+                       report_traffic=report.totals.memory_traffic_bytes)
 
 
-def _structure(separable: bool):
+def _structure(separable: bool, grouped: Optional[int]):
     from onnxcost import passes
 
-    chosen = [name for name, flag in (("separable", separable),) if flag]
+    given = {"separable": () if separable else None, "grouped": None if grouped is None else (grouped,)}
+    chosen = [name for name, args in given.items() if args is not None]
     if not chosen:
-        raise InputSpecError("choose a structure: --separable")
+        raise InputSpecError("choose a structure: --separable or --grouped G")
     if len(chosen) > 1:
         raise InputSpecError(f"choose one structure, not {' and '.join('--' + c for c in chosen)}")
-    return passes.STRUCTURES[chosen[0]]()
+    return passes.STRUCTURES[chosen[0]](*given[chosen[0]])
 
 
 def _mode(exact: bool, rank: Optional[int], energy: Optional[float], target_macs: Optional[str]):
@@ -211,7 +221,8 @@ def _json(plan, report, comparison, dry_run: bool) -> str:
         "schema": "onnxcost.rewrite/1",
         "dry_run": dry_run,
         "plan": plan.to_dict(),
-        "report_after": None if report is None else {"macs": report.totals.macs, "params": report.totals.params},
+        "report_after": None if report is None else {"macs": report.totals.macs, "params": report.totals.params,
+                                                     "memory_traffic_bytes": report.totals.memory_traffic_bytes},
         "validation": comparison,
     }
     return as_json(payload)

@@ -10,11 +10,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..units import human_count
+from ..units import human_bytes, human_count
 from ..validation import Comparison, Timing
-
-
-_SHORT = {"original": "orig", "multiplier": "mult"}
 
 
 def _console(width: int | None) -> tuple[Console, io.StringIO]:
@@ -41,30 +38,44 @@ def _shape(layer) -> str:
 
 
 def render_plan(plan, source: str, width: int | None = None, report_macs: int | None = None,
-                report_params: int | None = None, dry_run: bool = False) -> str:
+                report_params: int | None = None, dry_run: bool = False, report_traffic: int | None = None) -> str:
     """The per-layer table and the totals; ``report_*``: the report of the written model (None in a dry run)."""
     console, buffer = _console(width)
     title = f"{'Plan (dry run)' if dry_run else 'Rewrite'}: {plan.structure}, {plan.mode} - {source}"
     layers = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
-    measured = any(layer.timings for layer in plan.rewritten)
-    headers = [("layer", "left"), ("channels", "left"), ("kernel", "left"), ("r", "right"), ("kept energy", "right"),
-               ("weight rel. err", "right"), ("MACs before -> after", "right"), ("ratio", "right"),
-               ("params before -> after", "right"), ("emission", "left")]
-    for header, justify in headers + ([("measured, ms (best run)", "left")] if measured else []):
-        layers.add_column(header, justify=justify, overflow="fold")
+    rivals = list(dict.fromkeys(a.structure for layer in plan.rewritten for a in layer.alternatives))
+    headers = [("layer", "left"), ("channels", "left"), ("kernel", "left"), ("r", "right"), ("kept\nenergy", "right"),
+               ("weight\nrel. err", "right"), ("MACs\nbefore -> after", "right"), ("ratio", "right"),
+               ("params\nbefore -> after", "right"), ("memory traffic\nbefore -> after", "right"), ("emission", "left")]
+    for header, justify in headers:  # one line per layer
+        layers.add_column(header, justify=justify, overflow="fold", no_wrap=True)
     for layer in plan.rewritten:
         rank = f"{layer.rank}/{layer.max_rank}" if layer.max_rank else str(layer.rank)
         name = layer.name + (f" +{','.join(layer.folded)}" if layer.folded else "")
         cells = [name, _shape(layer), "x".join(map(str, layer.kernel)), rank, _fraction(layer.kept_energy),
                  _fraction(layer.weight_rel_error), f"{human_count(layer.macs_before)} -> {human_count(layer.macs_after)}",
                  _ratio(layer.macs_after, layer.macs_before),
-                 f"{human_count(layer.params_before)} -> {human_count(layer.params_after)}", layer.emission or "-"]
-        if measured:
-            cells.append(" ".join(f"{_SHORT.get(k, k)} {v * 1e3:.3g}" for k, v in layer.timings.items()))
+                 f"{human_count(layer.params_before)} -> {human_count(layer.params_after)}",
+                 f"{human_bytes(layer.traffic_before)} -> {human_bytes(layer.traffic_after)}", layer.emission or "-"]
         layers.add_row(*cells)
     console.print(layers)
+    for layer in plan.rewritten:
+        if layer.note:
+            console.print(f"{layer.name}: {layer.note}", soft_wrap=True)
     if not plan.rewritten:
         console.print("no layer is rewritten\n")
+    timed = [layer for layer in plan.layers if layer.timings]
+    if timed:
+        console.print(_timings_table(timed))
+    if rivals:
+        console.print(_comparison_table(plan, rivals))
+        console.print("weight rel. error (rank) of each structure at the rewritten layer's MACs: the others at their largest "
+                      "rank that does not cost more", soft_wrap=True)
+        for layer in plan.rewritten:
+            for alternative in layer.alternatives:
+                if alternative.rank is None:
+                    console.print(f"  n/a: {alternative.structure} at {layer.name}: {alternative.reason}", soft_wrap=True)
+        console.print()
 
     left = [layer for layer in plan.layers if not layer.rewrite]
     if left:
@@ -81,9 +92,12 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
         totals.add_column(header, justify=justify)
     macs_after = plan.macs_after if report_macs is None else report_macs
     params_after = plan.params_after if report_params is None else report_params
+    traffic_after = plan.traffic_after if report_traffic is None else report_traffic
     totals.add_row("MACs", human_count(plan.macs_before), human_count(macs_after), _ratio(macs_after, plan.macs_before), f"{macs_after:,}")
     totals.add_row("params", human_count(plan.params_before), human_count(params_after), _ratio(params_after, plan.params_before),
                    f"{params_after:,}")
+    totals.add_row("memory traffic", human_bytes(plan.traffic_before), human_bytes(traffic_after),
+                   _ratio(traffic_after, plan.traffic_before), f"{traffic_after:,} B")
     conv_before = sum(l.macs_before for l in plan.layers)
     conv_after = conv_before + sum(l.macs_after - l.macs_before for l in plan.rewritten)
     totals.add_row("conv MACs", human_count(conv_before), human_count(conv_after), _ratio(conv_after, conv_before), f"{conv_after:,}")
@@ -91,10 +105,42 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
     if report_macs is None:
         console.print("after: predicted by onnxcost's cost rules")
     else:
-        console.print("after: onnxcost's report of the rewritten model, equal to the pass's prediction to the MAC")
+        console.print("after: onnxcost's report of the rewritten model, equal to the pass's prediction to the MAC "
+                      "(and to the byte of memory traffic)")
     for note in plan.notes:
         console.print(f"note: {note}", soft_wrap=True)
     return buffer.getvalue()
+
+
+def _timings_table(layers) -> Table:
+    """Each timed layer alone in onnxruntime: the original (with --measure) and every emission timed."""
+    keys = list(dict.fromkeys(key for layer in layers for key in layer.timings))
+    table = Table(box=box.SIMPLE_HEAD, title="Layers measured alone (ms, best run)", title_justify="left")
+    for header, justify in [("layer", "left"), *((key, "right") for key in keys), ("emitted", "left")]:
+        table.add_column(header, justify=justify, overflow="fold")
+    for layer in layers:
+        cells = [layer.name, *(f"{layer.timings[k] * 1e3:.3g}" if k in layer.timings else "-" for k in keys)]
+        table.add_row(*cells, layer.emission if layer.rewrite else "original (kept)")
+    return table
+
+
+def _comparison_table(plan, rivals: list[str]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="Same MACs, other structures (weight rel. error)", title_justify="left")
+    for header, justify in [("layer", "left"), ("MACs", "right"), (plan.structure, "right"),
+                            *((rival, "right") for rival in rivals), ("least error", "left")]:
+        table.add_column(header, justify=justify, overflow="fold")
+    for layer in plan.rewritten:
+        by_rival = {a.structure: a for a in layer.alternatives}
+        cells = [layer.name, human_count(layer.macs_after), f"{_fraction(layer.weight_rel_error)} ({layer.rank})"]
+        for rival in rivals:
+            alternative = by_rival.get(rival)
+            if alternative is None or alternative.rank is None:
+                cells.append("n/a")
+            else:
+                cells.append(f"{_fraction(alternative.weight_rel_error)} ({alternative.rank})")
+        cells.append(layer.least_error or "-")
+        table.add_row(*cells)
+    return table
 
 
 def render_comparison(comparison: Comparison, width: int | None = None, title: str = "Validation (onnxruntime)") -> str:
