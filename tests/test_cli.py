@@ -51,6 +51,9 @@ def test_output_file_is_written(small, tmp_path):
     (["report", "SMALL", "--dim", "batch"], "expected SYMBOL=INTEGER"),
     (["report", "SMALL", "--input", "y:1x2"], "the model's inputs are"),
     (["report", "SMALL", "--max-file-size", "10"], "parse limit"),
+    (["report", "SMALL", "--bogus"], "No such option: --bogus"),
+    (["report", "SMALL", "--top", "zero"], "Invalid value for '--top'"),
+    (["rewrite", "--grouped", "x", "SMALL"], "Invalid value for '--grouped'"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(small, args, message):
     result = run(*[str(small) if a == "SMALL" else a for a in args])

@@ -105,8 +105,11 @@ def emit(text: str, output: Optional[Path]) -> None:
     from ..files import write_atomic
 
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader stopped early (`| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
         write_atomic(output, text)
         stderr.print(f"wrote {output}", markup=False)
@@ -133,4 +136,23 @@ def commands() -> typer.Typer:
 
 
 def main() -> None:
-    commands()()
+    try:
+        code = commands()(standalone_mode=False)
+    except Exception as exc:  # noqa: BLE001 - usage errors, from the click that typer bundles or depends on
+        if not _is_usage_error(exc):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # the help text
+        else:
+            context = getattr(exc, "ctx", None)
+            hint = f" (see '{context.command_path} --help')" if context is not None else ""
+            stderr.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        stderr.print("interrupted", markup=False)
+        code = 130
+    sys.exit(code or 0)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__)
