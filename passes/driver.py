@@ -52,6 +52,7 @@ import onnx_graphsurgeon as gs
 from google.protobuf.message import EncodeError
 
 from onnxcost.analysis import IN_MEMORY_SOURCE, analyze_model
+from onnxcost.costs.conv import conv_macs
 from onnxcost.errors import InvalidModelError, ModelLoadError
 from onnxcost.loading import external_tensors, load_model
 from onnxcost.report import Report
@@ -74,6 +75,15 @@ TIE_MARGIN = 0.05  # emissions timed within 5% of each other are a tie: timing n
 class Cost:
     macs: int
     params: int
+
+    @staticmethod
+    def of_conv_pair(site: ConvSite, first_output: tuple[int, ...], first_weight: tuple[int, ...],
+                     second_weight: tuple[int, ...]) -> Cost:
+        """A conv (output and weight shapes) then a 1x1 conv to the site's output that carries its bias:
+        what both factorizations write, costed by onnxcost's own Conv rule."""
+        macs = conv_macs(first_output, first_weight) + conv_macs(site.output_shape, second_weight)
+        params = math.prod(first_weight) + math.prod(second_weight) + (site.cout if site.bias is not None else 0)
+        return Cost(macs=macs, params=params)
 
 
 class Decomposition(Protocol):

@@ -30,12 +30,10 @@ the dense conv plus Cout² when Cout <= Cin·K.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxcost.costs.conv import conv_macs
 
 from .block_factorize import BlockSVD, GroupedFactors, block_svd, channel_shuffle_permutation
 from .driver import Cost, Exact, Mode
@@ -73,10 +71,7 @@ class Grouped:
         return block_svd(site.weight, self.groups)
 
     def cost(self, site: ConvSite, rank: int) -> Cost:
-        spatial_out, spatial_w, pointwise_w = self._shapes(site, rank)
-        macs = conv_macs(spatial_out, spatial_w) + conv_macs(site.output_shape, pointwise_w)
-        params = math.prod(spatial_w) + math.prod(pointwise_w) + (site.cout if site.bias is not None else 0)
-        return Cost(macs=macs, params=params)
+        return Cost.of_conv_pair(site, *self._shapes(site, rank))
 
     def variants(self, site: ConvSite, rank: int) -> tuple[str, ...]:
         if self.groups == 1:

@@ -30,7 +30,6 @@ import math
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from onnxcost.costs.conv import conv_macs
 
 from .driver import Cost, Exact, Mode
 from .factorize import ChannelSVD, SeparableFactors, channel_svd
@@ -57,10 +56,7 @@ class Separable:
         return channel_svd(site.weight, site.group)
 
     def cost(self, site: ConvSite, rank: int) -> Cost:
-        depthwise_out, depthwise_w, pointwise_w = self._shapes(site, rank)
-        macs = conv_macs(depthwise_out, depthwise_w) + conv_macs(site.output_shape, pointwise_w)
-        params = math.prod(depthwise_w) + math.prod(pointwise_w) + (site.cout if site.bias is not None else 0)
-        return Cost(macs=macs, params=params)
+        return Cost.of_conv_pair(site, *self._shapes(site, rank))
 
     def variants(self, site: ConvSite, rank: int) -> tuple[str, ...]:
         # Concat first: on onnxruntime's CPU path it is the faster on most VGG layers (docs/rewrite.md),

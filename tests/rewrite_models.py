@@ -8,6 +8,18 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+# The VGG-16 sample's convs: (name, Cin, Cout, output side), and its published totals
+# (Simonyan & Zisserman, configuration D; see tests/test_vgg16.py).
+VGG16_CONVS = [
+    ("conv1_1", 3, 64, 224), ("conv1_2", 64, 64, 224),
+    ("conv2_1", 64, 128, 112), ("conv2_2", 128, 128, 112),
+    ("conv3_1", 128, 256, 56), ("conv3_2", 256, 256, 56), ("conv3_3", 256, 256, 56),
+    ("conv4_1", 256, 512, 28), ("conv4_2", 512, 512, 28), ("conv4_3", 512, 512, 28),
+    ("conv5_1", 512, 512, 14), ("conv5_2", 512, 512, 14), ("conv5_3", 512, 512, 14),
+]
+VGG16_MACS = 15_470_264_320
+VGG16_PARAMS = 138_357_544
+
 
 def finish(nodes, inputs: dict[str, Sequence[int]], outputs: Sequence[str], weights: dict[str, np.ndarray],
            opset: int = 17) -> onnx.ModelProto:

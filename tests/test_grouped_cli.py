@@ -18,19 +18,9 @@ from onnxcost.cli import app
 
 import onnxcost.cli.rewrite  # noqa: F401 - registers the commands
 
-from rewrite_models import finish, resnet_block
+from rewrite_models import VGG16_CONVS, VGG16_MACS, finish, resnet_block
 
 runner = CliRunner()
-
-# VGG-16's convs: (name, Cin, Cout, output side).
-VGG16_CONVS = [
-    ("conv1_1", 3, 64, 224), ("conv1_2", 64, 64, 224),
-    ("conv2_1", 64, 128, 112), ("conv2_2", 128, 128, 112),
-    ("conv3_1", 128, 256, 56), ("conv3_2", 256, 256, 56), ("conv3_3", 256, 256, 56),
-    ("conv4_1", 256, 512, 28), ("conv4_2", 512, 512, 28), ("conv4_3", 512, 512, 28),
-    ("conv5_1", 512, 512, 14), ("conv5_2", 512, 512, 14), ("conv5_3", 512, 512, 14),
-]
-VGG16_MACS = 15_470_264_320
 
 
 def rewrite(*args):

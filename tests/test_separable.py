@@ -13,18 +13,7 @@ import onnxcost
 from onnxcost import passes
 from onnxcost.passes import Energy, Exact, Rank, Selection, TargetMacs
 
-from rewrite_models import conv_mul_add, resnet_block, single_conv, spectral_weight
-
-# VGG-16's convs: (name, Cin, Cout, output side).
-VGG16_CONVS = [
-    ("conv1_1", 3, 64, 224), ("conv1_2", 64, 64, 224),
-    ("conv2_1", 64, 128, 112), ("conv2_2", 128, 128, 112),
-    ("conv3_1", 128, 256, 56), ("conv3_2", 256, 256, 56), ("conv3_3", 256, 256, 56),
-    ("conv4_1", 256, 512, 28), ("conv4_2", 512, 512, 28), ("conv4_3", 512, 512, 28),
-    ("conv5_1", 512, 512, 14), ("conv5_2", 512, 512, 14), ("conv5_3", 512, 512, 14),
-]
-VGG16_MACS = 15_470_264_320
-VGG16_PARAMS = 138_357_544
+from rewrite_models import VGG16_CONVS, VGG16_MACS, VGG16_PARAMS, conv_mul_add, resnet_block, single_conv, spectral_weight
 
 
 def separable_macs(side, cin, cout, rank, k=9):
