@@ -42,7 +42,7 @@ def _relu(shape=(1, 4)):
     return _model([helper.make_node("Relu", ["x"], ["y"], name="relu")], {"x": list(shape)})
 
 
-def _external(folder: Path, location: str) -> Path:
+def external(folder: Path, location: str) -> Path:
     """A MatMul whose [64, 64] weight lives in external data at ``location``."""
     model = _model([helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], {"x": [1, 64]}, {"W": np.zeros((64, 64))})
     weight = model.graph.initializer[0]
@@ -136,27 +136,27 @@ def opset_from_the_future(folder):
 
 
 def external_missing(folder):
-    return _external(folder, "weights.bin")
+    return external(folder, "weights.bin")
 
 
 def external_short(folder):
     (folder / "weights.bin").write_bytes(b"\0" * 100)
-    return _external(folder, "weights.bin")
+    return external(folder, "weights.bin")
 
 
 def external_parent(folder):
     (folder.parent / "secret.bin").write_bytes(b"\0" * 64 * 64 * 4)
-    return _external(folder, "../secret.bin")
+    return external(folder, "../secret.bin")
 
 
 def external_absolute(folder):
-    return _external(folder, "/etc/passwd")
+    return external(folder, "/etc/passwd")
 
 
 def external_symlink_out(folder):
     (folder.parent / "outside.bin").write_bytes(b"\0" * 64 * 64 * 4)
     os.symlink(folder.parent / "outside.bin", folder / "weights.bin")
-    return _external(folder, "weights.bin")
+    return external(folder, "weights.bin")
 
 
 # name -> (case, words the error line must contain)

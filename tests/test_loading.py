@@ -5,24 +5,17 @@ import os
 from pathlib import Path
 
 import pytest
-from onnx import TensorProto, helper
+from onnx import helper
 
 import onnxcost
 from onnxcost.errors import ExternalDataError, ModelLoadError
+import bad_inputs
 from helpers import model, zeros
 
 
-def external_model(folder: Path, location: str, weight_shape=(64, 64), data_bytes=None) -> Path:
-    """A MatMul whose weight is stored externally at ``location`` (relative to ``folder``)."""
-    m = model([helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], {"x": [1, 64]}, ["y"], {"W": zeros(*weight_shape)})
-    weight = m.graph.initializer[0]
-    weight.ClearField("raw_data")
-    weight.data_location = TensorProto.EXTERNAL
-    for key, value in {"location": location, "offset": "0", "length": str(4 * 64 * 64)}.items():
-        entry = weight.external_data.add()
-        entry.key, entry.value = key, value
-    path = folder / "model.onnx"
-    path.write_bytes(m.SerializeToString())
+def external_model(folder: Path, location: str, data_bytes: int | None = None) -> Path:
+    """A MatMul whose [64, 64] float weight is stored at ``location``; a sparse file of ``data_bytes`` there."""
+    path = bad_inputs.external(folder, location)
     if data_bytes is not None:
         with open(folder / location, "wb") as handle:
             handle.truncate(data_bytes)
