@@ -8,6 +8,12 @@ and exits with its ``exit_code``. Anything else escaping the library is a bug.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type when the message is empty), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 class OnnxcostError(Exception):
     """Base class: a problem with the user's input, reported in one line."""
 

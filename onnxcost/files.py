@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import InvalidModelError, OutputWriteError
+from .errors import InvalidModelError, OutputWriteError, first_line
 
 
 def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[Path], None] | None = None) -> Path:
@@ -71,7 +71,7 @@ def save_model(model, target: str | os.PathLike, full_check: bool = True) -> Pat
         try:
             onnx.checker.check_model(str(path), full_check=full_check)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-            raise InvalidModelError(f"the model to write fails onnx.checker, nothing written: {str(exc).splitlines()[0]}") from exc
+            raise InvalidModelError(f"the model to write fails onnx.checker, nothing written: {first_line(exc)}") from exc
 
     if _serialized_size(model) < PROTOBUF_LIMIT:
         return write_atomic(target, model.SerializeToString(), check)

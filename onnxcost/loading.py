@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 
 from . import walk
 from .tensors import numel, tensor_bytes
-from .errors import ExternalDataError, ModelLoadError
+from .errors import ExternalDataError, ModelLoadError, first_line
 
 # Protobuf refuses single messages over 2 GiB, so a larger .onnx cannot hold a
 # valid model; weights beyond that belong in external data.
@@ -49,7 +49,7 @@ def load_model(
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"{path}: not an ONNX model (protobuf parse failed: {_first_line(exc)})") from exc
+        raise ModelLoadError(f"{path}: not an ONNX model (protobuf parse failed: {first_line(exc)})") from exc
     _check_is_model(model, str(path))
     if load_weights:
         load_external_weights(model, path.parent)
@@ -99,10 +99,6 @@ def _check_names(model: onnx.ModelProto, where: str) -> None:
     if not all(isinstance(text, str) for text in texts):
         raise ModelLoadError(f"{where}: names in the model are not valid UTF-8 (corrupt file?)")
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 def external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:

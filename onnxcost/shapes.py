@@ -21,7 +21,7 @@ import onnx
 from onnx import numpy_helper
 
 from . import walk
-from .errors import InputSpecError, InvalidModelError
+from .errors import InputSpecError, InvalidModelError, first_line
 from .shape_folding import fold
 from .skeleton import keeps_data
 
@@ -155,7 +155,7 @@ def _onnx_infer(model: onnx.ModelProto, warnings: list[str]) -> onnx.ModelProto:
     try:
         return onnx.shape_inference.infer_shapes(bare, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:
-        warnings.append(f"onnx shape inference failed ({_first_line(exc)}); shapes come from the model's own annotations")
+        warnings.append(f"onnx shape inference failed ({first_line(exc)}); shapes come from the model's own annotations")
         return model
 
 
@@ -245,7 +245,7 @@ def _ort_symbolic(skeleton, values, warnings) -> dict:
         working = _with_constants(skeleton, values, folded)
         inferred = SymbolicShapeInference.infer_shapes(working, auto_merge=True, guess_output_rank=True)
     except Exception as exc:  # it raises plain exceptions on patterns it does not handle
-        warnings.append(f"onnxruntime symbolic shape inference could not run ({_first_line(exc)})")
+        warnings.append(f"onnxruntime symbolic shape inference could not run ({first_line(exc)})")
         return {}
     if inferred is None:
         return {}
@@ -255,10 +255,6 @@ def _ort_symbolic(skeleton, values, warnings) -> dict:
             result[name] = (elem, [d if isinstance(d, int) else None for d in dims])
     return result
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]
 
 
 # --- finalize ---------------------------------------------------------------

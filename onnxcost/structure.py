@@ -14,7 +14,7 @@ import networkx as nx
 import onnx
 
 from . import walk
-from .errors import InvalidModelError
+from .errors import InvalidModelError, first_line
 
 
 def defined_names(graph: onnx.GraphProto) -> set[str]:
@@ -151,8 +151,7 @@ def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int
     try:
         onnx.checker.check_node(node, context)
     except Exception as exc:  # the checker's C++ side raises several types, including decode errors
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidModelError(f"node {_label(node, index)}: {message}") from exc
+        raise InvalidModelError(f"node {_label(node, index)}: {first_line(exc)}") from exc
 
 
 def _check_order(graph: onnx.GraphProto, outer: set[str]) -> None:

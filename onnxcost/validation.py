@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import EncodeError
 
-from .errors import InputSpecError, OnnxcostError
+from .errors import InputSpecError, OnnxcostError, first_line
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -137,7 +137,7 @@ def session(model: onnx.ModelProto, what: str = "the model", threads: int | None
             path = save_with_external_data(model, Path(folder))
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's errors are pybind types without a common public base
-        raise RuntimeFailure(f"onnxruntime cannot load {what}: {_first_line(exc)}") from exc
+        raise RuntimeFailure(f"onnxruntime cannot load {what}: {first_line(exc)}") from exc
 
 
 def save_with_external_data(model: onnx.ModelProto, folder: Path) -> Path:
@@ -155,13 +155,9 @@ def run(sess, feeds: Mapping[str, np.ndarray], what: str = "the model") -> dict[
     try:
         values = sess.run(names, dict(feeds))
     except Exception as exc:  # see session()
-        raise RuntimeFailure(f"onnxruntime cannot run {what}: {_first_line(exc)}") from exc
+        raise RuntimeFailure(f"onnxruntime cannot run {what}: {first_line(exc)}") from exc
     return dict(zip(names, values))
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -248,7 +244,7 @@ def load_inputs(path: str | os.PathLike, model: onnx.ModelProto) -> dict[str, np
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except (OSError, ValueError, EOFError) as exc:
-        raise InputsError(f"{path}: not a readable .npz file ({_first_line(exc)})") from None
+        raise InputsError(f"{path}: not a readable .npz file ({first_line(exc)})") from None
     specs = input_specs(model)
     missing = [s.name for s in specs if s.name not in arrays]
     extra = sorted(set(arrays) - {s.name for s in specs})

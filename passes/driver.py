@@ -53,7 +53,7 @@ from google.protobuf.message import EncodeError
 
 from onnxcost.analysis import IN_MEMORY_SOURCE, analyze_model
 from onnxcost.costs.conv import conv_macs
-from onnxcost.errors import InvalidModelError, ModelLoadError
+from onnxcost.errors import InvalidModelError, ModelLoadError, first_line
 from onnxcost.loading import external_tensors, load_model
 from onnxcost.report import Report
 from onnxcost.units import human_count, parse_quantity
@@ -615,8 +615,8 @@ class Rewriter:
             try:
                 _full_check(self.model)
             except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as original:
-                raise InvalidModelError(f"the input model fails onnx.checker already: {str(original).splitlines()[0]}") from None
-            raise PredictionMismatch(f"the rewritten model fails onnx.checker: {str(exc).splitlines()[0]}") from exc
+                raise InvalidModelError(f"the input model fails onnx.checker already: {first_line(original)}") from None
+            raise PredictionMismatch(f"the rewritten model fails onnx.checker: {first_line(exc)}") from exc
 
 
 def _full_check(model: onnx.ModelProto) -> None:
