@@ -15,9 +15,25 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
 
 
 class OnnxcostError(Exception):
-    """Base class: a problem with the user's input, reported in one line."""
+    """Base class: a problem with the user's input, reported in one line.
+
+    ``parameter`` names the library parameter the message starts with (``"rank"``,
+    ``"max_file_bytes"``); the CLI puts the flag that sets it in its place.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, parameter: str | None = None):
+        super().__init__(message)
+        self.parameter = parameter
+
+    def message_for(self, flags: dict[str, str]) -> str:
+        """The message with its leading parameter name replaced by the flag in ``flags`` (when there is one)."""
+        text = str(self)
+        flag = flags.get(self.parameter) if self.parameter else None
+        if flag and text.startswith(self.parameter):
+            return flag + text[len(self.parameter):]
+        return text
 
 
 class ModelLoadError(OnnxcostError):

@@ -78,6 +78,23 @@ def save_model(model, target: str | os.PathLike, full_check: bool = True) -> Pat
     return _save_with_external_data(model, target, check)
 
 
+def save_with_external_data(model, path: str | os.PathLike, location: str | None = None) -> Path:
+    """Write a copy of ``model`` at ``path`` with every tensor over 1 KiB in one file beside it
+    (``location``, by default '<name>.data'); the model given is not changed.
+
+    Not atomic: for a fresh folder (a staging or temporary one) or a file of one's own. This is how a
+    model over protobuf's 2 GiB reaches onnx.checker and onnxruntime.
+    """
+    import onnx
+
+    path = Path(path)
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)  # onnx.save_model moves the weights of the model it is given out to the data file
+    onnx.save_model(copy, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=location or f"{path.name}.data", size_threshold=1024)
+    return path
+
+
 def _serialized_size(model) -> int:
     from google.protobuf.message import EncodeError
 

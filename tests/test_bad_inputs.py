@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bad_inputs import CORPUS, unknown_domain
+from support.bad_inputs import CORPUS, unknown_domain
 
 SECONDS = 30  # generous for a loaded CI machine; each case takes well under 2 s here
 MAX_RSS_MB = 300  # the CLI with onnx and numpy loaded peaks near 70 MB on these inputs

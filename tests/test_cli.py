@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from helpers import model, zeros
+from support.builders import model, zeros
 
 
 def run(*args, cwd=None):

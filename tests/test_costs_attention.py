@@ -12,8 +12,8 @@ onnxruntime's outputs where it has a CPU kernel.
 import numpy as np
 import onnx
 import pytest
-from costcheck import single
-from helpers import one_node, zeros
+from support.costcheck import single
+from support.builders import one_node, zeros
 from onnx import TensorProto, helper, numpy_helper
 
 import onnxcost

@@ -11,8 +11,8 @@ Every model is checked with onnx.checker, and onnxruntime's output shape must eq
 
 import numpy as np
 import onnx
-from costcheck import analyzed, single
-from helpers import model, one_node, zeros
+from support.costcheck import analyzed, single
+from support.builders import model, one_node, zeros
 from onnx import TensorProto, helper, numpy_helper
 
 F32 = 4  # bytes per float32 element

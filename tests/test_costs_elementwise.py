@@ -7,8 +7,8 @@ to each expected number.
 
 import numpy as np
 import pytest
-from costcheck import analyzed, single
-from helpers import model, one_node, zeros
+from support.costcheck import analyzed, single
+from support.builders import model, one_node, zeros
 from onnx import TensorProto, helper
 
 F32 = 4  # bytes per float32 element

@@ -7,8 +7,8 @@ letters it involves. FLOPs = 2·MACs.
 """
 
 import numpy as np
-from costcheck import analyzed, single
-from helpers import model, one_node, zeros
+from support.costcheck import analyzed, single
+from support.builders import model, one_node, zeros
 from onnx import TensorProto, helper, numpy_helper
 
 F32 = 4  # bytes per float32 element

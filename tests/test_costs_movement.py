@@ -8,8 +8,8 @@ table's elements still count as parameters. Integer shape constants are not para
 
 import numpy as np
 import onnx
-from costcheck import single
-from helpers import one_node, zeros
+from support.costcheck import single
+from support.builders import one_node, zeros
 from onnx import TensorProto, helper, numpy_helper
 
 import onnxcost

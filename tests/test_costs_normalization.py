@@ -6,8 +6,8 @@ bias, and 5 per group of which the square root is a special op.
 """
 
 import numpy as np
-from costcheck import single
-from helpers import one_node, zeros
+from support.costcheck import single
+from support.builders import one_node, zeros
 
 
 def test_batch_normalization():

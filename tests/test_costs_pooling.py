@@ -6,8 +6,8 @@ Output sizes: out = floor((in + pads - ((k - 1)·dilation + 1)) / stride) + 1 (c
 """
 
 
-from costcheck import single
-from helpers import one_node
+from support.costcheck import single
+from support.builders import one_node
 
 F32 = 4  # bytes per float32 element
 

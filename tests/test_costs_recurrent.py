@@ -6,8 +6,8 @@ hidden unit, written out in each test from the ONNX equations.
 """
 
 
-from costcheck import single
-from helpers import one_node, zeros
+from support.costcheck import single
+from support.builders import one_node, zeros
 
 
 def test_lstm_forward_with_bias():

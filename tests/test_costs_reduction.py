@@ -7,8 +7,8 @@ subtract per element and a log per row (3n + rows FLOPs, n + rows special).
 
 import numpy as np
 import onnx
-from costcheck import single
-from helpers import one_node
+from support.costcheck import single
+from support.builders import one_node
 from onnx import TensorProto, helper
 
 

@@ -7,8 +7,8 @@ of 3 FLOPs (a + t·(b - a)); cubic over d axes (4^d - 1)/3 one-dimensional cubic
 
 import numpy as np
 import onnx
-from costcheck import single
-from helpers import one_node
+from support.costcheck import single
+from support.builders import one_node
 
 F32 = 4  # bytes per float32 element
 

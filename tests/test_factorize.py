@@ -13,7 +13,7 @@ from onnxcost.passes.budget import LayerOptions, RankOption, Unreachable, alloca
 from onnxcost.passes.factorize import channel_svd, compose_separable, energy_rank, squared_error_by_rank
 from onnxcost.passes.fold import batchnorm_affine, fold_affine, per_channel_vector
 
-from rewrite_models import spectral_weight
+from support.rewrite_models import spectral_weight
 
 
 def reference_conv(x, w, b=None, group=1, strides=None, pads=None, dilations=None):

@@ -9,7 +9,7 @@ from onnx import helper, numpy_helper
 
 from onnxcost import files
 from onnxcost.errors import InvalidModelError
-from helpers import model
+from support.builders import model
 
 
 def small_model(scale=1.0):

@@ -16,7 +16,7 @@ from onnxcost.passes.block_factorize import (
 )
 from onnxcost.validation import run, session
 
-from rewrite_models import finish, resnet_block, single_conv
+from support.rewrite_models import finish, resnet_block, single_conv
 
 
 # --- numpy: a conv, the shuffle, and the three-op chain, written out here ------------------------------------

@@ -18,7 +18,7 @@ from onnxcost.cli import app
 
 import onnxcost.cli.rewrite  # noqa: F401 - registers the commands
 
-from rewrite_models import VGG16_CONVS, VGG16_MACS, finish, resnet_block
+from support.rewrite_models import VGG16_CONVS, VGG16_MACS, finish, resnet_block
 
 runner = CliRunner()
 

@@ -9,8 +9,8 @@ from onnx import helper
 
 import onnxcost
 from onnxcost.errors import ExternalDataError, ModelLoadError
-import bad_inputs
-from helpers import model, zeros
+from support import bad_inputs
+from support.builders import model, zeros
 
 
 def external_model(folder: Path, location: str, data_bytes: int | None = None) -> Path:

@@ -3,7 +3,7 @@
 from onnx import helper
 
 import onnxcost
-from helpers import model
+from support.builders import model
 
 TENSOR = 1000 * 4  # a float [1, 1000] tensor
 

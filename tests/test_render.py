@@ -9,7 +9,7 @@ from onnx import helper
 
 import onnxcost
 from onnxcost.render import render
-from helpers import model, zeros
+from support.builders import model, zeros
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from bad_inputs import CORPUS
-from helpers import model
+from support.bad_inputs import CORPUS
+from support.builders import model
 
 
 def run(*args):

@@ -13,7 +13,7 @@ import onnxcost
 from onnxcost import passes
 from onnxcost.passes import Energy, Exact, Rank, Selection, TargetMacs
 
-from rewrite_models import VGG16_CONVS, VGG16_MACS, VGG16_PARAMS, conv_mul_add, resnet_block, single_conv, spectral_weight
+from support.rewrite_models import VGG16_CONVS, VGG16_MACS, VGG16_PARAMS, conv_mul_add, resnet_block, single_conv, spectral_weight
 
 
 def separable_macs(side, cin, cout, rank, k=9):
@@ -257,7 +257,7 @@ def test_rank_above_the_full_rank_is_clipped():
 
 
 def test_depthwise_and_1x1_and_dynamic_weights_are_skipped():
-    from rewrite_models import finish
+    from support.rewrite_models import finish
 
     rng = np.random.default_rng(0)
     weights = {"dw.weight": rng.standard_normal((8, 1, 3, 3)).astype(np.float32),

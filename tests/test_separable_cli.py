@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import onnxcost
 from onnxcost.cli import commands
 
-from rewrite_models import resnet_block, single_conv
+from support.rewrite_models import resnet_block, single_conv
 
 runner = CliRunner()
 app = commands()

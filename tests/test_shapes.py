@@ -6,7 +6,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import onnxcost
 from onnxcost.errors import InputSpecError
-from helpers import model, zeros
+from support.builders import model, zeros
 
 CONV_W = zeros(8, 3, 3, 3)  # 3 -> 8 channels, 3x3, pads 1: spatial size kept
 FC_W = zeros(10, 8 * 16 * 16)

@@ -13,7 +13,7 @@ from onnxcost.validation import (
     Bounds, InputsError, compare_arrays, compare_models, load_inputs, random_inputs, time_models,
 )
 
-from rewrite_models import finish, single_conv
+from support.rewrite_models import finish, single_conv
 
 app = commands()
 

@@ -1,7 +1,7 @@
 """The corpus of bad inputs, generated on demand (no binaries in git).
 
 Each entry writes one case into a folder and returns the path to give the CLI,
-with the words the one-line error must contain. ``python tests/bad_inputs.py DIR``
+with the words the one-line error must contain. ````python -m support.bad_inputs DIR`` (run in tests/)
 writes the whole corpus for a look by hand.
 """
 
