@@ -7,6 +7,8 @@ and exits with its ``exit_code``. Anything else escaping the library is a bug.
 
 from __future__ import annotations
 
+import re
+
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of an exception's message (its type when the message is empty), for one-line errors."""
@@ -17,8 +19,8 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
 class OnnxcostError(Exception):
     """Base class: a problem with the user's input, reported in one line.
 
-    ``parameter`` names the library parameter the message starts with (``"rank"``,
-    ``"max_file_bytes"``); the CLI puts the flag that sets it in its place.
+    ``parameter`` names the library parameter the message is about (``"rank"``, ``"max_file_bytes"``),
+    written in the message as that name; the CLI puts the flag that sets it in its place.
     """
 
     exit_code = 2
@@ -28,12 +30,12 @@ class OnnxcostError(Exception):
         self.parameter = parameter
 
     def message_for(self, flags: dict[str, str]) -> str:
-        """The message with its leading parameter name replaced by the flag in ``flags`` (when there is one)."""
+        """The message with the first mention of its parameter replaced by the flag in ``flags`` (when there is one)."""
         text = str(self)
         flag = flags.get(self.parameter) if self.parameter else None
-        if flag and text.startswith(self.parameter):
-            return flag + text[len(self.parameter):]
-        return text
+        if not flag:
+            return text
+        return re.sub(rf"(?<![\w-]){re.escape(self.parameter)}(?![\w-])", lambda _: flag, text, count=1)
 
 
 class ModelLoadError(OnnxcostError):

@@ -23,7 +23,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +93,17 @@ class Comparison:
     @property
     def worst_rel_l2_error(self) -> float:
         return max((o.rel_l2_error for o in self.outputs), default=0.0)
+
+    def summary(self) -> str:
+        """The first failure, and how many more there are: one line."""
+        if not self.failures:
+            return "validation passed"
+        more = len(self.failures) - 1
+        return self.failures[0] + (f" (and {more} more)" if more else "")
+
+    def to_dict(self) -> dict:
+        """The machine form: every field, nested records as dicts."""
+        return asdict(self)
 
 
 @dataclass
@@ -223,6 +234,23 @@ def random_inputs(
     if guessed:
         warnings.append(f"dimension(s) {', '.join(guessed)} set to 1 for the validation inputs (give them with --dim/--input)")
     return feeds, warnings
+
+
+def resolve_feeds(
+    model: onnx.ModelProto,
+    feeds: Mapping[str, np.ndarray] | str | os.PathLike | None = None,
+    seed: int = 0,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    dims: Mapping[str, int] | None = None,
+) -> tuple[dict[str, np.ndarray], str, list[str]]:
+    """(feeds, where they come from, warnings): arrays as given, an .npz path loaded and checked against the
+    model's inputs, or (None) seeded random inputs of the model's shapes."""
+    if feeds is None:
+        drawn, warnings = random_inputs(model, seed, shapes, dims)
+        return drawn, f"random, seed {seed}", warnings
+    if isinstance(feeds, (str, os.PathLike)):
+        return load_inputs(feeds, model), str(feeds), []
+    return dict(feeds), "given", []
 
 
 def _draw(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from ..errors import InputSpecError, OnnxcostError
+from ..errors import InputSpecError, OnnxcostError, first_line
 
 app = typer.Typer(
     name="onnxcost",
@@ -52,14 +52,35 @@ OUTPUT_OPTION = typer.Option("--output", "-o", metavar="FILE", help="Write to th
 MAX_FILE_SIZE_OPTION = typer.Option(metavar="SIZE", help="Refuse to parse model files larger than this (e.g. 2GiB, 8GiB).")
 
 
+# The flag that sets each library parameter an error can be about (errors name the parameter; see OnnxcostError).
+FLAGS = {
+    "max_file_bytes": "--max-file-size",
+    "rank": "--rank",
+    "energy": "--energy",
+    "target_macs": "--target-macs",
+    "min_channels": "--min-channels",
+    "include": "--include",
+    "exclude": "--exclude",
+    "groups": "--grouped G",
+    "emission": "--emission",
+    "max_rel_error": "--max-rel-error",
+    "atol": "--atol",
+    "rtol": "--rtol",
+    "feeds": "--inputs",
+    "inputs": "--input",
+    "dims": "--dim",
+}
+
+
 def fail(exc: BaseException, debug: bool) -> None:
     """Report ``exc`` in one line (or with its traceback under --debug) and exit."""
     if debug:
         traceback.print_exception(exc)
     if isinstance(exc, OnnxcostError):
-        stderr.print(f"error: {exc}", markup=False, soft_wrap=True)
+        stderr.print(f"error: {exc.message_for(FLAGS)}", markup=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code)
-    stderr.print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", markup=False, soft_wrap=True)
+    stderr.print(f"internal error: {type(exc).__name__}: {first_line(exc)}. This is a bug in onnxcost: please report it "
+                 "with the output of --debug", markup=False, soft_wrap=True)
     raise typer.Exit(3)
 
 

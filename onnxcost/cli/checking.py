@@ -31,12 +31,9 @@ def make_bounds(max_rel_error: Optional[float], atol: Optional[float], rtol: Opt
 
 def validation_feeds(model, inputs_file: Optional[Path], seed: int, shapes, dims):
     """(feeds, description, warnings) from --inputs or seeded random inputs."""
-    from ..validation import load_inputs, random_inputs
+    from ..validation import resolve_feeds
 
-    if inputs_file is not None:
-        return load_inputs(inputs_file, model), str(inputs_file), []
-    feeds, warnings = random_inputs(model, seed, shapes, dims)
-    return feeds, f"random, seed {seed}", warnings
+    return resolve_feeds(model, inputs_file, seed, shapes, dims)
 
 
 class ProgressBar:
