@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: measuring one step in a fresh process, and printing.
+"""Shared by the benchmark scripts: measuring one step in a fresh process, printing, and writing
+the transformer graphs they measure.
 
 Each measured step runs in a new Python process (the script re-runs itself with
 ``--child``), so the peak RSS of one step is not polluted by an earlier one
@@ -6,6 +7,11 @@ Each measured step runs in a new Python process (the script re-runs itself with
 objects. The child imports onnx and onnxcost *before* it starts the clock, so
 the time is that of the step alone and "baseline" is the RSS of an interpreter
 with both imported.
+
+The graphs are written with onnx.helper and numpy (no PyTorch): ``GraphWriter`` holds
+the nodes and initializers, ``self_attention`` writes the multi-head attention both
+the encoder stack (report_scale.py) and the LLaMA-shaped decoder
+(report_external_7b.py) use, each with its own names.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import onnx
+from onnx import helper, numpy_helper
 
 MB = 1024 * 1024
 CHILD_FLAG = "--child"
@@ -128,14 +138,17 @@ def run_cli(args: Sequence[str], prefix: Sequence[str] = ()) -> dict:
 
 
 def median_of(runs: list[dict], key: str) -> float:
+    """The median of ``key`` over the runs' JSON results."""
     return statistics.median(run[key] for run in runs)
 
 
 def min_of(runs: list[dict], key: str) -> float:
+    """The least ``key`` over the runs' JSON results."""
     return min(run[key] for run in runs)
 
 
 def machine() -> str:
+    """One line about what measured: CPU, cores, RAM, Python, onnx, OS and onnxcost's commit."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as handle:
@@ -171,11 +184,109 @@ def onnxcost_revision() -> str:
 
 
 def mb(value: float) -> str:
+    """Bytes as whole MiB with thousands separators ('1,113')."""
     return f"{value / MB:,.0f}"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain-text columns: the first left-aligned, the others right-aligned, a dashed rule under the headers."""
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     def line(cells):
         return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+# --- writing the graphs ---------------------------------------------------------
+
+OPSET = 17  # what PyTorch exports transformers at: LayerNormalization is opset 17, GELU still its Erf form
+
+
+class GraphWriter:
+    """The nodes and initializers of a graph being written; every node is named after its one output.
+
+    ``make_weight(name, shape)`` makes the TensorProto of a weight (random values, or a
+    placement in an external-data file); small constants go through ``const``.
+    """
+
+    def __init__(self, make_weight: Callable[[str, tuple[int, ...]], onnx.TensorProto]):
+        self.make_weight = make_weight
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+
+    def weight(self, name: str, shape: tuple[int, ...]) -> str:
+        """A weight of ``shape`` made by ``make_weight``; returns its name."""
+        self.initializers.append(self.make_weight(name, shape))
+        return name
+
+    def const(self, name: str, array) -> str:
+        """A small constant (a shape, a scale, an epsilon) stored inline; returns its name."""
+        self.initializers.append(numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op: str, inputs: list[str], out: str, **attrs) -> str:
+        """An ``op`` node named ``out`` with the one output ``out``; returns it."""
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def model(self, name: str, inputs: list[onnx.ValueInfoProto],
+              outputs: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
+        """The model of everything written so far: opset ``OPSET``, IR version 8."""
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                  producer_name="onnxcost-benchmark")
+        model.ir_version = 8
+        return model
+
+
+@dataclass(frozen=True)
+class AttentionNames:
+    """What one model calls the parts of its self-attention, after the layer's prefix; ``{t}`` is q, k, v or o.
+
+    The projection of t is the MatMul ``projection``, its weight '<projection>.weight' and its bias,
+    when there is one, '<projection>.bias' added by '<projection>.add_bias'.
+    """
+
+    projection: str
+    split: str  # Reshape of q, k, v into [batch, seq, heads, head_dim]
+    heads: str  # Transpose to [batch, heads, seq, head_dim] (k: [batch, heads, head_dim, seq])
+    scores: str  # MatMul q·kᵀ
+    scaled: str  # Mul by 1/√head_dim
+    softmax: str
+    context: str  # MatMul of the softmax by v
+    transposed: str  # Transpose back to [batch, seq, heads, head_dim]
+    merge: str  # Reshape to [batch, seq, hidden]
+    residual: str  # Add of the layer's input and the attention
+
+
+@dataclass(frozen=True)
+class AttentionConstants:
+    """The constants every attention layer of a graph reads, by name."""
+
+    split: str  # int64 [batch, seq, heads, head_dim]
+    merge: str  # int64 [batch, seq, hidden]
+    scale: str  # 1/√head_dim, a scalar of the model's float type
+
+
+def self_attention(w: GraphWriter, x: str, y: str, prefix: str, names: AttentionNames,
+                   constants: AttentionConstants, hidden: int, bias: bool) -> str:
+    """``x`` plus multi-head self-attention of ``y`` (x normalized), written as PyTorch exports it
+    (21 nodes with biases, 17 without); returns the sum. Projections are [hidden, hidden] MatMuls:
+    4·B·S·h² MACs, and q·kᵀ and the weighted sum of v B·S²·h each."""
+    heads = {}
+    for t, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):  # k comes out transposed
+        z = _projection(w, y, prefix + names.projection.format(t=t), hidden, bias)
+        z = w.node("Reshape", [z, constants.split], prefix + names.split.format(t=t))
+        heads[t] = w.node("Transpose", [z], prefix + names.heads.format(t=t), perm=perm)
+    a = w.node("MatMul", [heads["q"], heads["k"]], prefix + names.scores)
+    a = w.node("Mul", [a, constants.scale], prefix + names.scaled)
+    a = w.node("Softmax", [a], prefix + names.softmax, axis=-1)
+    a = w.node("MatMul", [a, heads["v"]], prefix + names.context)
+    a = w.node("Transpose", [a], prefix + names.transposed, perm=[0, 2, 1, 3])
+    a = w.node("Reshape", [a, constants.merge], prefix + names.merge)
+    a = _projection(w, a, prefix + names.projection.format(t="o"), hidden, bias)
+    return w.node("Add", [x, a], prefix + names.residual)
+
+
+def _projection(w: GraphWriter, x: str, name: str, hidden: int, bias: bool) -> str:
+    z = w.node("MatMul", [x, w.weight(name + ".weight", (hidden, hidden))], name)
+    return w.node("Add", [z, w.weight(name + ".bias", (hidden,))], name + ".add_bias") if bias else z

@@ -34,11 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
-from _common import CHILD_FLAG, MB, machine, mb, measure_here, median_of, run_child, run_cli, table
+from _common import (
+    CHILD_FLAG, MB, AttentionConstants, AttentionNames, GraphWriter, machine, mb, measure_here, median_of, run_child,
+    run_cli, self_attention, table,
+)
 
-OPSET = 17
 DATA_FILE = "llama7b.weights"
 ALIGN = 4096  # each tensor starts on a page boundary, as onnx's own external-data writer can do
 GB = 1e9
@@ -46,6 +48,8 @@ GB = 1e9
 
 @dataclass(frozen=True)
 class Llama:
+    """A LLaMA decoder's size (LLaMA-7B's by default), over ``batch`` sequences of ``seq`` tokens."""
+
     hidden: int = 4096
     layers: int = 32
     heads: int = 32
@@ -66,14 +70,21 @@ class Llama:
         return b * (self.layers * (4 * s * h * h + 2 * s * s * h + 3 * s * h * i) + s * h * v)
 
 
+# How this decoder names the parts of its attention, after 'layers.<i>.' (Hugging Face's module names).
+DECODER_ATTENTION = AttentionNames(
+    projection="self_attn.{t}_proj", split="self_attn.{t}_split_heads", heads="self_attn.{t}_heads",
+    scores="self_attn.qk", scaled="self_attn.qk_scaled", softmax="self_attn.softmax", context="self_attn.pv",
+    transposed="self_attn.pv_transpose", merge="self_attn.merge_heads", residual="attn_residual",
+)
+
+
 def build_llama(spec: Llama, data_file: str = DATA_FILE) -> tuple[onnx.ModelProto, int]:
     """The model and the size its external-data file must have. No weight bytes are created."""
     h, d = spec.hidden, spec.hidden // spec.heads
-    nodes: list[onnx.NodeProto] = []
-    initializers: list[TensorProto] = []
     offset = 0
 
-    def weight(name: str, shape: tuple[int, ...]) -> str:
+    def placed(name: str, shape: tuple[int, ...]) -> TensorProto:
+        """A float16 weight that points at the next 4 KiB-aligned place in ``data_file``."""
         nonlocal offset
         tensor = TensorProto(name=name, data_type=TensorProto.FLOAT16, dims=list(shape))
         length = 2 * int(np.prod(shape))
@@ -81,67 +92,44 @@ def build_llama(spec: Llama, data_file: str = DATA_FILE) -> tuple[onnx.ModelProt
         for key, value in (("location", data_file), ("offset", str(offset)), ("length", str(length))):
             entry = tensor.external_data.add()
             entry.key, entry.value = key, value
-        initializers.append(tensor)
         offset += -(-length // ALIGN) * ALIGN
-        return name
+        return tensor
 
-    def const(name: str, array: np.ndarray) -> str:  # small inline constants: shapes, eps, exponents
-        initializers.append(numpy_helper.from_array(array, name))
-        return name
-
-    def node(op: str, inputs: list[str], out: str, **attrs) -> str:
-        nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
-
-    two = const("two", np.array(2, np.float16))
-    eps = const("rms_eps", np.array(1e-6, np.float16))
-    scale = const("attn_scale", np.array(1 / np.sqrt(d), np.float16))
-    split = const("split_heads", np.array([spec.batch, spec.seq, spec.heads, d], np.int64))
-    merge = const("merge_heads", np.array([spec.batch, spec.seq, h], np.int64))
+    w = GraphWriter(placed)
+    two = w.const("two", np.array(2, np.float16))  # small inline constants: shapes, eps, exponents
+    eps = w.const("rms_eps", np.array(1e-6, np.float16))
+    attention = AttentionConstants(
+        scale=w.const("attn_scale", np.array(1 / np.sqrt(d), np.float16)),
+        split=w.const("split_heads", np.array([spec.batch, spec.seq, spec.heads, d], np.int64)),
+        merge=w.const("merge_heads", np.array([spec.batch, spec.seq, h], np.int64)),
+    )
 
     def rms_norm(x: str, p: str) -> str:  # weight * x / sqrt(mean(x^2) + eps), as torch.onnx writes LlamaRMSNorm
-        z = node("Pow", [x, two], p + ".pow")
-        z = node("ReduceMean", [z], p + ".mean", axes=[-1], keepdims=1)
-        z = node("Add", [z, eps], p + ".add_eps")
-        z = node("Sqrt", [z], p + ".sqrt")
-        z = node("Reciprocal", [z], p + ".rsqrt")
-        z = node("Mul", [x, z], p + ".normalize")
-        return node("Mul", [weight(p + ".weight", (h,)), z], p)
+        z = w.node("Pow", [x, two], p + ".pow")
+        z = w.node("ReduceMean", [z], p + ".mean", axes=[-1], keepdims=1)
+        z = w.node("Add", [z, eps], p + ".add_eps")
+        z = w.node("Sqrt", [z], p + ".sqrt")
+        z = w.node("Reciprocal", [z], p + ".rsqrt")
+        z = w.node("Mul", [x, z], p + ".normalize")
+        return w.node("Mul", [w.weight(p + ".weight", (h,)), z], p)
 
-    x = node("Gather", [weight("embed_tokens.weight", (spec.vocab, h)), "input_ids"], "embed_tokens")
+    x = w.node("Gather", [w.weight("embed_tokens.weight", (spec.vocab, h)), "input_ids"], "embed_tokens")
     for layer in range(spec.layers):
         p = f"layers.{layer}."
-        y = rms_norm(x, p + "input_layernorm")
-        heads = {}
-        for t, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):
-            z = node("MatMul", [y, weight(p + f"self_attn.{t}_proj.weight", (h, h))], p + f"self_attn.{t}_proj")
-            z = node("Reshape", [z, split], p + f"self_attn.{t}_split_heads")
-            heads[t] = node("Transpose", [z], p + f"self_attn.{t}_heads", perm=perm)
-        a = node("MatMul", [heads["q"], heads["k"]], p + "self_attn.qk")
-        a = node("Mul", [a, scale], p + "self_attn.qk_scaled")
-        a = node("Softmax", [a], p + "self_attn.softmax", axis=-1)
-        a = node("MatMul", [a, heads["v"]], p + "self_attn.pv")
-        a = node("Transpose", [a], p + "self_attn.pv_transpose", perm=[0, 2, 1, 3])
-        a = node("Reshape", [a, merge], p + "self_attn.merge_heads")
-        a = node("MatMul", [a, weight(p + "self_attn.o_proj.weight", (h, h))], p + "self_attn.o_proj")
-        x = node("Add", [x, a], p + "attn_residual")
+        x = self_attention(w, x, rms_norm(x, p + "input_layernorm"), p, DECODER_ATTENTION, attention, h, bias=False)
         y = rms_norm(x, p + "post_attention_layernorm")
-        g = node("MatMul", [y, weight(p + "mlp.gate_proj.weight", (h, spec.intermediate))], p + "mlp.gate_proj")
-        g = node("Mul", [g, node("Sigmoid", [g], p + "mlp.sigmoid")], p + "mlp.silu")
-        u = node("MatMul", [y, weight(p + "mlp.up_proj.weight", (h, spec.intermediate))], p + "mlp.up_proj")
-        g = node("Mul", [g, u], p + "mlp.swiglu")
-        g = node("MatMul", [g, weight(p + "mlp.down_proj.weight", (spec.intermediate, h))], p + "mlp.down_proj")
-        x = node("Add", [x, g], p + "mlp_residual")
+        g = w.node("MatMul", [y, w.weight(p + "mlp.gate_proj.weight", (h, spec.intermediate))], p + "mlp.gate_proj")
+        g = w.node("Mul", [g, w.node("Sigmoid", [g], p + "mlp.sigmoid")], p + "mlp.silu")
+        u = w.node("MatMul", [y, w.weight(p + "mlp.up_proj.weight", (h, spec.intermediate))], p + "mlp.up_proj")
+        g = w.node("Mul", [g, u], p + "mlp.swiglu")
+        g = w.node("MatMul", [g, w.weight(p + "mlp.down_proj.weight", (spec.intermediate, h))], p + "mlp.down_proj")
+        x = w.node("Add", [x, g], p + "mlp_residual")
     x = rms_norm(x, "norm")
-    logits = node("MatMul", [x, weight("lm_head.weight", (h, spec.vocab))], "lm_head")
-    graph = helper.make_graph(
-        nodes, "llama_7b_shaped",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [spec.batch, spec.seq])],
+    logits = w.node("MatMul", [x, w.weight("lm_head.weight", (h, spec.vocab))], "lm_head")
+    model = w.model(
+        "llama_7b_shaped", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [spec.batch, spec.seq])],
         [helper.make_tensor_value_info(logits, TensorProto.FLOAT16, [spec.batch, spec.seq, spec.vocab])],
-        initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnxcost-benchmark")
-    model.ir_version = 8
     return model, offset
 
 

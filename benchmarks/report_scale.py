@@ -26,14 +26,19 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from _common import CHILD_FLAG, MB, machine, mb, measure_here, median_of, min_of, run_child, table
+from _common import (
+    CHILD_FLAG, MB, AttentionConstants, AttentionNames, GraphWriter, machine, mb, measure_here, median_of, min_of,
+    run_child, self_attention, table,
+)
 
-OPSET = 17  # LayerNormalization is opset 17; the GELU is the Erf form PyTorch exports at this opset
 NODES_PER_BLOCK = 33
 
 
 @dataclass(frozen=True)
 class Transformer:
+    """An encoder stack's size: ``blocks`` blocks of width ``hidden`` with ``heads`` heads and an MLP of
+    ``mlp_ratio``·hidden, over ``batch`` sequences of ``seq`` tokens."""
+
     blocks: int
     hidden: int = 32
     heads: int = 4
@@ -61,71 +66,49 @@ class Transformer:
         return self.blocks * (4 * b * s * h * h + 2 * b * s * s * h + 2 * b * s * h * m)
 
 
+# What this encoder calls the parts of its attention (after 'block<i>.').
+ENCODER_ATTENTION = AttentionNames(
+    projection="{t}", split="{t}.split_heads", heads="{t}.heads", scores="qk", scaled="qk.scaled", softmax="attn",
+    context="pv", transposed="pv.transpose", merge="merge_heads", residual="residual1",
+)
+
+
 def build_transformer(spec: Transformer, seed: int = 0) -> onnx.ModelProto:
     """A pre-norm transformer encoder stack, the way PyTorch exports one at opset 17 (33 nodes per block)."""
     rng = np.random.default_rng(seed)
     h, m, d = spec.hidden, spec.mlp, spec.hidden // spec.heads
-    nodes: list[onnx.NodeProto] = []
-    initializers: list[onnx.TensorProto] = []
-
-    def const(name: str, array: np.ndarray) -> str:
-        initializers.append(numpy_helper.from_array(array, name))
-        return name
-
-    def weight(name: str, shape: tuple[int, ...]) -> str:
-        return const(name, rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02))
-
-    def node(op: str, inputs: list[str], out: str, **attrs) -> str:
-        nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
-
-    split = const("split_heads", np.array([spec.batch, spec.seq, spec.heads, d], np.int64))
-    merge = const("merge_heads", np.array([spec.batch, spec.seq, h], np.int64))
-    scale = const("attn_scale", np.array(1 / math.sqrt(d), np.float32))
-    sqrt2 = const("sqrt2", np.array(math.sqrt(2), np.float32))
-    one = const("one", np.array(1, np.float32))
-    half = const("half", np.array(0.5, np.float32))
+    w = GraphWriter(lambda name, shape: numpy_helper.from_array(
+        rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02), name))
+    attention = AttentionConstants(
+        split=w.const("split_heads", np.array([spec.batch, spec.seq, spec.heads, d], np.int64)),
+        merge=w.const("merge_heads", np.array([spec.batch, spec.seq, h], np.int64)),
+        scale=w.const("attn_scale", np.array(1 / math.sqrt(d), np.float32)),
+    )
+    sqrt2 = w.const("sqrt2", np.array(math.sqrt(2), np.float32))
+    one = w.const("one", np.array(1, np.float32))
+    half = w.const("half", np.array(0.5, np.float32))
     x = "x"
     for b in range(spec.blocks):
         p = f"block{b}."
-        y = node("LayerNormalization", [x, weight(p + "ln1.gamma", (h,)), weight(p + "ln1.beta", (h,))], p + "ln1", axis=-1)
-        heads = {}
-        for t, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):  # k comes out transposed
-            z = node("MatMul", [y, weight(p + t + ".weight", (h, h))], p + t)
-            z = node("Add", [z, weight(p + t + ".bias", (h,))], p + t + ".add_bias")
-            z = node("Reshape", [z, split], p + t + ".split_heads")
-            heads[t] = node("Transpose", [z], p + t + ".heads", perm=perm)
-        a = node("MatMul", [heads["q"], heads["k"]], p + "qk")
-        a = node("Mul", [a, scale], p + "qk.scaled")
-        a = node("Softmax", [a], p + "attn", axis=-1)
-        a = node("MatMul", [a, heads["v"]], p + "pv")
-        a = node("Transpose", [a], p + "pv.transpose", perm=[0, 2, 1, 3])
-        a = node("Reshape", [a, merge], p + "merge_heads")
-        a = node("MatMul", [a, weight(p + "o.weight", (h, h))], p + "o")
-        a = node("Add", [a, weight(p + "o.bias", (h,))], p + "o.add_bias")
-        x = node("Add", [x, a], p + "residual1")
-        y = node("LayerNormalization", [x, weight(p + "ln2.gamma", (h,)), weight(p + "ln2.beta", (h,))], p + "ln2", axis=-1)
-        u = node("MatMul", [y, weight(p + "up.weight", (h, m))], p + "up")
-        u = node("Add", [u, weight(p + "up.bias", (m,))], p + "up.add_bias")
-        g = node("Div", [u, sqrt2], p + "gelu.div")        # gelu(u) = u · 0.5 · (1 + erf(u / √2))
-        g = node("Erf", [g], p + "gelu.erf")
-        g = node("Add", [g, one], p + "gelu.add")
-        g = node("Mul", [u, g], p + "gelu.mul")
-        g = node("Mul", [g, half], p + "gelu")
-        z = node("MatMul", [g, weight(p + "down.weight", (m, h))], p + "down")
-        z = node("Add", [z, weight(p + "down.bias", (h,))], p + "down.add_bias")
-        x = node("Add", [x, z], p + "residual2")
-    assert len(nodes) == spec.nodes
+        y = w.node("LayerNormalization", [x, w.weight(p + "ln1.gamma", (h,)), w.weight(p + "ln1.beta", (h,))],
+                   p + "ln1", axis=-1)
+        x = self_attention(w, x, y, p, ENCODER_ATTENTION, attention, h, bias=True)
+        y = w.node("LayerNormalization", [x, w.weight(p + "ln2.gamma", (h,)), w.weight(p + "ln2.beta", (h,))],
+                   p + "ln2", axis=-1)
+        u = w.node("MatMul", [y, w.weight(p + "up.weight", (h, m))], p + "up")
+        u = w.node("Add", [u, w.weight(p + "up.bias", (m,))], p + "up.add_bias")
+        g = w.node("Div", [u, sqrt2], p + "gelu.div")        # gelu(u) = u · 0.5 · (1 + erf(u / √2))
+        g = w.node("Erf", [g], p + "gelu.erf")
+        g = w.node("Add", [g, one], p + "gelu.add")
+        g = w.node("Mul", [u, g], p + "gelu.mul")
+        g = w.node("Mul", [g, half], p + "gelu")
+        z = w.node("MatMul", [g, w.weight(p + "down.weight", (m, h))], p + "down")
+        z = w.node("Add", [z, w.weight(p + "down.bias", (h,))], p + "down.add_bias")
+        x = w.node("Add", [x, z], p + "residual2")
+    assert len(w.nodes) == spec.nodes
     shape = [spec.batch, spec.seq, h]
-    graph = helper.make_graph(
-        nodes, f"transformer_{spec.blocks}_blocks",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(x, TensorProto.FLOAT, shape)],
-        initializers,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnxcost-benchmark")
-    model.ir_version = 8
-    return model
+    return w.model(f"transformer_{spec.blocks}_blocks", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                   [helper.make_tensor_value_info(x, TensorProto.FLOAT, shape)])
 
 
 # --- the children: building the models, one step on one file --------------------

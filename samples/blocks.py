@@ -32,6 +32,10 @@ Pads = int | tuple[int, int] | tuple[int, int, int, int]
 
 
 class GraphBuilder:
+    """A graph being written: nodes named after their first output, weights kept as numpy arrays
+    until ``build``, and the static shape of every tensor the layer methods write. ``seed`` seeds
+    every random weight; ``opset`` is the default domain's version."""
+
     def __init__(self, name: str, seed: int = 0, opset: int = DEFAULT_OPSET):
         self.name = name
         self.opset = opset
@@ -46,6 +50,7 @@ class GraphBuilder:
     # --- graph plumbing ---------------------------------------------------------
 
     def input(self, name: str, shape: Sequence[int | str], elem_type: int = TensorProto.FLOAT) -> str:
+        """Declare a graph input; its shape is tracked when every dim is a number (a str is a named dim)."""
         self.inputs.append(helper.make_tensor_value_info(name, elem_type, list(shape)))
         self._names.add(name)
         if all(isinstance(d, int) for d in shape):
@@ -53,10 +58,12 @@ class GraphBuilder:
         return name
 
     def output(self, name: str, shape: Sequence[int | str] | None = None, elem_type: int = TensorProto.FLOAT) -> None:
+        """Declare ``name`` a graph output, of its tracked shape unless ``shape`` is given."""
         shape = self.shapes[name] if shape is None else shape
         self.outputs.append(helper.make_tensor_value_info(name, elem_type, list(shape)))
 
     def constant(self, name: str, array: np.ndarray) -> str:
+        """Store ``array`` as an initializer under a unique name made from ``name``; returns that name."""
         name = self.unique(name)
         self.initializers[name] = np.asarray(array)
         self.shapes[name] = self.initializers[name].shape
@@ -71,14 +78,19 @@ class GraphBuilder:
         return self.constant(name, np.array(value, dtype=np.float32))
 
     def weight(self, name: str, shape: Sequence[int], fan_in: int | None = None, gain: float = 2.0) -> str:
+        """A random float32 weight, He-normal: std sqrt(gain / fan_in); ``fan_in`` by default the
+        product of the dims after the first (Cin/groups·kh·kw for a conv)."""
         fan_in = fan_in or int(np.prod(shape[1:]))
         std = np.float32(np.sqrt(gain / fan_in))
         return self.constant(name, self.rng.standard_normal(tuple(shape), dtype=np.float32) * std)
 
     def bias(self, name: str, size: int) -> str:
+        """A random float32 vector of ``size`` values, std 0.01 (small, non-zero: a rewrite that drops it shows)."""
         return self.constant(name, (self.rng.standard_normal(size, dtype=np.float32) * np.float32(0.01)))
 
     def node(self, op_type: str, inputs: Sequence[str], name: str, outputs: int = 1, **attrs) -> str | list[str]:
+        """Append an ``op_type`` node named ``name`` (made unique) and return its output: the node's name,
+        or '<name>:i' for each of ``outputs`` > 1 outputs (then a list). Tracks no shape."""
         name = self.unique(name)
         names = [name if i == 0 and outputs == 1 else f"{name}:{i}" for i in range(outputs)]
         self._names.update(names)
@@ -86,6 +98,7 @@ class GraphBuilder:
         return names[0] if outputs == 1 else names
 
     def unique(self, name: str) -> str:
+        """``name``, or ``name_2``, ``name_3``, ... when it is taken; the name returned is reserved."""
         candidate, counter = name, 1
         while candidate in self._names:
             counter += 1
@@ -94,12 +107,14 @@ class GraphBuilder:
         return candidate
 
     def shape(self, x: str) -> tuple[int, ...]:
+        """The tracked static shape of ``x``; KeyError when the builder has none."""
         try:
             return self.shapes[x]
         except KeyError:
             raise KeyError(f"the builder does not know the shape of '{x}'") from None
 
     def channels(self, x: str) -> int:
+        """The channel count of ``x`` (axis 1, NCHW)."""
         return self.shape(x)[1]
 
     def _shaped(self, x: str, shape: Sequence[int]) -> str:
@@ -107,6 +122,8 @@ class GraphBuilder:
         return x
 
     def build(self) -> onnx.ModelProto:
+        """The model: opset ``opset``, IR version 8, producer 'onnxcost.samples', every weight a raw
+        little-endian initializer."""
         model = helper.make_model(
             helper.make_graph(self.nodes, self.name, self.inputs, self.outputs),
             opset_imports=[helper.make_opsetid("", self.opset)],
@@ -169,6 +186,7 @@ class GraphBuilder:
         return self._shaped(out, self.shape(x))
 
     def relu(self, x: str, name: str) -> str:
+        """ReLU of ``x``."""
         return self.act(x, "relu", name)
 
     def gelu(self, x: str, name: str) -> str:
@@ -194,10 +212,13 @@ class GraphBuilder:
         return self.act(self.batch_norm(y, bn_name, eps=eps, gamma=gamma), act, act_name)
 
     def max_pool(self, x: str, name: str, kernel: int = 2, stride: int = 2, pad: Pads = 0, ceil_mode: bool = False) -> str:
+        """MaxPool with a square ``kernel`` and ``stride``; ``pad`` as for ``conv``; ``ceil_mode`` rounds
+        the output size up."""
         return self._pool("MaxPool", x, name, kernel, stride, pad, ceil_mode=int(ceil_mode))
 
     def avg_pool(self, x: str, name: str, kernel: int = 2, stride: int = 2, pad: Pads = 0,
                  count_include_pad: bool = True, ceil_mode: bool = False) -> str:
+        """AveragePool as ``max_pool``; ``count_include_pad`` divides by the whole window, padding included."""
         return self._pool("AveragePool", x, name, kernel, stride, pad, ceil_mode=int(ceil_mode),
                           count_include_pad=int(count_include_pad))
 
@@ -211,10 +232,12 @@ class GraphBuilder:
         return out
 
     def global_avg_pool(self, x: str, name: str) -> str:
+        """GlobalAveragePool: [N, C, H, W] → [N, C, 1, 1]."""
         n, c = self.shape(x)[:2]
         return self._shaped(self.node("GlobalAveragePool", [x], name), (n, c, 1, 1))
 
     def reduce_mean(self, x: str, axes: Sequence[int], name: str, keepdims: bool = False) -> str:
+        """ReduceMean over ``axes`` (negative ones count from the end); they are dropped unless ``keepdims``."""
         shape = self.shape(x)
         axes = [a % len(shape) for a in axes]
         out = self.node("ReduceMean", [x], name, axes=list(axes), keepdims=int(keepdims))
@@ -223,6 +246,7 @@ class GraphBuilder:
         return self._shaped(out, kept)
 
     def flatten(self, x: str, name: str) -> str:
+        """Flatten at axis 1: [N, ...] → [N, product of the other dims]."""
         out = self.node("Flatten", [x], name, axis=1)
         if x in self.shapes:
             shape = self.shape(x)
@@ -248,18 +272,22 @@ class GraphBuilder:
     # --- element-wise and data movement ------------------------------------------
 
     def add(self, a: str, b: str, name: str) -> str:
+        """Add, with numpy broadcasting."""
         return self._shaped(self.node("Add", [a, b], name), _broadcast(self.shape(a), self.shape(b)))
 
     def mul(self, a: str, b: str, name: str) -> str:
+        """Mul, with numpy broadcasting."""
         return self._shaped(self.node("Mul", [a, b], name), _broadcast(self.shape(a), self.shape(b)))
 
     def concat(self, xs: Sequence[str], name: str, axis: int = 1) -> str:
+        """Concat along ``axis`` (the channels by default)."""
         shapes = [self.shape(x) for x in xs]
         shape = list(shapes[0])
         shape[axis] = sum(s[axis] for s in shapes)
         return self._shaped(self.node("Concat", list(xs), name, axis=axis), shape)
 
     def split(self, x: str, sizes: Sequence[int], name: str, axis: int = 1) -> list[str]:
+        """Split along ``axis`` into parts of ``sizes``; one output per part."""
         outs = self.node("Split", [x, self.ints(f"{name}.split", sizes)], name, outputs=len(sizes), axis=axis)
         shape = list(self.shape(x))
         for out, size in zip(outs, sizes):
@@ -274,18 +302,22 @@ class GraphBuilder:
         return self._shaped(self.node("Reshape", [x, self.ints(f"{name}.shape", shape)], name), shape)
 
     def transpose(self, x: str, perm: Sequence[int], name: str) -> str:
+        """Transpose: output axis i is input axis ``perm[i]``."""
         shape = self.shape(x)
         return self._shaped(self.node("Transpose", [x], name, perm=list(perm)), [shape[p] for p in perm])
 
     def matmul(self, a: str, b: str, name: str) -> str:
+        """MatMul with numpy's batch broadcasting: [..., M, K] x [..., K, N] → [..., M, N]."""
         sa, sb = self.shape(a), self.shape(b)
         batch = _broadcast(sa[:-2], sb[:-2])
         return self._shaped(self.node("MatMul", [a, b], name), (*batch, sa[-2], sb[-1]))
 
     def softmax(self, x: str, name: str, axis: int = -1) -> str:
+        """Softmax over ``axis``."""
         return self._shaped(self.node("Softmax", [x], name, axis=axis), self.shape(x))
 
     def layer_norm(self, x: str, name: str, eps: float = 1e-6) -> str:
+        """LayerNormalization over the last axis, random scale in [0.5, 1.5] and a small random shift."""
         width = self.shape(x)[-1]
         scale = self.constant(f"{name}.weight", self.rng.uniform(0.5, 1.5, width).astype(np.float32))
         shift = self.constant(f"{name}.bias", (self.rng.standard_normal(width) * 0.1).astype(np.float32))
@@ -300,6 +332,7 @@ class GraphBuilder:
         return self._shaped(out, shape)
 
     def expand(self, x: str, shape: Sequence[int], name: str) -> str:
+        """Expand ``x`` to ``shape`` by broadcasting."""
         return self._shaped(self.node("Expand", [x, self.ints(f"{name}.shape", shape)], name),
                             _broadcast(self.shape(x), tuple(shape)))
 

@@ -12,6 +12,8 @@ DENSENET121_BLOCKS = (6, 12, 24, 16)
 
 
 def densenet121(seed: int = 0, classes: int = 1000, growth: int = 32, bn_size: int = 4) -> onnx.ModelProto:
+    """DenseNet-121, batch 1, 3x224x224 input, ``classes`` outputs: ``growth`` channels per dense layer,
+    ``bn_size``·growth in its bottleneck, each transition halving the channels."""
     g = GraphBuilder("densenet121", seed=seed)
     x = g.input("input", [1, 3, 224, 224])
     x = g.conv_bn_act(x, 64, 7, "features", stride=2, pad=3, parts=("conv0", "norm0", "relu0"))

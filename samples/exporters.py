@@ -16,7 +16,8 @@ the same network, with the same weights and the same outputs, in one exporter's 
   layout-bound op (Conv, pooling, BatchNormalization), Dense layers as MatMul + Add, 'SAME'
   padding as auto_pad, opset 13.
 - ``float16``: weights and activations in float16.
-- ``save_with_external_data``: the weights in a separate file next to the model.
+- ``external_files``: the data files of a model written with its weights beside it
+  (``onnxcost.files.save_with_external_data`` writes one).
 
 The report must give the same MACs for all of them (tests/test_exporters.py).
 """
@@ -96,6 +97,8 @@ def _constant_node(name: str, value: np.ndarray) -> onnx.NodeProto:
 # --- PyTorch, TorchScript exporter --------------------------------------------------------------
 
 def torchscript_style(model: onnx.ModelProto, batch: str = "batch_size") -> onnx.ModelProto:
+    """A copy of ``model`` as ``torch.onnx.export`` (TorchScript, constant folding on) writes it; the
+    first axis of the input and the output becomes the named dimension ``batch``."""
     model = _copy(model)
     graph = model.graph
     weights = _weights(graph)
@@ -172,7 +175,22 @@ def _fold_batch_norms(graph: onnx.GraphProto, weights: dict[str, np.ndarray], ne
 
 def _view_as_batch_by_rest(node: onnx.NodeProto) -> list[onnx.NodeProto]:
     """Flatten(x) as TorchScript writes x.view(x.size(0), -1)."""
-    x, base = node.input[0], node.name
+    x = node.input[0]
+    sizes, target = _batch_size_and(x, np.array([-1], dtype=np.int64), node.name)
+    return [*sizes, helper.make_node("Reshape", [x, target], list(node.output), name=node.name)]
+
+
+def _expand_over_batch(node: onnx.NodeProto, graph_input: str, weights: dict[str, np.ndarray]) -> list[onnx.NodeProto]:
+    """Expand(t, [1, ...]) as tensor.expand(x.size(0), ...): the batch read from the input's shape."""
+    rest = weights[node.input[1]][1:].astype(np.int64)
+    sizes, target = _batch_size_and(graph_input, rest, node.name)
+    return [*sizes, helper.make_node("Expand", [node.input[0], target], list(node.output), name=node.name)]
+
+
+def _batch_size_and(x: str, rest: np.ndarray, base: str) -> tuple[list[onnx.NodeProto], str]:
+    """The shape [x.size(0), *rest] as TorchScript computes it: Shape → Gather → Unsqueeze → Concat.
+
+    Returns the nodes and the name of the int64 shape they produce; every name starts '<base>.size.'."""
     names = {part: f"{base}.size.{part}" for part in ("shape", "index", "size0", "axes", "n", "rest", "target")}
     return [
         helper.make_node("Shape", [x], [names["shape"]], name=names["shape"]),
@@ -180,26 +198,9 @@ def _view_as_batch_by_rest(node: onnx.NodeProto) -> list[onnx.NodeProto]:
         helper.make_node("Gather", [names["shape"], names["index"]], [names["size0"]], name=names["size0"], axis=0),
         _constant_node(names["axes"], np.array([0], dtype=np.int64)),
         helper.make_node("Unsqueeze", [names["size0"], names["axes"]], [names["n"]], name=names["n"]),
-        _constant_node(names["rest"], np.array([-1], dtype=np.int64)),
+        _constant_node(names["rest"], rest),
         helper.make_node("Concat", [names["n"], names["rest"]], [names["target"]], name=names["target"], axis=0),
-        helper.make_node("Reshape", [x, names["target"]], list(node.output), name=base),
-    ]
-
-
-def _expand_over_batch(node: onnx.NodeProto, graph_input: str, weights: dict[str, np.ndarray]) -> list[onnx.NodeProto]:
-    """Expand(t, [1, ...]) as tensor.expand(x.size(0), ...): the batch read from the input's shape."""
-    base, rest = node.name, weights[node.input[1]][1:]
-    names = {part: f"{base}.size.{part}" for part in ("shape", "index", "size0", "axes", "n", "rest", "target")}
-    return [
-        helper.make_node("Shape", [graph_input], [names["shape"]], name=names["shape"]),
-        _constant_node(names["index"], np.array(0, dtype=np.int64)),
-        helper.make_node("Gather", [names["shape"], names["index"]], [names["size0"]], name=names["size0"], axis=0),
-        _constant_node(names["axes"], np.array([0], dtype=np.int64)),
-        helper.make_node("Unsqueeze", [names["size0"], names["axes"]], [names["n"]], name=names["n"]),
-        _constant_node(names["rest"], rest.astype(np.int64)),
-        helper.make_node("Concat", [names["n"], names["rest"]], [names["target"]], name=names["target"], axis=0),
-        helper.make_node("Expand", [node.input[0], names["target"]], list(node.output), name=base),
-    ]
+    ], names["target"]
 
 
 def _torch_scope(name: str) -> str:
@@ -498,7 +499,7 @@ def _dense(node: onnx.NodeProto, scope: str, weights: dict[str, np.ndarray], nhw
     return nodes
 
 
-# --- float16 and external data ------------------------------------------------------------------------
+# --- float16, and the files of external data --------------------------------------------------------------
 
 def float16(model: onnx.ModelProto) -> onnx.ModelProto:
     """Every float32 weight, constant, input and output as float16 (what onnxconverter-common's
@@ -521,15 +522,6 @@ def float16(model: onnx.ModelProto) -> onnx.ModelProto:
             value.type.tensor_type.elem_type = TensorProto.FLOAT16
     del graph.value_info[:]
     return model
-
-
-def save_with_external_data(model: onnx.ModelProto, path: str | os.PathLike, location: str | None = None) -> Path:
-    """Save ``model`` at ``path`` with every weight over 1 KiB in one file beside it (``location``,
-    by default '<name>.data'). The model given is not changed."""
-    path = Path(path)
-    onnx.save_model(_copy(model), str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=location or f"{path.name}.data", size_threshold=1024)
-    return path
 
 
 def external_files(path: str | os.PathLike) -> Iterable[Path]:

@@ -14,6 +14,8 @@ from .units import basic_conv, inception_a, inception_aux, inception_b, inceptio
 
 
 def inception_v3(seed: int = 0, classes: int = 1000, aux_logits: bool = False) -> onnx.ModelProto:
+    """Inception-v3, batch 1, 3x299x299 input, ``classes`` outputs; ``aux_logits`` adds the auxiliary
+    classifier's logits as a second output."""
     g = GraphBuilder("inception_v3", seed=seed)
     x = g.input("input", [1, 3, 299, 299])
     x = basic_conv(g, x, 32, 3, "Conv2d_1a_3x3", stride=2)

@@ -21,6 +21,7 @@ MOBILENET_V2_SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4,
 
 
 def mobilenet_v1(seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
+    """MobileNet V1 1.0, batch 1, 3x224x224 input, ``classes`` outputs (Keras layer names)."""
     g = GraphBuilder("mobilenet_v1", seed=seed)
     x = g.input("input", [1, 3, 224, 224])
     x = g.conv_bn_act(x, 32, 3, "", stride=2, parts=("conv1", "conv1_bn", "conv1_relu"))
@@ -33,6 +34,7 @@ def mobilenet_v1(seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
 
 
 def mobilenet_v2(seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
+    """MobileNet V2 1.0, batch 1, 3x224x224 input, ``classes`` outputs (torchvision module names)."""
     g = GraphBuilder("mobilenet_v2", seed=seed)
     x = g.input("input", [1, 3, 224, 224])
     x = g.conv_bn_act(x, 32, 3, "features.0", stride=2, act="relu6", parts=("0", "1", "2"))

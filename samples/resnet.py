@@ -26,6 +26,9 @@ PLANES = (64, 128, 256, 512)
 def build_resnet(name: str, layers=RESNET50_LAYERS, width_per_group: int = 64, groups: int = 1,
                  stride_in_1x1: bool = False, se_reduction: int | None = None, seed: int = 0,
                  resolution: int = 224, classes: int = 1000) -> onnx.ModelProto:
+    """An ImageNet ResNet of bottlenecks, batch 1: ``layers`` units per stage, a bottleneck width of
+    planes·width_per_group/64·groups channels, ``groups`` in its 3x3, output 4·planes. The other
+    options as for ``bottleneck`` (units.py)."""
     g = GraphBuilder(name, seed=seed)
     x = g.input("input", [1, 3, resolution, resolution])
     x = g.conv_bn_act(x, 64, 7, "", stride=2, pad=3, parts=("conv1", "bn1", "relu"))
@@ -43,18 +46,22 @@ def build_resnet(name: str, layers=RESNET50_LAYERS, width_per_group: int = 64, g
 
 
 def resnet50(seed: int = 0, stride_in_1x1: bool = False) -> onnx.ModelProto:
+    """ResNet-50 as torchvision builds it (stride on the 3x3); ``stride_in_1x1`` gives the paper's layout."""
     return build_resnet("resnet50", stride_in_1x1=stride_in_1x1, seed=seed)
 
 
 def wide_resnet50_2(seed: int = 0) -> onnx.ModelProto:
+    """Wide ResNet-50-2: ResNet-50 with bottlenecks twice as wide."""
     return build_resnet("wide_resnet50_2", width_per_group=128, seed=seed)
 
 
 def resnext50_32x4d(seed: int = 0) -> onnx.ModelProto:
+    """ResNeXt-50 32x4d: 32 groups of 4 channels per 64 planes in every 3x3."""
     return build_resnet("resnext50_32x4d", width_per_group=4, groups=32, seed=seed)
 
 
 def se_resnet50(seed: int = 0) -> onnx.ModelProto:
+    """SE-ResNet-50: squeeze-and-excitation (reduction 16) on every unit, stride on the first 1x1."""
     return build_resnet("se_resnet50", stride_in_1x1=True, se_reduction=16, seed=seed)
 
 
@@ -79,4 +86,5 @@ def preact_resnet(depth: int = 164, seed: int = 0, classes: int = 10) -> onnx.Mo
 
 
 def preact_resnet164(seed: int = 0) -> onnx.ModelProto:
+    """The pre-activation ResNet-164 for CIFAR-10 (18 bottlenecks per stage)."""
     return preact_resnet(164, seed=seed)

@@ -31,6 +31,8 @@ SHUFFLENET_V2_WIDTHS = {
 
 
 def shufflenet_v1(groups: int = 3, width: str = "1.0x", seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
+    """ShuffleNet V1 with ``groups`` (3 or 8) and a width multiplier ('0.5x' to '2.0x'), batch 1,
+    3x224x224 input, ``classes`` outputs."""
     stem, widths = SHUFFLENET_V1_WIDTHS[(groups, width)]
     g = GraphBuilder(f"shufflenet_v1_g{groups}_{width}", seed=seed)
     x = g.input("input", [1, 3, 224, 224])
@@ -49,6 +51,8 @@ def shufflenet_v1(groups: int = 3, width: str = "1.0x", seed: int = 0, classes: 
 
 
 def shufflenet_v2(width: str = "1.0x", layout: str = "torchvision", seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
+    """ShuffleNet V2 at a width multiplier ('0.5x' to '2.0x'), batch 1, 3x224x224 input; ``layout``
+    'torchvision' or 'authors' (see the module docstring)."""
     if layout not in ("torchvision", "authors"):
         raise ValueError(f"layout is 'torchvision' or 'authors', not '{layout}'")
     widths, last = SHUFFLENET_V2_WIDTHS[width]
@@ -68,8 +72,10 @@ def shufflenet_v2(width: str = "1.0x", layout: str = "torchvision", seed: int = 
 
 
 def shufflenet_v1_g3(seed: int = 0) -> onnx.ModelProto:
+    """ShuffleNet V1 1.0x with 3 groups."""
     return shufflenet_v1(3, "1.0x", seed=seed)
 
 
 def shufflenet_v2_x1_0(seed: int = 0) -> onnx.ModelProto:
+    """ShuffleNet V2 1.0x as in torchvision."""
     return shufflenet_v2("1.0x", seed=seed)

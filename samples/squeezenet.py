@@ -17,6 +17,8 @@ SQUEEZENET_1_1 = [(16, 64, 64), (16, 64, 64), "pool", (32, 128, 128), (32, 128, 
 
 
 def build_squeezenet(name: str, stem: tuple[int, int], layout: list, seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
+    """A SqueezeNet, batch 1, 3x224x224 input: a stem conv of ``stem`` = (channels, kernel), stride 2,
+    then ``layout``'s fire modules and pools, a 1x1 conv classifier and a global average pool."""
     g = GraphBuilder(name, seed=seed)
     x = g.input("input", [1, 3, 224, 224])
     width, kernel = stem
@@ -34,8 +36,10 @@ def build_squeezenet(name: str, stem: tuple[int, int], layout: list, seed: int =
 
 
 def squeezenet1_0(seed: int = 0) -> onnx.ModelProto:
+    """SqueezeNet 1.0: a 7x7 stem of 96 channels."""
     return build_squeezenet("squeezenet1_0", (96, 7), SQUEEZENET_1_0, seed)
 
 
 def squeezenet1_1(seed: int = 0) -> onnx.ModelProto:
+    """SqueezeNet 1.1: a 3x3 stem of 64 channels and earlier pools."""
     return build_squeezenet("squeezenet1_1", (64, 3), SQUEEZENET_1_1, seed)

@@ -176,10 +176,13 @@ def transition(g: GraphBuilder, x: str, cout: int, name: str) -> str:
 # --- Inception-v3 (torchvision's modules; every conv is BasicConv2d: conv, BN eps 0.001, ReLU) ------
 
 def basic_conv(g: GraphBuilder, x: str, cout: int, kernel, name: str, stride: int = 1, pad=0) -> str:
+    """torchvision's BasicConv2d: conv without bias → BatchNorm (eps 0.001) → ReLU."""
     return g.conv_bn_act(x, cout, kernel, name, stride=stride, pad=pad, eps=1e-3)
 
 
 def inception_a(g: GraphBuilder, x: str, pool_features: int, name: str) -> str:
+    """Inception-v3's Mixed_5 module (Fig. 5 of the paper): 1x1, 5x5, double 3x3 and pooled 1x1
+    branches concatenated; ``pool_features`` channels in the pooled branch."""
     b1 = basic_conv(g, x, 64, 1, f"{name}.branch1x1")
     b5 = basic_conv(g, x, 48, 1, f"{name}.branch5x5_1")
     b5 = basic_conv(g, b5, 64, 5, f"{name}.branch5x5_2", pad=2)
@@ -192,6 +195,7 @@ def inception_a(g: GraphBuilder, x: str, pool_features: int, name: str) -> str:
 
 
 def inception_b(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-v3's Mixed_6a grid reduction: strided 3x3, strided double 3x3 and max pool branches."""
     b3 = basic_conv(g, x, 384, 3, f"{name}.branch3x3", stride=2)
     bd = basic_conv(g, x, 64, 1, f"{name}.branch3x3dbl_1")
     bd = basic_conv(g, bd, 96, 3, f"{name}.branch3x3dbl_2", pad=1)
@@ -201,6 +205,8 @@ def inception_b(g: GraphBuilder, x: str, name: str) -> str:
 
 
 def inception_c(g: GraphBuilder, x: str, c7: int, name: str) -> str:
+    """Inception-v3's Mixed_6b-e module (Fig. 6): 7x7 convolutions factorized into 1x7 and 7x1,
+    ``c7`` channels inside the 7x7 branches."""
     row, col = ((1, 7), (0, 3)), ((7, 1), (3, 0))
     b1 = basic_conv(g, x, 192, 1, f"{name}.branch1x1")
     b7 = basic_conv(g, x, c7, 1, f"{name}.branch7x7_1")
@@ -215,6 +221,7 @@ def inception_c(g: GraphBuilder, x: str, c7: int, name: str) -> str:
 
 
 def inception_d(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-v3's Mixed_7a grid reduction: strided 3x3, 1x7-7x1-strided 3x3 and max pool branches."""
     b3 = basic_conv(g, x, 192, 1, f"{name}.branch3x3_1")
     b3 = basic_conv(g, b3, 320, 3, f"{name}.branch3x3_2", stride=2)
     b7 = basic_conv(g, x, 192, 1, f"{name}.branch7x7x3_1")
@@ -226,6 +233,7 @@ def inception_d(g: GraphBuilder, x: str, name: str) -> str:
 
 
 def inception_e(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-v3's Mixed_7b-c module (Fig. 7): 3x3 branches split into parallel 1x3 and 3x1 convs."""
     b1 = basic_conv(g, x, 320, 1, f"{name}.branch1x1")
     b3 = basic_conv(g, x, 384, 1, f"{name}.branch3x3_1")
     b3 = g.concat([basic_conv(g, b3, 384, (1, 3), f"{name}.branch3x3_2a", pad=(0, 1)),

@@ -16,6 +16,8 @@ VGG19_STAGES = [[64, 64], [128, 128], [256] * 4, [512] * 4, [512] * 4]
 
 
 def build_vgg(stages: list[list[int]], name: str, seed: int = 0, resolution: int = 224, classes: int = 1000) -> onnx.ModelProto:
+    """A VGG, batch 1: per stage, 3x3 convs (with bias and ReLU) of the widths in ``stages``, then a 2x2
+    max pool; three fully connected layers (4096, 4096, ``classes``)."""
     g = GraphBuilder(name, seed=seed)
     x = g.input("input", [1, 3, resolution, resolution])
     channels = 3
@@ -34,8 +36,10 @@ def build_vgg(stages: list[list[int]], name: str, seed: int = 0, resolution: int
 
 
 def vgg16(seed: int = 0) -> onnx.ModelProto:
+    """VGG-16 (configuration D), 224x224."""
     return build_vgg(VGG16_STAGES, "vgg16", seed)
 
 
 def vgg19(seed: int = 0) -> onnx.ModelProto:
+    """VGG-19 (configuration E), 224x224."""
     return build_vgg(VGG19_STAGES, "vgg19", seed)

@@ -13,6 +13,9 @@ from .units import encoder_block
 
 def vision_transformer(name: str, patch: int, layers: int, width: int, heads: int, mlp_dim: int,
                        resolution: int = 224, seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
+    """A vision transformer, batch 1: ``patch``x``patch`` patches embedded to ``width`` by a strided
+    conv, a class token, position embeddings, ``layers`` encoder layers of ``heads`` heads and an
+    MLP of ``mlp_dim``, a final LayerNorm and a linear head on the class token."""
     g = GraphBuilder(name, seed=seed)
     x = g.input("input", [1, 3, resolution, resolution])
     side = resolution // patch
@@ -34,4 +37,5 @@ def vision_transformer(name: str, patch: int, layers: int, width: int, heads: in
 
 
 def vit_b_16(seed: int = 0) -> onnx.ModelProto:
+    """ViT-B/16: 16x16 patches, 12 layers, width 768, 12 heads, MLP 3072, 224x224."""
     return vision_transformer("vit_b_16", patch=16, layers=12, width=768, heads=12, mlp_dim=3072, seed=seed)

@@ -14,6 +14,8 @@ MIDDLE_FLOW_BLOCKS = 8
 
 
 def xception(seed: int = 0, classes: int = 1000) -> onnx.ModelProto:
+    """Xception, batch 1, 3x299x299 input, ``classes`` outputs: entry flow, 8 middle-flow modules,
+    exit flow."""
     g = GraphBuilder("xception", seed=seed)
     x = g.input("input", [1, 3, 299, 299])
     x = g.conv_bn_act(x, 32, 3, "", stride=2, pad=0, eps=1e-3,

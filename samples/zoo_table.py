@@ -44,6 +44,8 @@ ARCHITECTURES = {
 
 @dataclass(frozen=True)
 class Row:
+    """One model's line of docs/zoo.md: totals of its report (parameters, MACs, peak activation
+    bytes and the node at the peak, Conv/Gemm/MatMul count) and the input shape as '1x3x224x224'."""
     name: str
     title: str
     source: str
@@ -56,6 +58,7 @@ class Row:
 
 
 def row(name: str, report: Report) -> Row:
+    """The table row of the sample ``name`` from its report."""
     title, source = ARCHITECTURES[name]
     shape = report.model.inputs[0].shape
     totals = report.totals
@@ -64,6 +67,7 @@ def row(name: str, report: Report) -> Row:
 
 
 def render(rows: Iterable[Row]) -> str:
+    """docs/zoo.md's Markdown text: the introduction and one table line per row."""
     lines = [
         "# The sample zoo",
         "",
@@ -98,6 +102,7 @@ def render(rows: Iterable[Row]) -> str:
 
 
 def build_rows(names: Iterable[str] | None = None) -> list[Row]:
+    """Build and report each sample of ``names`` (every sample by default), in that order."""
     rows = []
     for name in names or SAMPLES:
         model = SAMPLES[name]()
@@ -107,6 +112,7 @@ def build_rows(names: Iterable[str] | None = None) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write docs/zoo.md's text to the one path in ``argv``; exit status 2 with a usage line otherwise."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         sys.stderr.write(f"usage: {COMMAND}\n")

@@ -10,29 +10,37 @@ import onnxcost
 W = numpy_helper.from_array(np.ones((4, 4), np.float32), "W")
 
 
-def _check(m):
+def _checked(graph: onnx.GraphProto, opsets: dict[str, int] | None = None, functions=()) -> onnx.ModelProto:
+    """The model of ``graph`` (opset 17 unless ``opsets`` says otherwise), after the full check."""
+    opset_imports = [helper.make_opsetid(domain, version) for domain, version in (opsets or {"": 17}).items()]
+    m = helper.make_model(graph, opset_imports=opset_imports, functions=list(functions))
     onnx.checker.check_model(m, full_check=True)
     return m
 
 
-def loop_model(trips):
-    body = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["s_in", "W"], ["s_mm"], name="body_mm"),
-            helper.make_node("Relu", ["s_mm"], ["s_out"], name="body_relu"),
-            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
-        ],
-        "body",
-        [helper.make_tensor_value_info("i", T.INT64, []), helper.make_tensor_value_info("cond_in", T.BOOL, []),
-         helper.make_tensor_value_info("s_in", T.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("cond_out", T.BOOL, []), helper.make_tensor_value_info("s_out", T.FLOAT, [1, 4])],
+def _loop_body(name, nodes, counter, carried_in, carried_out, cond_node):
+    """A Loop body that carries one [1, 4] float from ``carried_in`` to ``carried_out``; the loop
+    condition passes through an Identity named ``cond_node``."""
+    return helper.make_graph(
+        [*nodes, helper.make_node("Identity", ["cond_in"], ["cond_out"], name=cond_node)],
+        name,
+        [helper.make_tensor_value_info(counter, T.INT64, []), helper.make_tensor_value_info("cond_in", T.BOOL, []),
+         helper.make_tensor_value_info(carried_in, T.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("cond_out", T.BOOL, []),
+         helper.make_tensor_value_info(carried_out, T.FLOAT, [1, 4])],
     )
+
+
+def loop_model(trips):
+    body = _loop_body("body", [helper.make_node("MatMul", ["s_in", "W"], ["s_mm"], name="body_mm"),
+                               helper.make_node("Relu", ["s_mm"], ["s_out"], name="body_relu")],
+                      "i", "s_in", "s_out", "body_cond")
     graph = helper.make_graph(
         [helper.make_node("Loop", ["M", "cond", "x"], ["y"], body=body, name="loop")], "g",
         [helper.make_tensor_value_info("x", T.FLOAT, [1, 4])], [helper.make_tensor_value_info("y", T.FLOAT, [1, 4])],
         [W, numpy_helper.from_array(np.array(trips, np.int64), "M"), numpy_helper.from_array(np.array(True), "cond")],
     )
-    return _check(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    return _checked(graph)
 
 
 def test_loop_body_counts_times_trip_count():
@@ -55,7 +63,7 @@ def test_if_counts_the_more_expensive_branch_and_says_so():
         [helper.make_tensor_value_info("x", T.FLOAT, [1, 4]), helper.make_tensor_value_info("c", T.BOOL, [])],
         [helper.make_tensor_value_info("y", T.FLOAT, [1, 4])], [W],
     )
-    report = onnxcost.analyze_model(_check(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])))
+    report = onnxcost.analyze_model(_checked(graph))
     rows = {r.name: r for r in report.nodes}
     assert (rows["then_mm"].repeat, rows["else_relu"].repeat) == (1, 0)
     assert report.totals.macs == 16
@@ -78,7 +86,7 @@ def test_scan_body_counts_times_sequence_length():
         [helper.make_tensor_value_info("acc_final", T.FLOAT, [4]), helper.make_tensor_value_info("ys", T.FLOAT, [6, 4])],
         [W],
     )
-    report = onnxcost.analyze_model(_check(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])))
+    report = onnxcost.analyze_model(_checked(graph))
     assert report.totals.macs == 6 * 16
 
 
@@ -94,8 +102,7 @@ def test_local_functions_are_inlined_for_costing():
          helper.make_node("Block", ["h", "W"], ["y"], domain="pkg", name="block2")], "g",
         [helper.make_tensor_value_info("x", T.FLOAT, [2, 4])], [helper.make_tensor_value_info("y", T.FLOAT, [2, 4])], [W],
     )
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("pkg", 1)], functions=[block])
-    report = onnxcost.analyze_model(_check(m))
+    report = onnxcost.analyze_model(_checked(graph, {"": 18, "pkg": 1}, functions=[block]))
     assert [r.op_type for r in report.nodes] == ["MatMul", "Relu", "MatMul", "Relu"]
     assert report.totals.macs == 2 * (2 * 4 * 4)  # two [2,4]x[4,4] products
     assert report.totals.params == 16
@@ -105,19 +112,14 @@ def test_local_functions_are_inlined_for_costing():
 def test_nested_loops_multiply_and_name_their_scopes():
     inner = loop_model(3).graph.node[0]
     inner.name = "inner"
-    body = helper.make_graph(
-        [inner, helper.make_node("Identity", ["cond_in"], ["cond_out"], name="outer_cond")], "outer_body",
-        [helper.make_tensor_value_info("j", T.INT64, []), helper.make_tensor_value_info("cond_in", T.BOOL, []),
-         helper.make_tensor_value_info("x", T.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("cond_out", T.BOOL, []), helper.make_tensor_value_info("y", T.FLOAT, [1, 4])],
-    )
+    body = _loop_body("outer_body", [inner], "j", "x", "y", "outer_cond")
     graph = helper.make_graph(
         [helper.make_node("Loop", ["N", "cond", "x0"], ["out"], body=body, name="outer")], "g",
         [helper.make_tensor_value_info("x0", T.FLOAT, [1, 4])], [helper.make_tensor_value_info("out", T.FLOAT, [1, 4])],
         [W, numpy_helper.from_array(np.array(2, np.int64), "N"), numpy_helper.from_array(np.array(3, np.int64), "M"),
          numpy_helper.from_array(np.array(True), "cond")],
     )
-    report = onnxcost.analyze_model(_check(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])))
+    report = onnxcost.analyze_model(_checked(graph))
     rows = {r.name: r for r in report.nodes}
     assert rows["body_mm"].scope == "outer/body/inner/body"
     assert rows["body_mm"].repeat == 2 * 3

@@ -6,6 +6,7 @@ bias, and 5 per group of which the square root is a special op.
 """
 
 import numpy as np
+import pytest
 from support.costcheck import single
 from support.builders import one_node, zeros
 
@@ -22,16 +23,25 @@ def test_batch_normalization():
     assert row.params == 4 * c
 
 
-def test_layer_normalization_last_axis_with_bias():
-    # x [2, 3, 8], axis -1: 2·3 = 6 groups of 8 elements.
-    # per element: mean-add, subtract, square, variance-add, multiply by 1/σ (5) + scale (1) + bias (1)
-    # per group: 5 (two divides, add ε, sqrt, reciprocal), the sqrt a special op
-    row = single(one_node("LayerNormalization", {"x": [2, 3, 8]}, {"scale": zeros(8), "bias": zeros(8)}))
-    assert row.output_shapes == [[2, 3, 8]]
-    elements, groups = 2 * 3 * 8, 2 * 3
+# Statistics per group: per element mean-add, subtract, square, variance-add, multiply by 1/σ (5)
+# + scale (1) + bias (1); per group 5 (two divides, add ε, sqrt, reciprocal), the sqrt a special op.
+@pytest.mark.parametrize("op, shape, weights, attrs, elements, groups, params", [
+    # x [2, 3, 8], axis -1: 2·3 = 6 groups of 8 elements; scale and bias of 8
+    pytest.param("LayerNormalization", [2, 3, 8], {"scale": zeros(8), "bias": zeros(8)}, {},
+                 2 * 3 * 8, 2 * 3, 16, id="layer_normalization_last_axis_with_bias"),
+    # statistics per (sample, channel): 2·3 groups of 4·4 elements; scale and bias (3 each) always present
+    pytest.param("InstanceNormalization", [2, 3, 4, 4], {"scale": zeros(3), "bias": zeros(3)}, {},
+                 2 * 3 * 16, 2 * 3, 6, id="instance_normalization"),
+    # opset 21: scale and bias per channel; 6 channels in 3 groups -> 2·3 statistics groups of 2·4·4
+    pytest.param("GroupNormalization", [2, 6, 4, 4], {"scale": zeros(6), "bias": zeros(6)},
+                 {"num_groups": 3, "opset": 21}, 2 * 6 * 16, 2 * 3, 12, id="group_normalization"),
+])
+def test_normalization_with_scale_and_bias(op, shape, weights, attrs, elements, groups, params):
+    row = single(one_node(op, {"x": shape}, weights, **attrs))
+    assert row.output_shapes == [shape]
     assert row.flops == 7 * elements + 5 * groups
     assert row.special_ops == groups
-    assert row.params == 16
+    assert row.params == params
 
 
 def test_layer_normalization_axis_1_without_bias():
@@ -41,27 +51,6 @@ def test_layer_normalization_axis_1_without_bias():
     assert row.flops == 6 * 48 + 5 * 2
     assert row.special_ops == 2
     assert row.params == 24
-
-
-def test_instance_normalization():
-    # statistics per (sample, channel): 2·3 groups of 4·4 elements; scale and bias always present
-    row = single(one_node("InstanceNormalization", {"x": [2, 3, 4, 4]}, {"scale": zeros(3), "bias": zeros(3)}))
-    assert row.output_shapes == [[2, 3, 4, 4]]
-    elements, groups = 2 * 3 * 16, 2 * 3
-    assert row.flops == 7 * elements + 5 * groups
-    assert row.special_ops == groups
-    assert row.params == 6
-
-
-def test_group_normalization():
-    # opset 21: scale and bias per channel; 6 channels in 3 groups -> 2·3 statistics groups of 2·4·4
-    m = one_node("GroupNormalization", {"x": [2, 6, 4, 4]}, {"scale": zeros(6), "bias": zeros(6)}, num_groups=3, opset=21)
-    row = single(m)
-    assert row.output_shapes == [[2, 6, 4, 4]]
-    elements, groups = 2 * 6 * 16, 2 * 3
-    assert row.flops == 7 * elements + 5 * groups
-    assert row.special_ops == groups
-    assert row.params == 12
 
 
 def test_rms_normalization():

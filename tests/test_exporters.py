@@ -19,6 +19,7 @@ import pytest
 
 import onnxcost
 from onnxcost import samples
+from onnxcost.files import save_with_external_data
 from onnxcost.samples import exporters
 
 STYLES = {
@@ -236,7 +237,7 @@ def test_float16_halves_the_bytes(models):
 @pytest.mark.parametrize("name", ["resnet50", "vit_b_16"])
 def test_external_data(models, name, tmp_path):
     """Weights in a separate file: the report reads the graph only, and gives the same totals."""
-    path = exporters.save_with_external_data(models.plain(name), tmp_path / f"{name}.onnx")
+    path = save_with_external_data(models.plain(name), tmp_path / f"{name}.onnx")
     (data,) = exporters.external_files(path)
     assert path.stat().st_size < 1_000_000 < data.stat().st_size
     stored = onnx.load(str(path), load_external_data=False)

@@ -54,4 +54,5 @@ def one_node(
 
 
 def zeros(*shape: int) -> np.ndarray:
+    """A float32 array of zeros: a weight whose values do not matter to a cost."""
     return np.zeros(shape, dtype=np.float32)

@@ -1,6 +1,8 @@
 """Checks shared by the op-cost tests: a model is valid, and its reported output shapes are
 onnxruntime's (or worked out by hand where onnxruntime has no CPU kernel)."""
 
+from __future__ import annotations
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -28,6 +30,7 @@ def analyzed(m: onnx.ModelProto, feeds: dict | None = None, expected: dict | Non
         assert reported[name] == shape, name
     return report
 
+
 def ort_shapes(m: onnx.ModelProto, feeds: dict | None = None) -> dict[str, list[int]]:
     """Output shapes onnxruntime produces for random inputs (``feeds`` overrides some)."""
     session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -41,7 +44,9 @@ def ort_shapes(m: onnx.ModelProto, feeds: dict | None = None) -> dict[str, list[
     names = [out.name for out in session.get_outputs()]
     return {name: list(np.shape(value)) for name, value in zip(names, session.run(None, feeds))}
 
+
 def single(m: onnx.ModelProto, feeds: dict | None = None, expected: dict | None = None):
+    """The one row of a one-node model checked as by ``analyzed``, which must raise no warning."""
     report = analyzed(m, feeds, expected)
     assert len(report.nodes) == 1 and report.warnings == []
     return report.nodes[0]
