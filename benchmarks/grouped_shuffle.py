@@ -9,7 +9,7 @@
      whole, so the 1x1 columns would be reordered to match);
    - ``identity``: an Identity, the floor (onnxruntime copies a graph output once anyway).
 2. One VGG-shaped layer, whole replacement against the dense conv:
-   - ``shuffle`` and ``gather``: as the pass emits them (``Grouped.emit`` through ``measure.replacement_model``);
+   - ``shuffle`` and ``gather``: as the pass emits them (``Grouped.emit`` through ``layer_models.replacement_model``);
    - ``g-convs-concat``: no shuffle at all: G grouped KxK convs (one per output group, G groups, Cin -> G·r
      each) joined by a Concat, the 1x1 columns reordered to match;
    - ``no-shuffle``: the grouped convs without the shuffle (a different function: the floor).
@@ -28,7 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnxcost import passes
 from onnxcost.passes.block_factorize import channel_shuffle_permutation
-from onnxcost.passes.measure import replacement_model
+from onnxcost.passes.layer_models import replacement_model
 from onnxcost.validation import run, session, time_models
 
 OPSET, IR = 17, 8

@@ -1,9 +1,15 @@
-"""onnxcost: what every node of an ONNX model costs, and rewrites that make convolutions cheaper."""
+"""onnxcost: what every node of an ONNX model costs, and rewrites that make convolutions cheaper.
+
+``analyze`` costs a model (a ``Report``); ``validate`` runs two models in onnxruntime and compares their
+outputs (a ``ValidationResult``). The rewrites are in the ``passes`` package. Every result has ``to_dict()``, the JSON record
+the command line prints (docs/).
+"""
 
 from .analysis import analyze, analyze_model
 from .errors import OnnxcostError
 from .report import Report
+from .validation import ValidationResult, validate
 
 __version__ = "0.1.0"
 
-__all__ = ["OnnxcostError", "Report", "__version__", "analyze", "analyze_model"]
+__all__ = ["OnnxcostError", "Report", "ValidationResult", "__version__", "analyze", "analyze_model", "validate"]

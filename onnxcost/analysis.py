@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 import onnx
 
 from . import costs, walk
-from .costs import COMPUTE_OPS, MissingShape, NodeContext, OpCost
-from .errors import InvalidModelError
+from .costs import COMPUTE_OPS, MalformedNode, MissingShape, NodeContext, OpCost
+from .errors import CostRuleError, InvalidModelError, first_line
 from .loading import DEFAULT_MAX_FILE_BYTES, load_model
 from .memory import peak_activations
 from .report import ModelInfo, NodeRow, OpTypeSummary, Peak, Report, TensorSummary, Totals
@@ -29,6 +29,9 @@ WEIGHT_PASSTHROUGH = frozenset({
     "Identity", "Cast", "CastLike", "DequantizeLinear", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
 })
 IN_MEMORY_SOURCE = "<in-memory model>"
+STANDARD_DOMAINS = ("", "ai.onnx")  # whose nodes onnx.checker validates before any rule runs
+# What a rule of another domain raises on a node that does not fit the op's definition (nobody checked it).
+MISMATCH_ERRORS = (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError)
 
 
 def analyze(
@@ -37,14 +40,19 @@ def analyze(
     dims: Mapping[str, int] | None = None,
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    source: str | None = None,
 ) -> Report:
     """Cost every node of ``model`` (a path or a ModelProto).
 
     ``inputs`` overrides input shapes ({"x": [1, 3, 224, 224]}); ``dims`` gives
     symbolic dimensions ({"batch": 8}). Weights stored as external data are not read.
+    Files over ``max_file_bytes`` are refused unread. ``source`` is what the report calls
+    the model (by default its path, or '<in-memory model>'). Raises an OnnxcostError for a
+    model that cannot be costed (unreadable, or breaking the ONNX rules).
     """
     loaded = load_model(model, max_file_bytes=max_file_bytes)
-    source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
+    if source is None:
+        source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
     return analyze_model(loaded.model, source, inputs, dims)
 
 
@@ -54,6 +62,11 @@ def analyze_model(
     inputs: Mapping[str, Sequence[int]] | None = None,
     dims: Mapping[str, int] | None = None,
 ) -> Report:
+    """Cost every node of an already loaded ``model`` (left unchanged: the analysis works on a weightless copy).
+
+    ``source`` is what the report calls the model; ``inputs`` and ``dims`` as for ``analyze``. Figures are
+    exact integers: MACs, FLOPs (a MAC is 2), special ops, parameters, bytes (docs/conventions.md).
+    """
     collecting = gc.isenabled()
     gc.disable()  # the analysis allocates many small objects and no cycles; collection costs 10-15%
     try:
@@ -90,14 +103,14 @@ class _Analysis:
         graph = self.skeleton.graph
         main = self._walk(graph, scope="", repeat=1, outer=set())
         self._warn_uncounted()
-        totals = self._totals()
+        totals, by_op_type = self._totals()
         peak = self._peak(main)
         totals.peak_activation_bytes = peak.bytes
         return Report(
             model=self._model_info(),
             totals=totals,
             peak=peak,
-            by_op_type=self._by_op_type(),
+            by_op_type=by_op_type,
             nodes=self.rows,
             warnings=self.warnings,
         )
@@ -214,10 +227,20 @@ class _Analysis:
         except MissingShape:
             self.uncosted.append(f"'{name}' ({node.op_type})")
             return OpCost(), False
-        except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError) as exc:
+        except MalformedNode as exc:  # a rule's own check of what the checker cannot see
             raise InvalidModelError(
-                f"node '{name}' ({node.op_type}) does not match its operator's definition: {type(exc).__name__}: {exc}"
+                f"node '{name}' ({node.op_type}) does not match its operator's definition: {exc}"
             ) from exc
+        except Exception as exc:
+            if node.domain in STANDARD_DOMAINS:  # the checker passed this node: the rule is wrong, not the model
+                raise CostRuleError(
+                    f"the cost rule for {node.op_type} failed on node '{name}': {type(exc).__name__}: {first_line(exc)}"
+                ) from exc
+            if isinstance(exc, MISMATCH_ERRORS):
+                raise InvalidModelError(
+                    f"node '{name}' ({node.op_type}) does not match its operator's definition: {type(exc).__name__}: {exc}"
+                ) from exc
+            raise
 
     def _weights(self, node: onnx.NodeProto) -> list[str]:
         """Stored weight tensors the node consumes (through Identity/Cast/DequantizeLinear/... chains)."""
@@ -243,21 +266,36 @@ class _Analysis:
 
     # --- totals -------------------------------------------------------------
 
-    def _totals(self) -> Totals:
+    def _totals(self) -> tuple[Totals, dict[str, OpTypeSummary]]:
+        """The model's totals and its rows summed per op type (heaviest first), in one pass over the rows.
+
+        Weights are counted once however many nodes read them: in the totals once overall, in each op type
+        once for that op type.
+        """
         totals = Totals(nodes=len(self.rows))
-        weights: dict[str, onnx.TensorProto] = {}
+        summaries: dict[str, OpTypeSummary] = {}
+        roots_by_op: dict[str, set[str]] = {}
+        weights: set[str] = set()
         for row, roots in zip(self.rows, self.row_roots):
-            totals.macs += row.macs * row.repeat
-            totals.flops += row.flops * row.repeat
-            totals.special_ops += row.special_ops * row.repeat
-            totals.memory_traffic_bytes += row.memory_traffic_bytes * row.repeat
+            key = _op_key(row.domain, row.op_type)
+            summary = summaries.setdefault(key, OpTypeSummary())
+            summary.count += 1
+            for figures in (totals, summary):
+                figures.macs += row.macs * row.repeat
+                figures.flops += row.flops * row.repeat
+                figures.special_ops += row.special_ops * row.repeat
+                figures.memory_traffic_bytes += row.memory_traffic_bytes * row.repeat
             totals.activation_bytes += row.output_bytes * row.repeat
             if row.repeat and row.domain == "" and row.op_type in COMPUTE_OPS:
                 totals.compute_layers += 1
-            weights.update((r, self.constants[r]) for r in roots)
-        totals.params = sum(numel(t.dims) for t in weights.values())
-        totals.param_bytes = sum(_stored_bytes(t) for t in weights.values())
-        return totals
+            weights.update(roots)
+            roots_by_op.setdefault(key, set()).update(roots)
+        totals.params = sum(numel(self.constants[r].dims) for r in weights)
+        totals.param_bytes = sum(_stored_bytes(self.constants[r]) for r in weights)
+        for key, roots in roots_by_op.items():
+            summaries[key].params = sum(numel(self.constants[r].dims) for r in roots)
+        order = sorted(summaries, key=lambda k: (-summaries[k].macs, -summaries[k].flops, k))
+        return totals, {key: summaries[key] for key in order}
 
     def _peak(self, main: list[tuple[int, onnx.NodeProto]]) -> Peak:
         graph = self.skeleton.graph
@@ -277,23 +315,6 @@ class _Analysis:
             node_index=at.index if at else None,
             live_tensors=[self._summary(name) for name in live],
         )
-
-    def _by_op_type(self) -> dict[str, OpTypeSummary]:
-        summaries: dict[str, OpTypeSummary] = {}
-        roots_by_op: dict[str, set[str]] = {}
-        for row, roots in zip(self.rows, self.row_roots):
-            key = _op_key(row.domain, row.op_type)
-            summary = summaries.setdefault(key, OpTypeSummary())
-            summary.count += 1
-            summary.macs += row.macs * row.repeat
-            summary.flops += row.flops * row.repeat
-            summary.special_ops += row.special_ops * row.repeat
-            summary.memory_traffic_bytes += row.memory_traffic_bytes * row.repeat
-            roots_by_op.setdefault(key, set()).update(roots)
-        for key, roots in roots_by_op.items():
-            summaries[key].params = sum(numel(self.constants[r].dims) for r in roots)
-        order = sorted(summaries, key=lambda k: (-summaries[k].macs, -summaries[k].flops, k))
-        return {key: summaries[key] for key in order}
 
     def _warn_uncounted(self) -> None:
         if self.unknown_ops:

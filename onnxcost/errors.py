@@ -2,7 +2,8 @@
 
 Every failure the user can cause (a bad file, a bad option, a graph that breaks
 the ONNX rules) is an ``OnnxcostError``; the CLI prints its message on one line
-and exits with its ``exit_code``. Anything else escaping the library is a bug.
+and exits with its ``exit_code``. Anything else escaping the library is a bug
+(``CostRuleError`` names one kind).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class OnnxcostError(Exception):
         flag = flags.get(self.parameter) if self.parameter else None
         if not flag:
             return text
-        return re.sub(rf"(?<![\w-]){re.escape(self.parameter)}(?![\w-])", lambda _: flag, text, count=1)
+        # A whole word, not inside a quoted name ('inputs') or a path (inputs/x.onnx, max_file_bytes.onnx).
+        pattern = rf"(?<![\w'\"/\\.-]){re.escape(self.parameter)}(?![\w'\"/\\-]|\.\w)"
+        return re.sub(pattern, lambda _: flag, text, count=1)
 
 
 class ModelLoadError(OnnxcostError):
@@ -51,7 +54,7 @@ class InvalidModelError(OnnxcostError):
 
 
 class InputSpecError(OnnxcostError):
-    """An ``--input`` / ``--dim`` override cannot be applied to the model."""
+    """An ``inputs`` / ``dims`` override (``--input`` / ``--dim``) cannot be applied to the model."""
 
 
 class OutputWriteError(OnnxcostError):
@@ -62,3 +65,8 @@ class ValidationFailed(OnnxcostError):
     """A rewritten model's outputs differ from the original beyond the allowed error."""
 
     exit_code = 1
+
+
+class CostRuleError(Exception):
+    """The cost rule of a standard-domain op raised on a node onnx.checker accepted: a bug in onnxcost, not in the
+    model. Deliberately not an OnnxcostError, so that it is never reported as bad input (the CLI exits 3)."""

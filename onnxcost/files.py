@@ -105,9 +105,8 @@ def _serialized_size(model) -> int:
 
 
 def _save_with_external_data(model, target: Path, check: Callable[[Path], None]) -> Path:
-    import onnx
-    from onnx.external_data_helper import convert_model_to_external_data
-
+    """``save_with_external_data`` made atomic: written and checked in a staging folder beside the target,
+    then both files renamed into place."""
     folder = target.parent if str(target.parent) else Path(".")
     data_name = f"{target.name}.data"
     try:
@@ -115,10 +114,7 @@ def _save_with_external_data(model, target: Path, check: Callable[[Path], None])
     except OSError as exc:
         raise OutputWriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
     try:
-        copy = onnx.ModelProto()
-        copy.CopyFrom(model)
-        convert_model_to_external_data(copy, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
-        onnx.save_model(copy, str(staging / target.name))
+        save_with_external_data(model, staging / target.name, location=data_name)
         check(staging / target.name)
         os.replace(staging / data_name, folder / data_name)
         os.replace(staging / target.name, target)

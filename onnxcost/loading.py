@@ -26,12 +26,10 @@ DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
 
 @dataclass
 class LoadedModel:
+    """A parsed model and the file it came from."""
+
     model: onnx.ModelProto
     path: Path | None  # None for a model given in memory
-
-    @property
-    def base_dir(self) -> Path | None:
-        return self.path.parent if self.path is not None else None
 
 
 def load_model(
@@ -40,7 +38,8 @@ def load_model(
     load_weights: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> LoadedModel:
-    """Parse ``source`` into a ModelProto; external weights only if ``load_weights``."""
+    """Parse ``source`` (a path, or a ModelProto taken as it is) into a ModelProto; external weights only if
+    ``load_weights``, their locations checked either way. Files over ``max_file_bytes`` are refused unread."""
     if isinstance(source, onnx.ModelProto):
         _check_is_model(source, "the given ModelProto")
         return LoadedModel(source, None)
@@ -74,7 +73,8 @@ def _check_readable(path: Path, max_file_bytes: int) -> None:
     if size > max_file_bytes:
         raise ModelLoadError(
             f"{path}: {size} bytes is over the {max_file_bytes}-byte parse limit "
-            "(raise it with --max-file-size if you trust the file)"
+            "(raise it with max_file_bytes if you trust the file)",
+            parameter="max_file_bytes",
         )
 
 

@@ -14,6 +14,8 @@ SCHEMA = "onnxcost.report/1"
 
 @dataclass
 class TensorSummary:
+    """One tensor: its dtype ('float', 'int64'), shape (None when even its rank is unknown) and size in bytes."""
+
     name: str
     dtype: str
     shape: list[int] | None
@@ -22,6 +24,10 @@ class TensorSummary:
 
 @dataclass
 class NodeRow:
+    """One node's figures for one execution: MACs, FLOPs, special ops, the parameters (elements) and bytes of
+    the weights it reads, its outputs' shapes and bytes, the bytes it reads and its memory traffic (read +
+    written)."""
+
     index: int
     name: str
     op_type: str
@@ -44,6 +50,11 @@ class NodeRow:
 
 @dataclass
 class Totals:
+    """The model's figures: rows times their ``repeat``, weights counted once however many nodes read them.
+
+    ``activation_bytes`` adds up every node's outputs; ``peak_activation_bytes`` is the most alive at once.
+    """
+
     macs: int = 0
     flops: int = 0
     special_ops: int = 0
@@ -58,6 +69,8 @@ class Totals:
 
 @dataclass
 class OpTypeSummary:
+    """The rows of one op type added up (times their ``repeat``); ``count`` is the number of nodes."""
+
     count: int = 0
     macs: int = 0
     flops: int = 0
@@ -68,6 +81,8 @@ class OpTypeSummary:
 
 @dataclass
 class Peak:
+    """The peak of live activations over the main graph's schedule (docs/conventions.md), in bytes."""
+
     bytes: int
     node: str | None  # the node running when the live activations peak
     node_index: int | None
@@ -76,6 +91,8 @@ class Peak:
 
 @dataclass
 class ModelInfo:
+    """What the model is: where it came from, its producer, IR version, opsets by domain, inputs and outputs."""
+
     source: str
     producer: str
     ir_version: int
@@ -86,6 +103,9 @@ class ModelInfo:
 
 @dataclass
 class Report:
+    """Everything ``analyze`` found: model, totals, peak, per-op-type sums (heaviest first), one row per node
+    (subgraph rows after their node) and the warnings."""
+
     model: ModelInfo
     totals: Totals
     peak: Peak

@@ -9,6 +9,7 @@ tensors are evaluated; anything that would grow large is left alone.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -21,6 +22,8 @@ from .tensors import numel
 MAX_FOLDED_ELEMENTS = 1 << 16
 
 Evaluator = Callable[[list, dict], list]
+
+logger = logging.getLogger(__name__)
 
 
 def _guard(shape) -> tuple[int, ...]:
@@ -249,6 +252,7 @@ def _evaluate(node, values, static_shapes) -> list | None:
         with np.errstate(all="ignore"):
             outputs = evaluator(inputs, attrs)
     except Exception:  # an input the op rejects: leave the node to shape inference
+        logger.debug("not folded: node '%s' (%s)", node.name, node.op_type, exc_info=True)
         return None
     outputs = [np.asarray(out) for out in outputs]
     if any(out.size > MAX_FOLDED_ELEMENTS or out.dtype.kind not in "biuf" for out in outputs):

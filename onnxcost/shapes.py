@@ -1,7 +1,7 @@
 """Shapes for every tensor: user overrides, then inference until nothing more is learnt.
 
 Order (see docs/conventions.md):
-1. ``--input`` / ``--dim`` overrides are written into the graph's inputs; an
+1. ``inputs`` / ``dims`` overrides are written into the graph's inputs; an
    input dimension nobody gave is set to 1 and named in a warning.
 2. onnx shape inference with data propagation.
 3. If shapes are still missing: the shape-computing subgraphs are evaluated
@@ -9,10 +9,14 @@ Order (see docs/conventions.md):
    round learns anything new.
 4. If shapes are still missing: onnxruntime's symbolic shape inference.
 5. A dimension still unknown is set to 1; the tensors are named in a warning.
+
+Errors name the ``inputs`` parameter (the CLI shows its flag); warnings are printed as they are and
+name the command's flags (``--input``, ``--dim``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,15 +32,21 @@ from .skeleton import keeps_data
 Dim = int | str | None
 MAX_FOLD_ROUNDS = 8
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class TensorType:
+    """A tensor's element type (TensorProto enum) and shape (dimensions no inference could settle are 1)."""
+
     elem_type: int
     shape: tuple[int, ...] | None  # None when even the rank is unknown
 
 
 @dataclass
 class ShapeResult:
+    """Every tensor's type by name, the values known of small tensors, and what inference could not settle."""
+
     types: dict[str, TensorType]
     values: dict[str, np.ndarray]  # small tensors whose values are known (constants, folded shapes)
     warnings: list[str] = field(default_factory=list)
@@ -68,8 +78,9 @@ def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings:
     unknown = sorted(set(inputs) - set(graph_inputs))
     if unknown:
         raise InputSpecError(
-            f"--input names {', '.join(repr(n) for n in unknown)}, but the model's inputs are "
-            f"{', '.join(repr(n) for n in graph_inputs) or 'none'}"
+            f"inputs names {', '.join(repr(n) for n in unknown)}, but the model's inputs are "
+            f"{', '.join(repr(n) for n in graph_inputs) or 'none'}",
+            parameter="inputs",
         )
     bindings = {name: int(value) for name, value in dims.items()}
     for name, shape in inputs.items():
@@ -77,9 +88,10 @@ def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings:
         declared = _dims(value)
         shape = [int(d) for d in shape]
         if any(d < 0 for d in shape):
-            raise InputSpecError(f"--input {name}: dimensions must be >= 0, got {shape}")
+            raise InputSpecError(f"inputs {name}: dimensions must be >= 0, got {shape}", parameter="inputs")
         if declared is not None and len(declared) != len(shape):
-            raise InputSpecError(f"--input {name}: the model declares rank {len(declared)}, got {len(shape)} dimensions")
+            raise InputSpecError(f"inputs {name}: the model declares rank {len(declared)}, got {len(shape)} dimensions",
+                                 parameter="inputs")
         for old, new in zip(declared or [], shape):
             if isinstance(old, str):
                 if bindings.setdefault(old, new) != new:
@@ -145,8 +157,8 @@ def _bind(value: onnx.ValueInfoProto, bindings: Mapping[str, int]) -> None:
 def _onnx_infer(model: onnx.ModelProto, warnings: list[str]) -> onnx.ModelProto:
     try:
         return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
-    except Exception:
-        pass
+    except Exception:  # the C++ side raises several types
+        logger.debug("onnx shape inference failed; trying again without the model's value_info", exc_info=True)
     # Exporters' value_info can contradict the overrides; infer without it.
     bare = onnx.ModelProto()
     bare.CopyFrom(model)
@@ -155,6 +167,7 @@ def _onnx_infer(model: onnx.ModelProto, warnings: list[str]) -> onnx.ModelProto:
     try:
         return onnx.shape_inference.infer_shapes(bare, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:
+        logger.debug("onnx shape inference failed without value_info too", exc_info=True)
         warnings.append(f"onnx shape inference failed ({first_line(exc)}); shapes come from the model's own annotations")
         return model
 
@@ -200,7 +213,7 @@ def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
             try:
                 values[tensor.name] = numpy_helper.to_array(tensor)
             except Exception:  # data that does not match its dims: not a usable constant
-                continue
+                logger.debug("initializer '%s' is not a usable constant", tensor.name, exc_info=True)
     return values
 
 
@@ -245,6 +258,7 @@ def _ort_symbolic(skeleton, values, warnings) -> dict:
         working = _with_constants(skeleton, values, folded)
         inferred = SymbolicShapeInference.infer_shapes(working, auto_merge=True, guess_output_rank=True)
     except Exception as exc:  # it raises plain exceptions on patterns it does not handle
+        logger.debug("onnxruntime symbolic shape inference failed", exc_info=True)
         warnings.append(f"onnxruntime symbolic shape inference could not run ({first_line(exc)})")
         return {}
     if inferred is None:

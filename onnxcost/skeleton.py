@@ -27,6 +27,8 @@ SMALL_FLOAT_ELEMENTS = 64
 
 
 def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A weightless working copy of ``model`` (left unchanged): large tensors keep only dtype and dims, sparse
+    initializers become dense ones, local functions are inlined and Constant nodes become initializers."""
     skeleton = onnx.ModelProto()
     skeleton.ir_version = model.ir_version
     skeleton.opset_import.extend(model.opset_import)

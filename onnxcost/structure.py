@@ -15,6 +15,7 @@ import onnx
 
 from . import walk
 from .errors import InvalidModelError, first_line
+from .tensors import numel
 
 
 def defined_names(graph: onnx.GraphProto) -> set[str]:
@@ -144,8 +145,12 @@ def check_model(model: onnx.ModelProto) -> None:
 
 
 def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int]) -> None:
-    if node.domain not in CHECKED_DOMAINS or ("" if node.domain == "ai.onnx" else node.domain) not in opsets:
+    if node.domain not in CHECKED_DOMAINS:
         return
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    if domain not in opsets:  # onnx.checker and onnxruntime refuse it: no operator set says what the op means
+        raise InvalidModelError(f"node {_label(node, index)}: the model imports no opset of domain "
+                                f"'{domain or 'ai.onnx'}'")
     if any(True for _ in walk.subgraphs(node)):
         return  # the checker would check the subgraph without its outer scope; its nodes are checked one by one
     try:
@@ -170,7 +175,9 @@ def _check_dims(graph: onnx.GraphProto) -> None:
         dims = [d.dim_value for d in value.type.tensor_type.shape.dim if d.WhichOneof("value") == "dim_value"]
         if any(d <= 0 for d in dims):
             raise InvalidModelError(
-                f"input '{value.name}' declares a dimension of {min(dims)}; give a real shape with --input {value.name}:DxDx..."
+                f"input '{value.name}' declares a dimension of {min(dims)}; "
+                f"give a real shape with inputs {value.name}:DxDx...",
+                parameter="inputs",
             )
         _check_count(f"input '{value.name}'", dims)
     for sub in walk.graphs(graph):
@@ -181,8 +188,6 @@ def _check_dims(graph: onnx.GraphProto) -> None:
 
 
 def _check_count(what: str, dims) -> None:
-    count = 1
-    for dim in dims:
-        count *= dim
+    count = numel(dims)
     if count > MAX_ELEMENTS:
         raise InvalidModelError(f"{what} claims {count} elements, more than a 64-bit size can hold")

@@ -39,4 +39,5 @@ def tensor_bytes(elem_type: int, count: int) -> int:
 
 
 def type_name(elem_type: int) -> str:
+    """The TensorProto name in lower case ('float', 'int64', 'float16'); 'type<N>' for a type without a known size."""
     return TensorProto.DataType.Name(elem_type).lower() if elem_type in BITS else f"type{elem_type}"

@@ -29,6 +29,7 @@ def graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
 
 
 def model_graphs(model: onnx.ModelProto) -> Iterator[onnx.GraphProto]:
+    """The main graph and every graph nested in it or in the model's local functions."""
     yield from graphs(model.graph)
     for function in model.functions:
         for node in function.node:

@@ -11,7 +11,27 @@
     plan = passes.Rewriter(model, passes.Separable()).plan(passes.Energy(0.95))   # a dry run
     plan = passes.Rewriter(model, passes.Grouped(4)).plan(passes.Rank(2), compare=True)  # with the rivals' errors
 
-One driver (``driver``) serves every structure: ``Separable`` and ``Grouped``.
+    result = passes.rewrite("model.onnx", passes.Separable(), passes.Rank(1), dry_run=True)  # what the CLI calls
+    print(result.plan.macs_after, result.model)                                              # ..., None
+    record = result.to_dict()                                                                # docs/rewrite-schema.md
+
+One rewriter (``driver``) serves every structure (``Separable``, ``Grouped``); a structure provides what
+``protocol.Structure`` lists. The modules, one concern each:
+
+- ``protocol``: what a structure provides (``Structure``, ``Decomposition``, ``Cost``);
+- ``modes``: how much to keep (``Exact``, ``Rank``, ``Energy``, ``TargetMacs``) and the rank each picks;
+- ``selection``: which convs (``Selection``);
+- ``plan``: the plan records (``Plan``, ``LayerPlan``, ``Alternative``);
+- ``planner``: ranks per mode, the budget, emission choice and measurement, filling the plan;
+- ``rivals``: the other structures at each rewritten layer's MACs;
+- ``surgery``: the replacements put into the graph, the full check, the report held against the plan;
+- ``result``: ``RewriteResult`` and its JSON record;
+- ``driver``: ``Rewriter``, ``rewrite`` and ``validate_rewrite``, tying the above together;
+- ``separable``, ``grouped``: the two structures; ``factorize``, ``block_factorize``, ``blockwise_svd``:
+  their numerics (pure numpy); ``emitters``: the graph pieces they write;
+- ``sites``, ``fold``: the convs as the passes see them, with following affine ops folded in;
+- ``budget``: the rank allocation for a MACs budget; ``layer_models``, ``measure``: one conv alone as a
+  model, and its timing in onnxruntime; ``errors``: the passes' exceptions.
 """
 
 from __future__ import annotations
@@ -20,12 +40,15 @@ import os
 
 import onnx
 
-from .driver import (
-    AUTO, DEFAULT_MODE, Alternative, Cost, Energy, Exact, LayerPlan, Mode, Plan, Rank, RewriteResult, Rewriter, Selection,
-    Structure, TargetMacs, rewrite, save, validate_rewrite,
-)
+from .driver import Rewriter, rewrite, validate_rewrite
 from .errors import BudgetUnreachable, PredictionMismatch, RewriteOptionError, RewriteValidationFailed
 from .grouped import GATHER, SHUFFLE, Grouped
+from .modes import DEFAULT_MODE, Energy, Exact, Mode, Rank, TargetMacs
+from .plan import Alternative, LayerPlan, Plan
+from .planner import AUTO
+from .protocol import Cost, Decomposition, Structure
+from .result import REWRITE_SCHEMA, RewriteResult, save
+from .selection import Selection
 from .separable import CONCAT, MULTIPLIER, Separable
 
 STRUCTURES = {"separable": Separable, "grouped": Grouped}  # Grouped takes G
@@ -44,8 +67,8 @@ def grouped(model: str | os.PathLike | onnx.ModelProto, groups: int, mode: Mode 
 
 
 __all__ = [
-    "AUTO", "Alternative", "BudgetUnreachable", "CONCAT", "Cost", "DEFAULT_MODE", "Energy", "Exact", "GATHER", "Grouped",
-    "LayerPlan", "MULTIPLIER", "Mode", "Plan", "PredictionMismatch", "Rank", "RewriteOptionError", "RewriteResult",
-    "RewriteValidationFailed", "Rewriter", "SHUFFLE", "STRUCTURES", "Selection", "Separable", "Structure", "TargetMacs",
-    "grouped", "rewrite", "save", "separable", "validate_rewrite",
+    "AUTO", "Alternative", "BudgetUnreachable", "CONCAT", "Cost", "DEFAULT_MODE", "Decomposition", "Energy", "Exact",
+    "GATHER", "Grouped", "LayerPlan", "MULTIPLIER", "Mode", "Plan", "PredictionMismatch", "REWRITE_SCHEMA", "Rank",
+    "RewriteOptionError", "RewriteResult", "RewriteValidationFailed", "Rewriter", "SHUFFLE", "STRUCTURES", "Selection",
+    "Separable", "Structure", "TargetMacs", "grouped", "rewrite", "save", "separable", "validate_rewrite",
 ]

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .factorize import numerical_rank, squared_error_by_rank
+from .blockwise_svd import BlockwiseSVD, svd_of_blocks
 
 
 def block_matrices(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -60,36 +60,11 @@ def block_matrices(weight: np.ndarray, groups: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class BlockSVD:
-    """The SVD of every (output group, input group) block of dense conv weights W[Cout, Cin, *k]."""
+class BlockSVD(BlockwiseSVD):
+    """The SVD of every (output group, input group) block of dense conv weights W[Cout, Cin, *k]:
+    u (G, G, a, q), s (G, G, q), vt (G, G, q, b·K); a rank is a rank per block."""
 
-    u: np.ndarray  # (G, G, a, q)
-    s: np.ndarray  # (G, G, q), descending per block
-    vt: np.ndarray  # (G, G, q, b·K)
-    kernel: tuple[int, ...]
     groups: int
-    dtype: np.dtype
-
-    @property
-    def max_rank(self) -> int:
-        """The full rank of a block: min(Cout/G, Cin/G·K)."""
-        return self.s.shape[2]
-
-    @property
-    def exact_rank(self) -> int:
-        """The rank per block that reproduces W up to the rounding of its dtype (the largest over blocks)."""
-        g = self.groups
-        return numerical_rank(self.s.reshape(g * g, -1), (self.u.shape[2], self.vt.shape[3]), self.dtype)
-
-    @property
-    def squared_norm(self) -> float:
-        return float((self.s.astype(np.float64) ** 2).sum())
-
-    def squared_error(self, rank: int) -> float:
-        """||W - W_r||_F^2 for the best approximation W_r with rank ``rank`` in every block."""
-        self._check(rank)
-        g = self.groups
-        return float(squared_error_by_rank(self.s.reshape(g * g, -1))[rank])
 
     def factors(self, rank: int) -> GroupedFactors:
         """The KxK and 1x1 weights keeping ``rank`` singular vectors per block, in the shuffle's channel order."""
@@ -105,10 +80,6 @@ class BlockSVD:
         return GroupedFactors(spatial=spatial.astype(self.dtype), pointwise=pointwise.astype(self.dtype),
                               rank=r, groups=g)
 
-    def _check(self, rank: int) -> None:
-        if not 1 <= rank <= self.max_rank:
-            raise ValueError(f"rank must be in 1..{self.max_rank}, got {rank}")
-
 
 @dataclass(frozen=True)
 class GroupedFactors:
@@ -123,6 +94,7 @@ class GroupedFactors:
 
     @property
     def middle(self) -> int:
+        """M, the number of middle channels between the two convs."""
         return self.spatial.shape[0]
 
     def concat_order(self) -> GroupedFactors:
@@ -146,13 +118,10 @@ class GroupedFactors:
 
 
 def block_svd(weight: np.ndarray, groups: int) -> BlockSVD:
-    """SVD of every block, computed in float64 whatever the weights' dtype (vectors kept at the weights' precision)."""
+    """SVD of every block, computed in float64 whatever the weights' dtype (``svd_of_blocks``)."""
     weight = np.asarray(weight)
-    blocks = block_matrices(weight.astype(np.float64), groups)
-    u, s, vt = np.linalg.svd(blocks, full_matrices=False)
-    keep = np.promote_types(weight.dtype, np.float32)
-    return BlockSVD(u=u.astype(keep), s=s, vt=vt.astype(keep), kernel=tuple(weight.shape[2:]), groups=groups,
-                    dtype=weight.dtype)
+    u, s, vt = svd_of_blocks(block_matrices(weight.astype(np.float64), groups), weight.dtype)
+    return BlockSVD(u=u, s=s, vt=vt, kernel=tuple(weight.shape[2:]), dtype=weight.dtype, groups=groups)
 
 
 def channel_shuffle_permutation(channels: int, groups: int) -> np.ndarray:

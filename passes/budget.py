@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RankOption:
+    """One rank a layer can be rewritten at: its MACs there and its relative squared weight error."""
+
     rank: int
     macs: int  # of the layer rewritten at this rank
     error: float  # relative squared weight error at this rank
@@ -41,12 +43,16 @@ class RankOption:
 
 @dataclass(frozen=True)
 class LayerOptions:
+    """A layer's MACs as it is (dense) and the ranks it can be rewritten at."""
+
     dense_macs: int
     options: Sequence[RankOption]  # any order; ranks that do not save MACs are ignored
 
 
 @dataclass(frozen=True)
 class Allocation:
+    """The chosen rank per layer, the MACs saved in total and the summed error."""
+
     ranks: dict[str, int | None]  # None: the layer stays dense
     saved: int  # MACs saved in total
     error: float  # sum of the layers' relative squared errors

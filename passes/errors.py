@@ -10,7 +10,7 @@ class RewriteOptionError(InputSpecError):
 
 
 class BudgetUnreachable(OnnxcostError):
-    """``--target-macs`` cannot be met with the selected layers (exit code 2)."""
+    """``TargetMacs`` cannot be met with the selected layers (exit code 2)."""
 
 
 class RewriteValidationFailed(ValidationFailed):

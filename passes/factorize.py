@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .blockwise_svd import BlockwiseSVD, svd_of_blocks
+
 
 def channel_matrices(weight: np.ndarray, group: int) -> np.ndarray:
     """M[c] = the (Cout/g) x K matrix of input channel c, for c = 0..Cin-1."""
@@ -37,66 +39,12 @@ def channel_matrices(weight: np.ndarray, group: int) -> np.ndarray:
     return blocks.transpose(0, 2, 1, 3).reshape(group * cin_per_group, cout // group, k)
 
 
-def numerical_rank(singular_values: np.ndarray, shape: tuple[int, int], dtype: np.dtype) -> int:
-    """Largest per-channel rank at the rounding level of ``dtype`` (numpy.linalg.matrix_rank's tolerance).
-
-    ``singular_values`` is (channels, q), each row sorted in descending order.
-    """
-    eps = np.finfo(dtype if np.issubdtype(np.dtype(dtype), np.floating) else np.float32).eps
-    tol = singular_values[:, :1] * max(shape) * eps
-    ranks = (singular_values > tol).sum(axis=1)
-    return max(int(ranks.max(initial=0)), 1)
-
-
-def squared_error_by_rank(singular_values: np.ndarray) -> np.ndarray:
-    """err[r] = sum over channels of the squared singular values beyond the r-th, for r = 0..q."""
-    energy = (np.asarray(singular_values, dtype=np.float64) ** 2).sum(axis=0)  # per rank position, over channels
-    tail = np.concatenate([np.cumsum(energy[::-1])[::-1], [0.0]])
-    return tail
-
-
-def energy_rank(singular_values: np.ndarray, fraction: float) -> int:
-    """Smallest r >= 1 whose kept squared singular values reach ``fraction`` of the total (0 < fraction <= 1)."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"energy fraction must be in (0, 1], got {fraction}")
-    tail = squared_error_by_rank(singular_values)
-    total = tail[0]
-    if total == 0:
-        return 1
-    kept = total - tail[1:]  # kept[r-1] for r = 1..q
-    # A relative slack of a few ulps so that fraction=1 reaches full rank despite rounding in the sums.
-    reached = np.nonzero(kept >= fraction * total * (1 - 1e-12))[0]
-    return int(reached[0]) + 1
-
-
 @dataclass(frozen=True)
-class ChannelSVD:
-    """The per-input-channel SVD of conv weights W[Cout, Cin/g, *k] with ``group`` groups."""
+class ChannelSVD(BlockwiseSVD):
+    """The per-input-channel SVD of conv weights W[Cout, Cin/g, *k] with ``group`` groups: one block per input
+    channel, u (Cin, Cout/g, q), s (Cin, q), vt (Cin, q, K); a rank is a depth multiplier."""
 
-    u: np.ndarray  # (Cin, Cout/g, q)
-    s: np.ndarray  # (Cin, q), descending
-    vt: np.ndarray  # (Cin, q, K)
-    kernel: tuple[int, ...]
     group: int
-    dtype: np.dtype
-
-    @property
-    def max_rank(self) -> int:
-        return self.s.shape[1]
-
-    @property
-    def exact_rank(self) -> int:
-        """The depth multiplier that reproduces W up to the rounding of its dtype."""
-        return numerical_rank(self.s, (self.u.shape[1], self.vt.shape[2]), self.dtype)
-
-    @property
-    def squared_norm(self) -> float:
-        return float((self.s.astype(np.float64) ** 2).sum())
-
-    def squared_error(self, rank: int) -> float:
-        """||W - W_r||_F^2 for the best depth-multiplier-``rank`` approximation W_r."""
-        self._check(rank)
-        return float(squared_error_by_rank(self.s)[rank])
 
     def factors(self, rank: int) -> SeparableFactors:
         """Depthwise filters and pointwise weights keeping ``rank`` singular vectors per input channel."""
@@ -111,10 +59,6 @@ class ChannelSVD:
                      .reshape(group * cout_per_group, cin_per_group * rank))
         return SeparableFactors(depthwise=depthwise.astype(self.dtype), pointwise=pointwise.astype(self.dtype),
                                 rank=rank, group=group)
-
-    def _check(self, rank: int) -> None:
-        if not 1 <= rank <= self.max_rank:
-            raise ValueError(f"rank must be in 1..{self.max_rank}, got {rank}")
 
 
 @dataclass(frozen=True)
@@ -146,16 +90,10 @@ class SeparableFactors:
 
 
 def channel_svd(weight: np.ndarray, group: int = 1) -> ChannelSVD:
-    """SVD of every input channel's matrix, computed in float64 whatever the weights' dtype."""
+    """SVD of every input channel's matrix, computed in float64 whatever the weights' dtype (``svd_of_blocks``)."""
     weight = np.asarray(weight)
-    matrices = channel_matrices(weight.astype(np.float64), group)
-    u, s, vt = np.linalg.svd(matrices, full_matrices=False)
-    # The singular vectors are kept at the weights' precision (at least float32): the factors are cast to it
-    # anyway, and a wide layer's U is Cin·Cout·q numbers. The singular values, which the errors come from,
-    # stay float64.
-    keep = np.promote_types(weight.dtype, np.float32)
-    return ChannelSVD(u=u.astype(keep), s=s, vt=vt.astype(keep), kernel=tuple(weight.shape[2:]), group=group,
-                      dtype=weight.dtype)
+    u, s, vt = svd_of_blocks(channel_matrices(weight.astype(np.float64), group), weight.dtype)
+    return ChannelSVD(u=u, s=s, vt=vt, kernel=tuple(weight.shape[2:]), dtype=weight.dtype, group=group)
 
 
 def compose_separable(factors: SeparableFactors) -> np.ndarray:

@@ -14,7 +14,7 @@ conv's:
   no shape in it, the faster alone in onnxruntime, see docs/rewrite.md);
 - ``<conv>/gpw``: Conv 1x1, G groups, M -> Cout, carrying the bias.
 
-The driver times the two shuffles per layer and keeps the faster (``shuffle`` on a
+The planner times the two shuffles per layer and keeps the faster (``shuffle`` on a
 tie). ``shuffle`` writes spatial dims, so it is offered only where they are fixed
 (every graph input's dims after the first are numbers); elsewhere ``gather`` is.
 G = 1 is the plain low-rank pair (KxK conv Cin -> r, 1x1 conv r -> Cout): no shuffle.
@@ -30,16 +30,15 @@ the dense conv plus Cout² when Cout <= Cin·K.
 
 from __future__ import annotations
 
-
 import numpy as np
 import onnx_graphsurgeon as gs
 
-
 from .block_factorize import BlockSVD, GroupedFactors, block_svd, channel_shuffle_permutation
-from .driver import Cost, Exact, Mode
+from .emitters import Names, pointwise_conv, spatial_conv
 from .errors import RewriteOptionError
-from .measure import Names
-from .separable import Separable, _constant
+from .modes import Exact, Mode
+from .protocol import Cost
+from .separable import Separable
 from .sites import ConvSite
 
 SHUFFLE = "shuffle"
@@ -54,12 +53,13 @@ class Grouped:
 
     def __init__(self, groups: int):
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-            raise RewriteOptionError(f"--grouped G must be an integer >= 1, got {groups}")
+            raise RewriteOptionError(f"groups must be an integer >= 1, got {groups}", parameter="groups")
         self.groups = int(groups)
         self.name = f"grouped G={self.groups}" if self.groups > 1 else LOW_RANK
         self.emissions = EMISSIONS if self.groups > 1 else ()
 
     def eligible(self, site: ConvSite) -> str | None:
+        """None, or why not: the conv is already grouped, or G does not divide its channels."""
         if site.group != 1:
             return f"already grouped (group {site.group}): the grouped rewrite takes dense convs"
         g = self.groups
@@ -68,25 +68,27 @@ class Grouped:
         return None
 
     def decompose(self, site: ConvSite) -> BlockSVD:
+        """The SVD of every (output group, input group) block of the site's (folded) weights."""
         return block_svd(site.weight, self.groups)
 
     def cost(self, site: ConvSite, rank: int) -> Cost:
+        """Grouped KxK conv (M = G·G·rank middle channels) plus the grouped 1x1 conv; the shuffle has no MACs."""
         return Cost.of_conv_pair(site, *self._shapes(site, rank))
 
     def variants(self, site: ConvSite, rank: int) -> tuple[str, ...]:
+        """shuffle then gather where the spatial dims are fixed, gather alone elsewhere; G = 1: no shuffle."""
         if self.groups == 1:
             return (NO_SHUFFLE,)
         # The exporters' form first (a timing tie keeps it); it writes spatial dims, so only where they are fixed.
         return (SHUFFLE, GATHER) if site.fixed_spatial else (GATHER,)
 
     def emit(self, graph: gs.Graph, site: ConvSite, factors: GroupedFactors, variant: str, names: Names) -> list[gs.Node]:
+        """``<conv>/gconv``, the shuffle (``variant``), then ``<conv>/gpw``."""
         if variant not in self.variants(site, factors.rank):
             raise ValueError(f"emission '{variant}' is not available for {site.name}")
         g, dtype, m = self.groups, site.dtype, factors.middle
         middle = gs.Variable(names.tensor(f"{site.name}/gconv"), dtype=dtype)
-        nodes = [gs.Node("Conv", name=names.node(f"{site.name}/gconv"), attrs={**site.conv_attrs(), "group": g},
-                         inputs=[site.input, _constant(names.tensor(f"{site.name}/gconv.weight"), factors.spatial, dtype)],
-                         outputs=[middle])]
+        nodes = [spatial_conv(site, "gconv", factors.spatial, g, middle, names)]
         shuffled = middle
         if variant == SHUFFLE:
             nodes_, shuffled = _shuffle(site, middle, m, g, names)
@@ -97,18 +99,11 @@ class Grouped:
             nodes.append(gs.Node("Gather", name=names.node(f"{site.name}/shuffle"), attrs={"axis": 1},
                                  inputs=[middle, gs.Constant(names.tensor(f"{site.name}/shuffle.indices"), order)],
                                  outputs=[shuffled]))
-        ones = [1] * site.spatial_rank
-        pointwise = factors.pointwise.reshape(*factors.pointwise.shape, *ones)
-        inputs = [shuffled, _constant(names.tensor(f"{site.name}/gpw.weight"), pointwise, dtype)]
-        if site.bias is not None:
-            inputs.append(_constant(names.tensor(f"{site.name}/gpw.bias"), site.bias, dtype))
-        nodes.append(gs.Node("Conv", name=names.node(f"{site.name}/gpw"),
-                             attrs={"kernel_shape": ones, "strides": ones, "dilations": ones, "pads": [0] * 2 * len(ones),
-                                    "group": g},
-                             inputs=inputs, outputs=[site.output]))
+        nodes.append(pointwise_conv(site, "gpw", shuffled, factors.pointwise, g, names))
         return nodes
 
     def notes(self, mode: Mode) -> list[str]:
+        """Where the shuffle's cost is (G > 1), and in exact mode what the exact grouped form costs."""
         notes = []
         if self.groups > 1:
             notes.append("the channel shuffle has no MACs; it moves the middle tensor (Reshape, Transpose, Reshape, or one "

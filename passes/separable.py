@@ -13,7 +13,7 @@ Two emissions compute the same function:
   r > 1 and a dense (group 1) original: with groups the permuted pointwise would
   no longer be block-diagonal.
 
-onnxruntime's CPU kernels treat the two differently; the driver times both and
+onnxruntime's CPU kernels treat the two differently; the planner times both and
 emits the faster, concat on a tie (see docs/rewrite.md for measured figures).
 
 Predicted cost (onnxcost's rule ``conv_macs``, out = the conv's output shape):
@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import onnx_graphsurgeon as gs
 
-
-from .driver import Cost, Exact, Mode
+from .emitters import Names, pointwise_conv, spatial_conv
 from .factorize import ChannelSVD, SeparableFactors, channel_svd
-from .measure import Names
+from .modes import Exact, Mode
+from .protocol import Cost
 from .sites import ConvSite
 
 MULTIPLIER = "multiplier"
@@ -48,58 +47,55 @@ class Separable:
     emissions = EMISSIONS
 
     def eligible(self, site: ConvSite) -> str | None:
+        """None, or why not: a 1x1 kernel has nothing to separate."""
         if math.prod(site.kernel) == 1:
             return "1x1 kernel: nothing to separate"
         return None
 
     def decompose(self, site: ConvSite) -> ChannelSVD:
+        """The per-input-channel SVD of the site's (folded) weights."""
         return channel_svd(site.weight, site.group)
 
     def cost(self, site: ConvSite, rank: int) -> Cost:
+        """Depthwise conv (multiplier ``rank``) plus the 1x1 conv, by onnxcost's Conv rule."""
         return Cost.of_conv_pair(site, *self._shapes(site, rank))
 
     def variants(self, site: ConvSite, rank: int) -> tuple[str, ...]:
+        """concat then multiplier for r > 1 on a dense conv; multiplier alone otherwise."""
         # Concat first: on onnxruntime's CPU path it is the faster on most VGG layers (docs/rewrite.md),
         # so it wins a timing tie.
         return (CONCAT, MULTIPLIER) if rank > 1 and site.group == 1 else (MULTIPLIER,)
 
     def emit(self, graph: gs.Graph, site: ConvSite, factors: SeparableFactors, variant: str, names: Names) -> list[gs.Node]:
+        """``<conv>/dw`` (one conv, or r convs ``<conv>/dw.t`` and a Concat) then ``<conv>/pw``."""
         if variant not in self.variants(site, factors.rank):
             raise ValueError(f"emission '{variant}' is not available for {site.name} at rank {factors.rank}")
-        dtype = site.dtype
-        middle = gs.Variable(names.tensor(f"{site.name}/dw"), dtype=dtype)
-        spatial = site.conv_attrs()
+        middle = gs.Variable(names.tensor(f"{site.name}/dw"), dtype=site.dtype)
         if variant == MULTIPLIER:
-            nodes = [gs.Node("Conv", name=names.node(f"{site.name}/dw"), attrs={**spatial, "group": site.cin},
-                             inputs=[site.input, _constant(names.tensor(f"{site.name}/dw.weight"), factors.depthwise, dtype)],
-                             outputs=[middle])]
+            nodes = [spatial_conv(site, "dw", factors.depthwise, site.cin, middle, names)]
             pointwise = factors.pointwise
         else:
             ordered = factors.concat_order()
             nodes, parts = [], []
             for t in range(factors.rank):
-                part = gs.Variable(names.tensor(f"{site.name}/dw.{t}"), dtype=dtype)
-                nodes.append(gs.Node("Conv", name=names.node(f"{site.name}/dw.{t}"), attrs={**spatial, "group": site.cin},
-                                     inputs=[site.input, _constant(names.tensor(f"{site.name}/dw.{t}.weight"), ordered.depthwise[t], dtype)],
-                                     outputs=[part]))
+                part = gs.Variable(names.tensor(f"{site.name}/dw.{t}"), dtype=site.dtype)
+                nodes.append(spatial_conv(site, f"dw.{t}", ordered.depthwise[t], site.cin, part, names))
                 parts.append(part)
             nodes.append(gs.Node("Concat", name=names.node(f"{site.name}/dw"), attrs={"axis": 1}, inputs=parts, outputs=[middle]))
             pointwise = ordered.pointwise
-        ones = [1] * site.spatial_rank
-        inputs = [middle, _constant(names.tensor(f"{site.name}/pw.weight"), pointwise.reshape(*pointwise.shape, *ones), dtype)]
-        if site.bias is not None:
-            inputs.append(_constant(names.tensor(f"{site.name}/pw.bias"), site.bias, dtype))
-        nodes.append(gs.Node("Conv", name=names.node(f"{site.name}/pw"),
-                             attrs={"kernel_shape": ones, "strides": ones, "dilations": ones, "pads": [0] * 2 * len(ones),
-                                    "group": site.group},
-                             inputs=inputs, outputs=[site.output]))
+        nodes.append(pointwise_conv(site, "pw", middle, pointwise, site.group, names))
         return nodes
 
     def notes(self, mode: Mode) -> list[str]:
+        """In exact mode, what the exact separable form costs."""
         if isinstance(mode, Exact):
             return ["exact mode proves the surgery correct, it does not save anything: the exact separable form of a "
                     "full-rank KxK conv costs the dense conv plus Cin·K² MACs per output position (K = kernel elements)"]
         return []
+
+    def rivals(self) -> tuple:
+        """No rivals: nothing is put beside the separable form (``Grouped`` puts it beside itself)."""
+        return ()
 
     @staticmethod
     def _shapes(site: ConvSite, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -108,7 +104,3 @@ class Separable:
         depthwise_w = (site.cin * rank, 1, *site.kernel)
         pointwise_w = (site.cout, site.cin // site.group * rank, *([1] * site.spatial_rank))
         return depthwise_out, depthwise_w, pointwise_w
-
-
-def _constant(name: str, values: np.ndarray, dtype: np.dtype) -> gs.Constant:
-    return gs.Constant(name, np.ascontiguousarray(values, dtype=dtype))

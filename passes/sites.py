@@ -24,6 +24,10 @@ FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 
 @dataclass
 class ConvSite:
+    """One Conv of the main graph as a structure sees it: effective weights, attributes, shapes, costs (MACs for
+    the model's batch, params in elements, memory traffic in bytes, all from onnxcost's report) and the tensors
+    its replacement reads and produces. ``problem`` says why no structure may rewrite it (None when one may)."""
+
     name: str  # the node's name (the report's name for an unnamed node)
     node: gs.Node
     chain: list[gs.Node]  # followers folded into the weights, in order
@@ -48,22 +52,27 @@ class ConvSite:
 
     @property
     def cin(self) -> int:
+        """Input channels: Cin/g of the weights times the groups."""
         return self.weight.shape[1] * self.group
 
     @property
     def cout(self) -> int:
+        """Output channels."""
         return self.weight.shape[0]
 
     @property
     def dtype(self) -> np.dtype:
+        """The weights' dtype (the replacement's weights are written in it)."""
         return self.weight.dtype
 
     @property
     def spatial_rank(self) -> int:
+        """Number of spatial dims (2 for a 2-D conv)."""
         return len(self.kernel)
 
     @property
     def depthwise(self) -> bool:
+        """One input channel per group and more than one group: already depthwise."""
         return self.weight is not None and self.weight.shape[1] == 1 and self.group > 1
 
     def conv_attrs(self) -> dict:

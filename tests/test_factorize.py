@@ -9,9 +9,11 @@ import itertools
 import numpy as np
 import pytest
 
+from onnxcost.passes.blockwise_svd import squared_error_by_rank
 from onnxcost.passes.budget import LayerOptions, RankOption, Unreachable, allocate
-from onnxcost.passes.factorize import channel_svd, compose_separable, energy_rank, squared_error_by_rank
+from onnxcost.passes.factorize import channel_svd, compose_separable
 from onnxcost.passes.fold import batchnorm_affine, fold_affine, per_channel_vector
+from onnxcost.passes.modes import energy_rank
 
 from support.rewrite_models import spectral_weight
 
@@ -115,11 +117,11 @@ def test_known_spectrum_gives_known_errors_and_energy_ranks():
     assert svd.squared_error(2) == pytest.approx(5 * 1, rel=1e-5)
     assert svd.squared_error(3) == pytest.approx(0, abs=1e-9)
     # kept(1) = 9/14 = 0.643, kept(2) = 13/14 = 0.929, kept(3) = 1
-    assert energy_rank(svd.s, 0.6) == 1
-    assert energy_rank(svd.s, 0.9) == 2
-    assert energy_rank(svd.s, 13 / 14 - 1e-6) == 2
-    assert energy_rank(svd.s, 0.95) == 3
-    assert energy_rank(svd.s, 1.0) == 3
+    assert energy_rank(svd, 0.6) == 1
+    assert energy_rank(svd, 0.9) == 2
+    assert energy_rank(svd, 13 / 14 - 1e-6) == 2
+    assert energy_rank(svd, 0.95) == 3
+    assert energy_rank(svd, 1.0) == 3
 
 
 def test_squared_error_by_rank_sums_over_channels():

@@ -16,6 +16,7 @@ from onnxcost.passes.block_factorize import (
 )
 from onnxcost.validation import run, session
 
+from support.conv_cases import GROUPED_CONVS
 from support.rewrite_models import finish, resnet_block, single_conv
 
 
@@ -134,14 +135,20 @@ def test_no_random_factorization_of_the_same_structure_does_better():
         assert optimal < np.sqrt(error)
 
 
-def test_exact_rank_of_low_rank_blocks():
-    rng = np.random.default_rng(3)
-    groups, a, b = 2, 6, 4
+def block_weight(groups, a, b, make_block):
+    """3x3 conv weights W[G·a, G·b] whose every (output group p, input group q) block, as an a x (b·9) matrix,
+    is a fresh ``make_block()``, p then q."""
     w = np.zeros((groups * a, groups * b, 3, 3))
     for p in range(groups):
         for q in range(groups):
-            block = rng.standard_normal((a, 2)) @ rng.standard_normal((2, b * 9))  # rank 2
-            w[p * a:(p + 1) * a, q * b:(q + 1) * b] = block.reshape(a, b, 3, 3)
+            w[p * a:(p + 1) * a, q * b:(q + 1) * b] = make_block().reshape(a, b, 3, 3)
+    return w
+
+
+def test_exact_rank_of_low_rank_blocks():
+    rng = np.random.default_rng(3)
+    groups, a, b = 2, 6, 4
+    w = block_weight(groups, a, b, lambda: rng.standard_normal((a, 2)) @ rng.standard_normal((2, b * 9)))  # rank 2
     d = block_svd(w.astype(np.float32), groups)
     assert d.max_rank == 6 and d.exact_rank == 2
     assert d.squared_error(2) < 1e-9 * d.squared_norm
@@ -215,22 +222,10 @@ def test_the_shuffle_shapes_are_what_exporters_write():
     assert onnx.helper.get_attribute_value(transpose.attribute[0]) == [0, 2, 1, 3, 4]
 
 
-CONVS = {
-    "1x1": dict(cin=8, cout=16, kernel=[1, 1], spatial=[6, 7]),
-    "1d": dict(cin=8, cout=16, kernel=[3], spatial=[20], pads=[1, 1]),
-    "3d": dict(cin=8, cout=8, kernel=[3, 3, 3], spatial=[5, 6, 7], pads=[1] * 6),
-    "stride-pads-dilation": dict(cin=8, cout=16, kernel=[3, 3], spatial=[17, 19], strides=[2, 2], pads=[1, 0, 1, 2], dilations=[2, 1]),
-    "same-upper": dict(cin=8, cout=16, kernel=[3, 3], spatial=[17, 19], strides=[2, 1], auto_pad="SAME_UPPER"),
-    "no-bias-5x5": dict(cin=8, cout=12, kernel=[5, 5], spatial=[15, 15], bias=False, pads=[2] * 4),
-    "non-square": dict(cin=8, cout=16, kernel=[1, 5], spatial=[9, 16], pads=[0, 2, 0, 2]),
-    "batch-2": dict(cin=8, cout=16, kernel=[3, 3], spatial=[9, 9], batch=2),
-}
-
-
 @pytest.mark.parametrize("emission", ["shuffle", "gather"])
-@pytest.mark.parametrize("case", sorted(CONVS))
+@pytest.mark.parametrize("case", sorted(GROUPED_CONVS))
 def test_exact_on_every_kind_of_conv(case, emission):
-    spec = CONVS[case]
+    spec = GROUPED_CONVS[case]
     result = passes.grouped(single_conv(**spec), 4, Exact(), emission=emission)
     (layer,) = result.plan.layers
     assert layer.rewrite and layer.emission == emission
@@ -287,12 +282,12 @@ def test_energy_mode_on_a_known_block_spectrum():
     """Every block has singular values (3, 2, 1): energy 0.9 needs r = 2 (13/14 kept)."""
     rng = np.random.default_rng(5)
     groups, a, b = 2, 8, 4
-    w = np.zeros((groups * a, groups * b, 3, 3))
-    for p in range(groups):
-        for q in range(groups):
-            u, _ = np.linalg.qr(rng.standard_normal((a, 3)))
-            v, _ = np.linalg.qr(rng.standard_normal((b * 9, 3)))
-            w[p * a:(p + 1) * a, q * b:(q + 1) * b] = ((u * [3, 2, 1]) @ v.T).reshape(a, b, 3, 3)
+
+    def spectrum_321():
+        u, _ = np.linalg.qr(rng.standard_normal((a, 3)))
+        v, _ = np.linalg.qr(rng.standard_normal((b * 9, 3)))
+        return (u * [3, 2, 1]) @ v.T
+    w = block_weight(groups, a, b, spectrum_321)
     model = single_conv(8, 16, [3, 3], [10, 10], weight=w.astype(np.float32), pads=[1] * 4)
     result = passes.grouped(model, 2, Energy(0.9), emission="gather")
     (layer,) = result.plan.layers
@@ -400,17 +395,18 @@ def test_compare_puts_the_rivals_at_the_same_macs():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: passes.Grouped(0), "--grouped G must be an integer >= 1"),
+    (lambda: passes.Grouped(0), "groups must be an integer >= 1"),
     (lambda: passes.Rewriter(resnet_block(), passes.Grouped(2)).plan(Rank(1), emission="multiplier"),
-     "--emission multiplier: the grouped G=2 rewrite writes shuffle or gather"),
+     "emission multiplier: the grouped G=2 rewrite writes shuffle or gather"),
 ])
 def test_bad_options_are_input_errors(make, message):
     with pytest.raises(onnxcost.OnnxcostError, match=message.replace("(", r"\(")) as info:
         make()
     assert info.value.exit_code == 2
+    assert str(info.value).startswith(info.value.parameter)  # the CLI puts the flag in its place
 
 
 def test_selection_applies_as_for_the_separable_pass():
     plan = passes.Rewriter(resnet_block(), passes.Grouped(2)).plan(Rank(1), Selection(exclude=("conv_s",)), emission="shuffle")
     assert [l.name for l in plan.rewritten] == ["conv_a", "conv_b"]
-    assert next(l for l in plan.layers if l.name == "conv_s").reason == "matched by --exclude"
+    assert next(l for l in plan.layers if l.name == "conv_s").reason == "matched by exclude"

@@ -1,5 +1,6 @@
 """onnxcost rewrite --grouped G on the command line: exact on VGG-16 and a ResNet block in onnxruntime, the
-written model's report against hand counts, skipped convs, the dry-run comparison, bad input.
+written model's report against hand counts, skipped convs, the dry-run comparison, failed validation
+(the bad-input table of both structures is in test_separable_cli.py).
 
 Hand formulas (N = 1, P = output positions, K = kernel elements): dense conv P·Cout·Cin·K; grouped at rank r
 per block P·G·r·(Cin·K + Cout). At the exact rank of full-rank weights, G·r = min(Cout, Cin·K), so an exact
@@ -14,13 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 import onnxcost
-from onnxcost.cli import app
-
-import onnxcost.cli.rewrite  # noqa: F401 - registers the commands
+from onnxcost.cli import commands
 
 from support.rewrite_models import VGG16_CONVS, VGG16_MACS, finish, resnet_block
 
 runner = CliRunner()
+app = commands()
 
 
 def rewrite(*args):
@@ -151,26 +151,6 @@ def test_gather_fallback_is_said(tmp_path):
     result = rewrite("--grouped", "2", "--rank", "1", "--emission", "shuffle", "--input", "x:1x8x10x10", "--dry-run", path)
     assert result.exit_code == 0, result.output
     assert "conv: 'shuffle' emission not available here; gather" in result.stdout
-
-
-@pytest.mark.parametrize("args, message", [
-    (["rewrite", "--rank", "1", "M", "-o", "o.onnx"], "choose a structure: --separable or --grouped G"),
-    (["rewrite", "--separable", "--grouped", "2", "--rank", "1", "M", "-o", "o.onnx"], "choose one structure, not --separable and --grouped"),
-    (["rewrite", "--grouped", "0", "--rank", "1", "M", "-o", "o.onnx"], "--grouped G must be an integer >= 1"),
-    (["rewrite", "--grouped", "2", "--emission", "concat", "--rank", "1", "M", "-o", "o.onnx"],
-     "--emission concat: the grouped G=2 rewrite writes shuffle or gather"),
-    (["rewrite", "--separable", "--emission", "gather", "--rank", "1", "M", "-o", "o.onnx"],
-     "--emission gather: the separable rewrite writes multiplier or concat"),
-    (["rewrite", "--grouped", "2", "--rank", "1", "--exact", "M", "-o", "o.onnx"], "choose one mode, not --exact and --rank"),
-    (["rewrite", "--grouped", "2", "--target-macs", "1", "M", "-o", "o.onnx"], "cannot be met"),
-])
-def test_bad_input_is_one_line_and_exit_2(block, tmp_path, args, message):
-    args = [str(block) if a == "M" else str(tmp_path / a) if a.endswith(".onnx") else a for a in args]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    assert message in result.stderr
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
-    assert not (tmp_path / "o.onnx").exists()
 
 
 def test_failed_validation_exits_1_and_writes_nothing(block, tmp_path):

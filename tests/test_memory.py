@@ -32,3 +32,10 @@ def test_memory_traffic_is_reads_plus_writes():
     assert rows["join"].bytes_read == 2 * TENSOR and rows["join"].output_bytes == TENSOR
     assert rows["join"].memory_traffic_bytes == 3 * TENSOR
     assert onnxcost.analyze_model(skip_chain()).totals.memory_traffic_bytes == (2 + 2 + 3 + 2) * TENSOR
+
+
+def test_a_graph_without_nodes_has_no_peak():
+    # y is x itself: nothing runs, so no step holds a tensor and no node is at the peak.
+    report = onnxcost.analyze_model(model([], {"x": [1, 4]}, ["x"]))
+    assert (report.totals.peak_activation_bytes, report.peak.node, report.peak.live_tensors) == (0, None, [])
+    assert report.totals.nodes == 0

@@ -13,6 +13,7 @@ import onnxcost
 from onnxcost import passes
 from onnxcost.passes import Energy, Exact, Rank, Selection, TargetMacs
 
+from support.conv_cases import SEPARABLE_CONVS
 from support.rewrite_models import VGG16_CONVS, VGG16_MACS, VGG16_PARAMS, conv_mul_add, resnet_block, single_conv, spectral_weight
 
 
@@ -99,11 +100,11 @@ def test_vgg16_selection_and_dry_run_plan(vgg16):
     plan = rewriter.plan(Rank(2), Selection(include=("conv4_*", "conv5_*"), exclude=("conv5_3",)), emission="multiplier")
     assert [l.name for l in plan.rewritten] == ["conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2"]
     reasons = {l.name: l.reason for l in plan.layers if not l.rewrite}
-    assert reasons["conv5_3"] == "matched by --exclude" and reasons["conv1_2"] == "not matched by --include"
+    assert reasons["conv5_3"] == "matched by exclude" and reasons["conv1_2"] == "not matched by include"
     expected = VGG16_MACS - sum(side * side * cout * cin * 9 - separable_macs(side, cin, cout, 2)
                                 for name, cin, cout, side in VGG16_CONVS if name[:5] in ("conv4", "conv5") and name != "conv5_3")
     assert plan.macs_after == expected
-    # --min-channels 1 lets the stem in; r=2 on 3 input channels: 224²·(3·2·9 + 64·3·2) < 224²·64·3·9.
+    # min_channels=1 lets the stem in; r=2 on 3 input channels: 224²·(3·2·9 + 64·3·2) < 224²·64·3·9.
     plan = rewriter.plan(Rank(2), Selection(include=("conv1_1",), min_channels=1), emission="multiplier")
     assert [l.name for l in plan.rewritten] == ["conv1_1"]
     assert plan.rewritten[0].macs_after == 224 * 224 * (3 * 2 * 9 + 64 * 3 * 2)
@@ -175,22 +176,10 @@ def test_mul_and_add_after_a_conv_are_folded():
 
 # --- every kind of conv, exact in onnxruntime --------------------------------------------------------
 
-CONVS = {
-    "1d": dict(cin=8, cout=16, kernel=[3], spatial=[20], pads=[1, 1]),
-    "3d": dict(cin=6, cout=8, kernel=[3, 3, 3], spatial=[7, 8, 9], pads=[1] * 6),
-    "stride-pads-dilation": dict(cin=8, cout=16, kernel=[3, 3], spatial=[17, 19], strides=[2, 2], pads=[1, 0, 1, 2], dilations=[2, 1]),
-    "same-upper": dict(cin=8, cout=16, kernel=[3, 3], spatial=[17, 19], strides=[2, 1], auto_pad="SAME_UPPER"),
-    "grouped-no-bias": dict(cin=8, cout=12, kernel=[3, 3], spatial=[15, 15], group=4, bias=False),
-    "grouped-dilated-5x5": dict(cin=8, cout=16, kernel=[5, 5], spatial=[15, 15], group=2, dilations=[2, 2], pads=[4] * 4),
-    "non-square": dict(cin=8, cout=16, kernel=[1, 5], spatial=[9, 16], pads=[0, 2, 0, 2]),
-    "batch-2": dict(cin=6, cout=16, kernel=[3, 3], spatial=[9, 9], batch=2),
-}
-
-
 @pytest.mark.parametrize("emission", ["multiplier", "concat"])
-@pytest.mark.parametrize("case", sorted(CONVS))
+@pytest.mark.parametrize("case", sorted(SEPARABLE_CONVS))
 def test_exact_on_every_kind_of_conv(case, emission):
-    spec = CONVS[case]
+    spec = SEPARABLE_CONVS[case]
     model = single_conv(**spec)
     result = passes.separable(model, Exact(), emission=emission)
     (layer,) = result.plan.layers
@@ -339,17 +328,19 @@ def test_validation_failure_raises_with_the_result():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: Rank(0), "--rank must be an integer >= 1"),
-    (lambda: Energy(0), "--energy must be in"),
-    (lambda: Energy(1.5), "--energy must be in"),
-    (lambda: TargetMacs.parse("lots"), "--target-macs 'lots'"),
+    (lambda: Rank(0), "rank must be an integer >= 1"),
+    (lambda: Energy(0), "energy must be in"),
+    (lambda: Energy(1.5), "energy must be in"),
+    (lambda: TargetMacs.parse("lots"), "target_macs 'lots'"),
     (lambda: TargetMacs.parse("-0.5x"), "ratio must be positive"),
-    (lambda: Selection(min_channels=0), "--min-channels"),
+    (lambda: Selection(min_channels=0), "min_channels"),
 ])
 def test_bad_options_are_input_errors(make, message):
     with pytest.raises(onnxcost.OnnxcostError, match=message) as info:
         make()
     assert info.value.exit_code == 2
+    # The message starts with the parameter it is about, which the CLI replaces by the flag.
+    assert str(info.value).startswith(info.value.parameter)
 
 
 def test_the_callers_model_is_not_modified():

@@ -1,4 +1,5 @@
-"""onnxcost rewrite --separable on the command line: what it prints, writes, refuses, and its exit codes."""
+"""onnxcost rewrite --separable on the command line: what it prints, writes, refuses, and its exit codes; and
+the bad-input table of both structures (--separable and --grouped G)."""
 
 import json
 
@@ -103,15 +104,27 @@ def test_never_over_the_input_unless_in_place(block):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["rewrite", "--rank", "1", "M", "-o", "o.onnx"], "choose a structure: --separable"),
+    # either structure
+    (["rewrite", "--rank", "1", "M", "-o", "o.onnx"], "choose a structure: --separable or --grouped G"),
+    (["rewrite", "--separable", "--grouped", "2", "--rank", "1", "M", "-o", "o.onnx"], "choose one structure, not --separable and --grouped"),
     (["rewrite", "--separable", "--rank", "1", "--energy", "0.9", "M", "-o", "o.onnx"], "choose one mode, not --rank and --energy"),
+    (["rewrite", "--grouped", "2", "--rank", "1", "--exact", "M", "-o", "o.onnx"], "choose one mode, not --exact and --rank"),
+    (["rewrite", "--separable", "--rank", "0", "M", "-o", "o.onnx"], "--rank must be an integer >= 1, got 0"),
     (["rewrite", "--separable", "--energy", "1.5", "M", "-o", "o.onnx"], "--energy must be in (0, 1]"),
     (["rewrite", "--separable", "--target-macs", "fast", "M", "-o", "o.onnx"], "--target-macs 'fast'"),
+    (["rewrite", "--separable", "--min-channels", "0", "M", "-o", "o.onnx"], "--min-channels must be >= 1, got 0"),
     (["rewrite", "--separable", "M"], "give -o OUT.onnx"),
     (["rewrite", "--separable", "--sample", "vgg16", "--in-place"], "--in-place needs a model file"),
     (["rewrite", "--separable", "missing.onnx", "-o", "o.onnx"], "missing.onnx: no such file"),
-    (["rewrite", "--separable", "--target-macs", "1", "M", "-o", "o.onnx"], "cannot be met"),
     (["rewrite", "--separable", "--rtol", "-1", "M", "-o", "o.onnx"], "--rtol must be >= 0"),
+    # per structure
+    (["rewrite", "--separable", "--target-macs", "1", "M", "-o", "o.onnx"], "cannot be met"),
+    (["rewrite", "--grouped", "2", "--target-macs", "1", "M", "-o", "o.onnx"], "cannot be met"),
+    (["rewrite", "--grouped", "0", "--rank", "1", "M", "-o", "o.onnx"], "--grouped G must be an integer >= 1"),
+    (["rewrite", "--grouped", "2", "--emission", "concat", "--rank", "1", "M", "-o", "o.onnx"],
+     "--emission concat: the grouped G=2 rewrite writes shuffle or gather"),
+    (["rewrite", "--separable", "--emission", "gather", "--rank", "1", "M", "-o", "o.onnx"],
+     "--emission gather: the separable rewrite writes multiplier or concat"),
 ])
 def test_bad_input_is_one_line_and_exit_2(block, tmp_path, args, message):
     args = [str(block) if a == "M" else str(tmp_path / a) if a.endswith(".onnx") else a for a in args]
@@ -125,10 +138,10 @@ def test_bad_input_is_one_line_and_exit_2(block, tmp_path, args, message):
 def test_include_exclude_min_channels(block):
     result = rewrite("--rank", "1", "--dry-run", "--exclude", "conv_b", "-f", "json", block)
     layers = {l["name"]: l for l in json.loads(result.stdout)["plan"]["layers"]}
-    assert layers["conv_a"]["rewrite"] and layers["conv_b"]["reason"] == "matched by --exclude"
+    assert layers["conv_a"]["rewrite"] and layers["conv_b"]["reason"] == "matched by exclude"
     result = rewrite("--rank", "1", "--dry-run", "--min-channels", "17", "-f", "json", block)
     layers = {l["name"]: l for l in json.loads(result.stdout)["plan"]["layers"]}
-    assert layers["conv_a"]["reason"] == "16 input channels < --min-channels 17"
+    assert layers["conv_a"]["reason"] == "16 input channels < min_channels 17"
     assert layers["conv_b"]["rewrite"]
 
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from . import OUTPUT_OPTION, DebugOption, app, build_sample, reported_errors, stderr
 from ..errors import InputSpecError
+from .failing import reported_errors
+from .options import Debug, Output, build_sample
+from .output import stderr
 
 
-@app.command()
 def sample(
     name: Annotated[Optional[str], typer.Argument(help="The sample to build.", metavar="NAME", show_default=False)] = None,
-    output: Annotated[Optional[Path], OUTPUT_OPTION] = None,
+    output: Output = None,
     list_: Annotated[bool, typer.Option("--list", help="List the built-in samples.")] = False,
-    debug: DebugOption = False,
+    debug: Debug = False,
 ) -> None:
     """Write a built-in sample model (seeded random weights) to an .onnx file.
 
@@ -28,14 +28,13 @@ def sample(
       onnxcost sample vgg16 -o vgg16.onnx
     """
     with reported_errors(debug):
-        from onnxcost import samples
+        from .. import samples
+        from ..files import save_model
 
         if list_:
             sys.stdout.write("".join(f"{known}\n" for known in sorted(samples.SAMPLES)))
             return
         if name is None or output is None:
             raise InputSpecError("give a sample NAME and -o FILE.onnx (or --list)")
-        from ..files import save_model
-
         save_model(build_sample(name), output)
         stderr.print(f"wrote {output}", markup=False)

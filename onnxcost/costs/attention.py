@@ -25,7 +25,8 @@ def _core(batch: int, heads: int, queries: int, keys: int, key_size: int, value_
 @register("Attention")
 def attention(ctx: NodeContext) -> OpCost:
     """ONNX Attention (opset 23): Q, K, V of rank 4 [B, H, S, D] or rank 3 [B, S, H·D]."""
-    q, k, v = ctx.in_shape(0), ctx.in_shape(1), ctx.in_shape(2)
+    q = ctx.in_shape(0, ranks=(3, 4))
+    k, v = ctx.in_shape(1, ranks=(len(q),)), ctx.in_shape(2, ranks=(len(q),))
     if len(q) == 4:
         batch, heads, queries, key_size = q
         value_size = v[3]
@@ -33,12 +34,14 @@ def attention(ctx: NodeContext) -> OpCost:
     else:
         heads = ctx.attr("q_num_heads")
         kv_heads = ctx.attr("kv_num_heads")
+        ctx.require(bool(heads) and bool(kv_heads) and heads > 0 and kv_heads > 0,
+                    "Q, K and V of rank 3 need q_num_heads and kv_num_heads >= 1")
         batch, queries = q[0], q[1]
         key_size = q[2] // heads
         value_size = v[2] // kv_heads
         keys = k[1]
     if ctx.has_input(4):  # past_key [B, H_kv, P, D]
-        keys += ctx.in_shape(4)[2]
+        keys += ctx.in_shape(4, ranks=(4,))[2]
     return _core(batch, heads, queries, keys, key_size, value_size, ctx.has_input(3))
 
 

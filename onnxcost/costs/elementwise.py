@@ -59,6 +59,7 @@ register("Mean")(variadic_per_output_element(extra=1))  # k - 1 adds and a divid
 
 @register("Clip")
 def clip(ctx: NodeContext) -> OpCost:
+    """Clip: one min or max per bound given, per output element."""
     # one min or max per bound: both before opset 11 (attributes with defaults), else the inputs given
     bounds = 2 if ctx.opset < 11 else sum(1 for index in (1, 2) if ctx.has_input(index))
     return OpCost(flops=bounds * ctx.out_numel(0))
@@ -66,6 +67,7 @@ def clip(ctx: NodeContext) -> OpCost:
 
 @register("Gelu")
 def gelu(ctx: NodeContext) -> OpCost:
+    """Gelu: 5 FLOPs per element (exact, with erf) or 9 (tanh approximation), one special op each."""
     # exact: x·0.5·(1 + erf(x/√2)) = divide, erf, add, 2 multiplies;
     # tanh: 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))) = 9 operations, one tanh.
     flops = 9 if ctx.attr("approximate", "none") == "tanh" else 5

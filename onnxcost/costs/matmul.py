@@ -10,7 +10,7 @@ operand: one add per reduced element, over its distinct letters.
 from __future__ import annotations
 
 from ..tensors import numel
-from .registry import NodeContext, OpCost, register
+from .registry import MalformedNode, NodeContext, OpCost, register
 
 
 def _matmul(ctx: NodeContext, a: int) -> OpCost:
@@ -22,22 +22,27 @@ def _matmul(ctx: NodeContext, a: int) -> OpCost:
 
 @register("MatMul")
 def matmul(ctx: NodeContext) -> OpCost:
+    """MatMul: MACs = ∏output·K, K the last dimension of A."""
     return _matmul(ctx, 0)
 
 
 @register("MatMulInteger")
 def matmul_integer(ctx: NodeContext) -> OpCost:
+    """MatMulInteger: as MatMul (the zero points are not counted)."""
     return _matmul(ctx, 0)
 
 
 @register("QLinearMatMul")
 def qlinear_matmul(ctx: NodeContext) -> OpCost:
+    """QLinearMatMul: as MatMul (scales and zero points are not counted)."""
     return _matmul(ctx, 0)
 
 
 @register("Gemm")
 def gemm(ctx: NodeContext) -> OpCost:
+    """Gemm: MACs = M·N·K (K from A, transA honoured); C adds one FLOP per output element."""
     shape_a = ctx.in_shape(0)
+    ctx.require(len(shape_a) >= 1, "input 0 (A) is a scalar, Gemm takes a matrix")
     inner = shape_a[0] if ctx.attr("transA", 0) else shape_a[-1]
     outputs = ctx.out_numel(0)
     macs = outputs * inner
@@ -47,8 +52,14 @@ def gemm(ctx: NodeContext) -> OpCost:
 
 @register("Einsum")
 def einsum(ctx: NodeContext) -> OpCost:
+    """Einsum: pairwise contractions left to right, each the product of the sizes of the letters it involves."""
     shapes = [ctx.in_shape(i) for i in range(len(ctx.node.input))]
     operands, output = parse_einsum(ctx.attr("equation"), shapes)
+    for index, (letters, shape) in enumerate(zip(operands, shapes)):
+        ctx.require(len(letters) == len(shape), f"einsum '{ctx.attr('equation')}' gives operand {index} "
+                                                f"{len(letters)} letters, its rank is {len(shape)}")
+    ctx.require(set(output) <= set().union(*operands),
+                f"einsum '{ctx.attr('equation')}': the output names letters no operand has")
     sizes: dict[str, int] = {}
     for letters, shape in zip(operands, shapes):
         for letter, dim in zip(letters, shape):
@@ -67,12 +78,15 @@ def einsum(ctx: NodeContext) -> OpCost:
 
 
 def parse_einsum(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
-    """Operand and output letter strings, with '...' expanded into letters of their own."""
+    """Operand and output letter strings, with '...' expanded into letters of their own.
+
+    MalformedNode when the equation names another number of operands than ``shapes`` has.
+    """
     equation = equation.replace(" ", "")
     lhs, _, rhs = equation.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise ValueError(f"einsum '{equation}' names {len(terms)} operands, node has {len(shapes)}")
+        raise MalformedNode(f"einsum '{equation}' names {len(terms)} operands, node has {len(shapes)}")
     used = set(equation) - set(".,->")
     spare = (chr(code) for code in range(0x100, 0x200) if chr(code) not in used)
     ellipsis_rank = max((len(shape) - len(term.replace("...", "")) for term, shape in zip(terms, shapes) if "..." in term), default=0)

@@ -23,6 +23,7 @@ register("Pad", non_weight_inputs=(1, 2, 3))(lambda ctx: OpCost())
 
 @register("Shape", "Size")
 def metadata_only(ctx: NodeContext) -> OpCost:
+    """Shape, Size: they read only the input's metadata, no bytes."""
     return OpCost(bytes_read=0)
 
 
@@ -33,9 +34,11 @@ def _copied(ctx: NodeContext, index_inputs: range) -> OpCost:
 
 @register("Gather", "GatherElements", "GatherND")
 def gather(ctx: NodeContext) -> OpCost:
+    """Gather*: they read what they copy (the output's bytes) and their indices, not the whole data."""
     return _copied(ctx, range(1, 2))
 
 
 @register("Slice")
 def slice_(ctx: NodeContext) -> OpCost:
+    """Slice: it reads what it copies (the output's bytes) and its starts/ends/axes/steps."""
     return _copied(ctx, range(1, len(ctx.node.input)))

@@ -18,10 +18,11 @@ _GATES = {"RNN": (1, 1, 1), "GRU": (3, 14, 3), "LSTM": (4, 18, 5)}
 
 @register("RNN", "GRU", "LSTM")
 def recurrent(ctx: NodeContext) -> OpCost:
+    """X [T, B, I] (layout 1: [B, T, I]), W [directions, gates·H, I]."""
     gates, elementwise, special = _GATES[ctx.node.op_type]
-    x = ctx.in_shape(0)
+    x = ctx.in_shape(0, ranks=(3,))
     steps, batch = (x[1], x[0]) if ctx.attr("layout", 0) else (x[0], x[1])
-    directions, gate_rows, inputs = ctx.in_shape(1)
+    directions, gate_rows, inputs = ctx.in_shape(1, ranks=(3,))
     hidden = gate_rows // gates
     cells = steps * batch * directions
     macs = cells * gate_rows * (inputs + hidden)

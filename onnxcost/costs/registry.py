@@ -9,7 +9,7 @@ the report's warnings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,6 +25,9 @@ DEFAULT_DOMAIN = ""
 
 @dataclass(frozen=True)
 class OpCost:
+    """What one execution of a node costs: multiply-accumulates, FLOPs (a MAC counts 2), transcendental ops, and the
+    bytes it reads when that is not every input in full. docs/conventions.md has the rules."""
+
     macs: int = 0
     flops: int = 0
     special_ops: int = 0  # transcendentals: exp, log, sqrt, erf, tanh, sin, pow, ...
@@ -35,8 +38,16 @@ class MissingShape(Exception):
     """A rule needed a shape that inference could not provide."""
 
 
+class MalformedNode(Exception):
+    """The node does not fit its op although onnx.checker passed it (the checker does not see shapes or equations):
+    an input of the wrong rank, a zero head count. The analysis reports it as the model's fault, naming the node."""
+
+
 @dataclass
 class NodeContext:
+    """What a rule reads about one node: the node, its inputs' and outputs' types (shapes resolved, unknown
+    dimensions set to 1), the known small constant values, and the opset version of its domain."""
+
     node: onnx.NodeProto
     inputs: list[TensorType | None]  # None for an absent optional input
     outputs: list[TensorType | None]
@@ -45,31 +56,49 @@ class NodeContext:
 
     @cached_property
     def attrs(self) -> dict:
+        """The node's attributes by name, decoded (strings as str)."""
         return {a.name: _decoded(helper.get_attribute_value(a)) for a in self.node.attribute}
 
     def attr(self, name: str, default=None):
+        """One attribute's value, ``default`` when the node does not set it."""
         return self.attrs.get(name, default)
 
     def has_input(self, index: int) -> bool:
+        """Whether input ``index`` is given (not absent, not an empty name for a skipped optional input)."""
         return index < len(self.node.input) and bool(self.node.input[index])
 
-    def in_shape(self, index: int) -> tuple[int, ...]:
-        return self._shape(self.inputs, index, "input")
+    def in_shape(self, index: int, ranks: Collection[int] | None = None) -> tuple[int, ...]:
+        """Input ``index``'s shape; MissingShape when unknown, MalformedNode when its rank is not one of ``ranks``."""
+        shape = self._shape(self.inputs, index, "input")
+        if ranks is not None and len(shape) not in ranks:
+            expected = " or ".join(map(str, ranks))
+            raise MalformedNode(f"input {index} has rank {len(shape)}, the op takes rank {expected}")
+        return shape
 
     def out_shape(self, index: int = 0) -> tuple[int, ...]:
+        """Output ``index``'s shape; MissingShape when unknown."""
         return self._shape(self.outputs, index, "output")
 
     def in_numel(self, index: int) -> int:
+        """Input ``index``'s element count; MissingShape when unknown."""
         return numel(self.in_shape(index))
 
     def out_numel(self, index: int = 0) -> int:
+        """Output ``index``'s element count; MissingShape when unknown."""
         return numel(self.out_shape(index))
 
     def in_bytes(self, index: int) -> int:
+        """Input ``index``'s size in bytes; 0 when its shape is unknown."""
         return self._bytes(self.inputs, index)
 
     def out_bytes(self, index: int = 0) -> int:
+        """Output ``index``'s size in bytes; 0 when its shape is unknown."""
         return self._bytes(self.outputs, index)
+
+    def require(self, condition: bool, problem: str) -> None:
+        """MalformedNode(``problem``) unless ``condition``: a rule's check of what the checker cannot see."""
+        if not condition:
+            raise MalformedNode(problem)
 
     def value(self, index: int) -> np.ndarray | None:
         """The input's value when it is a known small constant (axes, sizes, trip counts)."""
@@ -133,19 +162,18 @@ def register(
 
 
 def rule_for(domain: str, op_type: str) -> Rule | None:
+    """The rule registered for the op ("ai.onnx" is the default domain ""), None when there is none."""
     return _RULES.get((_domain(domain), op_type))
 
 
 def is_weight_slot(domain: str, op_type: str, index: int) -> bool:
+    """Whether a stored float tensor at input ``index`` of the op counts as parameters (not a setting)."""
     return index not in _NON_WEIGHT_INPUTS.get((_domain(domain), op_type), ())
 
 
 def is_integer_weight_slot(domain: str, op_type: str, index: int) -> bool:
+    """Whether a stored int32 tensor at input ``index`` of the op counts as parameters (a quantized bias)."""
     return index in _INTEGER_WEIGHT_INPUTS.get((_domain(domain), op_type), ())
-
-
-def registered() -> list[tuple[str, str]]:
-    return sorted(_RULES)
 
 
 # --- rule builders shared by the op families -----------------------------------

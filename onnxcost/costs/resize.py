@@ -23,10 +23,12 @@ def _interpolation_flops(mode: str, axes: int) -> int:
 
 @register("Resize", non_weight_inputs=(1, 2, 3))
 def resize(ctx: NodeContext) -> OpCost:
+    """Resize: per output element 0 (nearest), 3·(2^d - 1) (linear) or 7·(4^d - 1)/3 (cubic), d resized axes."""
     flops = _interpolation_flops(ctx.attr("mode", "nearest"), _resized_axes(ctx))
     return OpCost(flops=flops * ctx.out_numel(0))
 
 
 @register("Upsample", non_weight_inputs=(1,))
 def upsample(ctx: NodeContext) -> OpCost:
+    """Upsample (before opset 10): as Resize."""
     return resize(ctx)

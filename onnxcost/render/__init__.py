@@ -1,4 +1,4 @@
-"""Renderers: each turns a Report into text and computes nothing."""
+"""Renderers: each turns a result (a Report, a rewrite, a validation) into text and computes nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from .as_json import render_json
 from .as_markdown import render_markdown
 from .as_netron import render_netron
 from .table import render_table
+from .rewrite import render_rewrite
+from .validation import render_validation
 
 FORMATS: dict[str, Callable[..., str]] = {
     "table": render_table,
@@ -21,6 +23,7 @@ FORMATS: dict[str, Callable[..., str]] = {
 
 
 def render(report: Report, fmt: str, top: int | None = None, width: int | None = None) -> str:
+    """The report in format ``fmt`` (a key of FORMATS); ``top``: only the heaviest nodes; ``width``: the terminal's."""
     if fmt == "table":
         return render_table(report, top=top, width=width)
     return FORMATS[fmt](report, top=top)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from ..report import Report
 from .selection import heaviest
 from ..units import human_bytes, human_count
 from .as_csv import shape_text
+from .terminal import text_console
 
 
 def render_table(report: Report, top: int | None = None, width: int | None = None) -> str:
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width or 160, force_terminal=False, color_system=None, highlight=False)
+    console, buffer = text_console(width)
     nodes = Table(box=box.SIMPLE_HEAD, title=f"Top {top} nodes by MACs" if top is not None else None, title_justify="left")
     for header, justify in [("#", "right"), ("node", "left"), ("op", "left"), ("output shape", "left"),
                             ("MACs", "right"), ("FLOPs", "right"), ("params", "right"), ("output", "right"),

@@ -135,6 +135,15 @@ def opset_from_the_future(folder):
     return _write(folder, _model([helper.make_node("Relu", ["x"], ["y"], name="relu")], {"x": [1, 4]}, opset=999))
 
 
+def no_default_opset(folder):
+    """A Conv with no ai.onnx opset imported (only another domain's): onnx.checker and onnxruntime refuse it."""
+    model = _model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], {"x": [1, 8, 6, 6]},
+                   {"w": np.ones((8, 8, 3, 3))})
+    del model.opset_import[:]
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return _write(folder, model)
+
+
 def external_missing(folder):
     return external(folder, "weights.bin")
 
@@ -177,6 +186,7 @@ CORPUS: dict[str, tuple[Case, str]] = {
     "conv without weight": (conv_without_weight, "input size 1"),
     "attribute of wrong type": (attribute_of_wrong_type, "strides"),
     "opset from the future": (opset_from_the_future, "opset 999"),
+    "no default opset": (no_default_opset, "imports no opset of domain 'ai.onnx'"),
     "external data missing": (external_missing, "not found"),
     "external data short": (external_short, "shorter"),
     "external data ../": (external_parent, "leaves the model's folder"),

@@ -1,34 +1,29 @@
-"""Terminal renderings of rewrite plans, rewrite results, comparisons and timings (rich); they compute nothing."""
+"""Rewrite results: the per-layer plan, timings, rival structures and totals (terminal), or the JSON record.
+They format ``onnxcost.passes.RewriteResult`` and compute nothing."""
 
 from __future__ import annotations
 
-import io
-import json
-from dataclasses import asdict
-
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from ..units import human_bytes, human_count
-from ..validation import Comparison, Timing
+from .as_json import json_text
+from .terminal import fraction, ratio, text_console
+from .validation import render_comparison
 
 
-def _console(width: int | None) -> tuple[Console, io.StringIO]:
-    buffer = io.StringIO()
-    return Console(file=buffer, width=width or 160, force_terminal=False, color_system=None, highlight=False), buffer
-
-
-def _ratio(after: int, before: int) -> str:
-    return f"{after / before:.3f}x" if before else "-"
-
-
-def _fraction(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _sci(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
+def render_rewrite(result, fmt: str, source: str, width: int | None = None) -> str:
+    """``fmt`` "json": the result's record (docs/rewrite-schema.md); "table": the plan, then the validation."""
+    if fmt == "json":
+        return json_text(result.to_dict())
+    if result.report is None:
+        return render_plan(result.plan, source, width, dry_run=result.dry_run)
+    totals = result.report.totals
+    text = render_plan(result.plan, source, width, totals.macs, totals.params, dry_run=result.dry_run,
+                       report_traffic=totals.memory_traffic_bytes)
+    if result.comparison is not None:
+        text += "\n" + render_comparison(result.comparison, width)
+    return text
 
 
 def _shape(layer) -> str:
@@ -40,7 +35,7 @@ def _shape(layer) -> str:
 def render_plan(plan, source: str, width: int | None = None, report_macs: int | None = None,
                 report_params: int | None = None, dry_run: bool = False, report_traffic: int | None = None) -> str:
     """The per-layer table and the totals; ``report_*``: the report of the written model (None in a dry run)."""
-    console, buffer = _console(width)
+    console, buffer = text_console(width)
     title = f"{'Plan (dry run)' if dry_run else 'Rewrite'}: {plan.structure}, {plan.mode} - {source}"
     layers = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
     rivals = list(dict.fromkeys(a.structure for layer in plan.rewritten for a in layer.alternatives))
@@ -52,9 +47,9 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
     for layer in plan.rewritten:
         rank = f"{layer.rank}/{layer.max_rank}" if layer.max_rank else str(layer.rank)
         name = layer.name + (f" +{','.join(layer.folded)}" if layer.folded else "")
-        cells = [name, _shape(layer), "x".join(map(str, layer.kernel)), rank, _fraction(layer.kept_energy),
-                 _fraction(layer.weight_rel_error), f"{human_count(layer.macs_before)} -> {human_count(layer.macs_after)}",
-                 _ratio(layer.macs_after, layer.macs_before),
+        cells = [name, _shape(layer), "x".join(map(str, layer.kernel)), rank, fraction(layer.kept_energy),
+                 fraction(layer.weight_rel_error), f"{human_count(layer.macs_before)} -> {human_count(layer.macs_after)}",
+                 ratio(layer.macs_after, layer.macs_before),
                  f"{human_count(layer.params_before)} -> {human_count(layer.params_after)}",
                  f"{human_bytes(layer.traffic_before)} -> {human_bytes(layer.traffic_after)}", layer.emission or "-"]
         layers.add_row(*cells)
@@ -84,7 +79,7 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
             kept.add_column(header, overflow="fold")
         for layer in left:
             kept.add_row(layer.name, _shape(layer), "x".join(map(str, layer.kernel)) or "?",
-                         "-" if layer.rank is None else str(layer.rank), _fraction(layer.kept_energy), layer.reason or "")
+                         "-" if layer.rank is None else str(layer.rank), fraction(layer.kept_energy), layer.reason or "")
         console.print(kept)
 
     totals = Table(box=box.SIMPLE_HEAD, title="Totals (whole model)", title_justify="left")
@@ -93,14 +88,14 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
     macs_after = plan.macs_after if report_macs is None else report_macs
     params_after = plan.params_after if report_params is None else report_params
     traffic_after = plan.traffic_after if report_traffic is None else report_traffic
-    totals.add_row("MACs", human_count(plan.macs_before), human_count(macs_after), _ratio(macs_after, plan.macs_before), f"{macs_after:,}")
-    totals.add_row("params", human_count(plan.params_before), human_count(params_after), _ratio(params_after, plan.params_before),
+    totals.add_row("MACs", human_count(plan.macs_before), human_count(macs_after), ratio(macs_after, plan.macs_before), f"{macs_after:,}")
+    totals.add_row("params", human_count(plan.params_before), human_count(params_after), ratio(params_after, plan.params_before),
                    f"{params_after:,}")
     totals.add_row("memory traffic", human_bytes(plan.traffic_before), human_bytes(traffic_after),
-                   _ratio(traffic_after, plan.traffic_before), f"{traffic_after:,} B")
+                   ratio(traffic_after, plan.traffic_before), f"{traffic_after:,} B")
     conv_before = sum(l.macs_before for l in plan.layers)
     conv_after = conv_before + sum(l.macs_after - l.macs_before for l in plan.rewritten)
-    totals.add_row("conv MACs", human_count(conv_before), human_count(conv_after), _ratio(conv_after, conv_before), f"{conv_after:,}")
+    totals.add_row("conv MACs", human_count(conv_before), human_count(conv_after), ratio(conv_after, conv_before), f"{conv_after:,}")
     console.print(totals)
     if report_macs is None:
         console.print("after: predicted by onnxcost's cost rules")
@@ -131,64 +126,13 @@ def _comparison_table(plan, rivals: list[str]) -> Table:
         table.add_column(header, justify=justify, overflow="fold")
     for layer in plan.rewritten:
         by_rival = {a.structure: a for a in layer.alternatives}
-        cells = [layer.name, human_count(layer.macs_after), f"{_fraction(layer.weight_rel_error)} ({layer.rank})"]
+        cells = [layer.name, human_count(layer.macs_after), f"{fraction(layer.weight_rel_error)} ({layer.rank})"]
         for rival in rivals:
             alternative = by_rival.get(rival)
             if alternative is None or alternative.rank is None:
                 cells.append("n/a")
             else:
-                cells.append(f"{_fraction(alternative.weight_rel_error)} ({alternative.rank})")
+                cells.append(f"{fraction(alternative.weight_rel_error)} ({alternative.rank})")
         cells.append(layer.least_error or "-")
         table.add_row(*cells)
     return table
-
-
-def render_comparison(comparison: Comparison, width: int | None = None, title: str = "Validation (onnxruntime)") -> str:
-    console, buffer = _console(width)
-    table = Table(box=box.SIMPLE_HEAD, title=f"{title}, inputs: {comparison.input_source}", title_justify="left")
-    for header, justify in [("output", "left"), ("shape", "left"), ("max abs error", "right"), ("rel. L2 error", "right"),
-                            ("cosine", "right"), ("top-1 agreement", "right")]:
-        table.add_column(header, justify=justify, overflow="fold")
-    for o in comparison.outputs:
-        top1 = "-" if o.top1_agreement is None else f"{100 * o.top1_agreement:.1f}%"
-        table.add_row(o.name, "x".join(map(str, o.shape)), _sci(o.max_abs_error), _sci(o.rel_l2_error), f"{o.cosine:.6f}", top1)
-    console.print(table)
-    bound = comparison.bounds.describe()
-    given = comparison.bounds.max_rel_error is not None or comparison.bounds.elementwise
-    if comparison.ok and not given:
-        console.print("no error bound given: the error is reported, not judged (--max-rel-error, --atol/--rtol)")
-    elif comparison.ok:
-        console.print(f"validation passed (bound: {bound})")
-    else:
-        console.print(f"validation FAILED (bound: {bound}):")
-        for failure in comparison.failures:
-            console.print(f"  {failure}", soft_wrap=True)
-    return buffer.getvalue()
-
-
-def render_bench(timings: dict[str, Timing], macs: dict[str, int], labels: dict[str, str], width: int | None = None) -> str:
-    """Latency (median of repeated runs) next to MACs, for a reference ``a`` and a candidate ``b``."""
-    console, buffer = _console(width)
-    a, b = timings["a"], timings["b"]
-    table = Table(box=box.SIMPLE_HEAD, title=f"Latency (onnxruntime CPU, {len(a.runs)} runs each, interleaved)",
-                  title_justify="left")
-    for header, justify in [("model", "left"), ("median", "right"), ("min", "right"), ("MACs", "right")]:
-        table.add_column(header, justify=justify, overflow="fold")
-    for key in ("a", "b"):
-        table.add_row(labels[key], f"{timings[key].median * 1e3:.3f} ms", f"{timings[key].minimum * 1e3:.3f} ms",
-                      human_count(macs[key]))
-    table.add_row("b / a", f"{b.median / a.median:.3f}x", f"{b.minimum / a.minimum:.3f}x", _ratio(macs["b"], macs["a"]))
-    console.print(table)
-    return buffer.getvalue()
-
-
-def as_json(payload: dict) -> str:
-    return json.dumps(payload, indent=2, default=_plain) + "\n"
-
-
-def _plain(value):
-    if hasattr(value, "__dataclass_fields__"):
-        return asdict(value)
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON: {type(value).__name__}")

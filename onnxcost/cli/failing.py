@@ -1,0 +1,76 @@
+"""How a command ends when something goes wrong: one line on stderr and an exit code (README, "Exit codes")."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from contextlib import contextmanager
+
+import typer
+
+from ..errors import OnnxcostError, first_line
+from .output import stderr
+
+# The flag that sets each library parameter an error can be about (errors name the parameter; see OnnxcostError).
+FLAGS = {
+    "max_file_bytes": "--max-file-size",
+    "rank": "--rank",
+    "energy": "--energy",
+    "target_macs": "--target-macs",
+    "min_channels": "--min-channels",
+    "include": "--include",
+    "exclude": "--exclude",
+    "groups": "--grouped G",
+    "emission": "--emission",
+    "max_rel_error": "--max-rel-error",
+    "atol": "--atol",
+    "rtol": "--rtol",
+    "feeds": "--inputs",
+    "inputs": "--input",
+    "dims": "--dim",
+}
+
+
+def fail(exc: BaseException, debug: bool) -> None:
+    """Report ``exc`` in one line (or with its traceback under --debug) and exit: 2 (or the error's own code) for
+    the user's input, 3 for a bug."""
+    if debug:
+        traceback.print_exception(exc)
+    if isinstance(exc, OnnxcostError):
+        stderr.print(f"error: {exc.message_for(FLAGS)}", markup=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
+    stderr.print(f"internal error: {type(exc).__name__}: {first_line(exc)}. This is a bug in onnxcost: please report it "
+                 "with the output of --debug", markup=False, soft_wrap=True)
+    raise typer.Exit(3)
+
+
+@contextmanager
+def reported_errors(debug: bool):
+    """Every failure inside leaves through ``fail``: one line and an exit code. Under --debug the library's
+    debug log (what it tried and gave up on, e.g. a shape inference that raised) goes to stderr too."""
+    if debug:
+        _show_debug_log()
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the CLI's single exit for errors
+        fail(exc, debug)
+
+
+def _show_debug_log() -> None:
+    logger = logging.getLogger("onnxcost")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def usage_error_line(exc: BaseException) -> str | None:
+    """The one line for a usage error of click (which typer bundles or depends on); None for anything else."""
+    if not any(cls.__name__ == "UsageError" for cls in type(exc).__mro__):
+        return None
+    context = getattr(exc, "ctx", None)
+    hint = f" (see '{context.command_path} --help')" if context is not None else ""
+    return f"error: {exc.format_message()}{hint}"

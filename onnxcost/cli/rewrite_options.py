@@ -1,0 +1,91 @@
+"""The options of ``onnxcost rewrite`` and how they become a structure, a mode and a place to write."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import InputSpecError
+
+
+class Emission(str, Enum):  # every structure's emissions; the library refuses one the chosen structure does not write
+    auto = "auto"
+    multiplier = "multiplier"
+    concat = "concat"
+    shuffle = "shuffle"
+    gather = "gather"
+
+
+Separable = Annotated[bool, typer.Option("--separable", help="Depthwise-separable: each KxK conv becomes a depthwise KxK conv (depth multiplier r) and a 1x1 conv.")]
+Grouped = Annotated[Optional[int], typer.Option("--grouped", metavar="G", help="Grouped plus shuffle (ShuffleNet): each dense conv becomes a grouped KxK conv (G groups, Cin -> G·G·r), a channel shuffle and a grouped 1x1 conv (G groups); G must divide Cin and Cout. G = 1: the plain low-rank pair.")]
+Exact = Annotated[bool, typer.Option("--exact", help="r = each layer's rank: the same function up to float rounding (MACs grow; proves the surgery). Validation fails past 1e-4 relative error.")]
+Rank = Annotated[Optional[int], typer.Option("--rank", metavar="R", help="Keep R singular vectors per input channel (separable) or per block of G output x G input channels (grouped) in every layer.")]
+Energy = Annotated[Optional[float], typer.Option("--energy", metavar="E", help="Per layer, the smallest r keeping fraction E (0 < E <= 1) of the squared singular values. Default mode: --energy 0.99.")]
+TargetMacs = Annotated[Optional[str], typer.Option("--target-macs", metavar="X", help="Budget for the whole model: absolute (3G) or a ratio of its MACs (0.5x); r per layer with the least total error.")]
+Include = Annotated[list[str], typer.Option("--include", metavar="PATTERN", help="Rewrite only convs whose name matches (shell pattern, e.g. 'conv4_*'; repeatable).")]
+Exclude = Annotated[list[str], typer.Option("--exclude", metavar="PATTERN", help="Never rewrite convs whose name matches (repeatable; wins over --include).")]
+MinChannels = Annotated[int, typer.Option("--min-channels", metavar="N", help="Rewrite only convs with at least N input channels (the default skips a stem of <= 4).")]
+IncludeDepthwise = Annotated[bool, typer.Option("--include-depthwise", help="Also consider convs that are already depthwise.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="List what would change (r, kept energy, MACs, params and memory traffic after) and write nothing; for --grouped also the weight error of the other structures at each layer's MACs.")]
+Measure = Annotated[bool, typer.Option("--measure", help="Time each rewritten conv against the original in onnxruntime at its real input shape; keep only the faster.")]
+EmissionOption = Annotated[Emission, typer.Option("--emission", help="separable: a depthwise conv of multiplier r > 1 as one conv (multiplier) or r convs and a Concat (concat); grouped: the shuffle as Reshape-Transpose-Reshape (shuffle, as exporters write it) or one Gather (gather). auto times the forms per layer and takes the faster.")]
+Validate = Annotated[bool, typer.Option("--validate/--no-validate", help="Run original and rewritten in onnxruntime and compare the outputs.")]
+Force = Annotated[bool, typer.Option("--force", help="Write the model even when validation fails.")]
+RewriteOutput = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="OUT.onnx", help="Where to write the rewritten model (atomically).")]
+InPlace = Annotated[bool, typer.Option("--in-place", help="Write over MODEL.onnx.")]
+
+
+def parse_structure(separable: bool, grouped: Optional[int]):
+    """The structure chosen by --separable or --grouped G (exactly one)."""
+    from .. import passes
+
+    given = {"separable": () if separable else None, "grouped": None if grouped is None else (grouped,)}
+    chosen = [name for name, args in given.items() if args is not None]
+    if not chosen:
+        raise InputSpecError("choose a structure: --separable or --grouped G")
+    if len(chosen) > 1:
+        raise InputSpecError(f"choose one structure, not {' and '.join('--' + c for c in chosen)}")
+    return passes.STRUCTURES[chosen[0]](*given[chosen[0]])
+
+
+def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target_macs: Optional[str]):
+    """The mode chosen by --exact, --rank, --energy or --target-macs (at most one; None: the default mode)."""
+    from .. import passes
+
+    given = [flag for flag, on in (("--exact", exact), ("--rank", rank is not None), ("--energy", energy is not None),
+                                   ("--target-macs", target_macs is not None)) if on]
+    if len(given) > 1:
+        raise InputSpecError(f"choose one mode, not {' and '.join(given)}")
+    if exact:
+        return passes.Exact()
+    if rank is not None:
+        return passes.Rank(rank)
+    if energy is not None:
+        return passes.Energy(energy)
+    if target_macs is not None:
+        return passes.TargetMacs.parse(target_macs)
+    return None  # the default mode
+
+
+def write_target(model: Optional[str], output: Optional[Path], in_place: bool, dry_run: bool) -> Optional[Path]:
+    """Where to write; refuses to write over the input unless --in-place."""
+    if in_place and model is None:
+        raise InputSpecError("--in-place needs a model file (not --sample)")
+    if in_place and output is not None and (Path(model).resolve() != output.resolve()):
+        raise InputSpecError("give either -o OUT.onnx or --in-place, not both")
+    if in_place:
+        return Path(model)
+    if output is None:
+        if dry_run:
+            return None
+        raise InputSpecError("give -o OUT.onnx (or --in-place to write over the input, or --dry-run to write nothing)")
+    if model is not None and output.exists() and output.resolve() == Path(model).resolve():
+        raise InputSpecError(f"-o {output} is the input model: refused without --in-place")
+    if output.is_dir():
+        raise InputSpecError(f"-o {output} is a directory")
+    if not output.parent.exists():
+        raise InputSpecError(f"-o {output}: folder {output.parent} does not exist")
+    return output

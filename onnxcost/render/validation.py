@@ -1,0 +1,63 @@
+"""Validation results: the output comparison and the latency table (terminal), or the JSON record.
+They format ``onnxcost.validation`` results and compute nothing."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+
+from ..units import human_count
+from ..validation import Comparison, Timing
+from .as_json import json_text
+from .terminal import ratio, scientific, text_console
+
+
+def render_validation(result, fmt: str, width: int | None = None) -> str:
+    """``fmt`` "json": the result's record (docs/validate-schema.md); "table": the comparison, then the timings."""
+    if fmt == "json":
+        return json_text(result.to_dict())
+    text = render_comparison(result.comparison, width,
+                             title=f"Validation (onnxruntime): {result.candidate} against {result.reference}")
+    if result.timings is not None:
+        labels = {"a": f"A {result.reference}", "b": f"B {result.candidate}"}
+        text += "\n" + render_bench(result.timings, result.macs, labels, width)
+    return text
+
+
+def render_comparison(comparison: Comparison, width: int | None = None, title: str = "Validation (onnxruntime)") -> str:
+    console, buffer = text_console(width)
+    table = Table(box=box.SIMPLE_HEAD, title=f"{title}, inputs: {comparison.input_source}", title_justify="left")
+    for header, justify in [("output", "left"), ("shape", "left"), ("max abs error", "right"), ("rel. L2 error", "right"),
+                            ("cosine", "right"), ("top-1 agreement", "right")]:
+        table.add_column(header, justify=justify, overflow="fold")
+    for o in comparison.outputs:
+        top1 = "-" if o.top1_agreement is None else f"{100 * o.top1_agreement:.1f}%"
+        table.add_row(o.name, "x".join(map(str, o.shape)), scientific(o.max_abs_error), scientific(o.rel_l2_error), f"{o.cosine:.6f}", top1)
+    console.print(table)
+    bound = comparison.bounds.describe()
+    given = comparison.bounds.max_rel_error is not None or comparison.bounds.elementwise
+    if comparison.ok and not given:
+        console.print("no error bound given: the error is reported, not judged (--max-rel-error, --atol/--rtol)")
+    elif comparison.ok:
+        console.print(f"validation passed (bound: {bound})")
+    else:
+        console.print(f"validation FAILED (bound: {bound}):")
+        for failure in comparison.failures:
+            console.print(f"  {failure}", soft_wrap=True)
+    return buffer.getvalue()
+
+
+def render_bench(timings: dict[str, Timing], macs: dict[str, int], labels: dict[str, str], width: int | None = None) -> str:
+    """Latency (median of repeated runs) next to MACs, for a reference ``a`` and a candidate ``b``."""
+    console, buffer = text_console(width)
+    a, b = timings["a"], timings["b"]
+    table = Table(box=box.SIMPLE_HEAD, title=f"Latency (onnxruntime CPU, {len(a.runs)} runs each, interleaved)",
+                  title_justify="left")
+    for header, justify in [("model", "left"), ("median", "right"), ("min", "right"), ("MACs", "right")]:
+        table.add_column(header, justify=justify, overflow="fold")
+    for key in ("a", "b"):
+        table.add_row(labels[key], f"{timings[key].median * 1e3:.3f} ms", f"{timings[key].minimum * 1e3:.3f} ms",
+                      human_count(macs[key]))
+    table.add_row("b / a", f"{b.median / a.median:.3f}x", f"{b.minimum / a.minimum:.3f}x", ratio(macs["b"], macs["a"]))
+    console.print(table)
+    return buffer.getvalue()

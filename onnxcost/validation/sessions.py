@@ -1,0 +1,63 @@
+"""onnxruntime sessions and runs, with onnxruntime's errors turned into one-line ``RuntimeFailure``s.
+
+onnxruntime is imported when the first session is made, not with this module: a report never needs it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import onnx
+from google.protobuf.message import EncodeError
+
+from ..errors import OnnxcostError, first_line
+from ..files import save_with_external_data
+
+Progress = Callable[[str, int, int], None]
+"""A progress callback: ``progress(what, done, total)``, called before each step and once when all are done."""
+
+
+class RuntimeFailure(OnnxcostError):
+    """onnxruntime cannot load or run a model."""
+
+
+def session(model: onnx.ModelProto, what: str = "the model", threads: int | None = None, spinning: bool = True):
+    """An onnxruntime CPU session for ``model``; RuntimeFailure (one line) if onnxruntime refuses it.
+
+    ``what`` names the model in that message. ``threads`` sets the intra-op thread count (None: onnxruntime's
+    default). ``spinning=False`` stops idle worker threads from spinning: sessions timed in turn then do not
+    steal each other's cores (each session has its own thread pool).
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        data = model.SerializeToString()
+    except (EncodeError, ValueError):  # over protobuf's 2 GiB limit
+        data = None
+    try:
+        if data is not None:
+            return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        with tempfile.TemporaryDirectory(prefix="onnxcost-") as folder:
+            path = save_with_external_data(model, Path(folder) / "model.onnx")
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's errors are pybind types without a common public base
+        raise RuntimeFailure(f"onnxruntime cannot load {what}: {first_line(exc)}") from exc
+
+
+def run(sess, feeds: Mapping[str, np.ndarray], what: str = "the model") -> dict[str, np.ndarray]:
+    """Every output of one run of ``sess`` on ``feeds``, by output name; RuntimeFailure (one line) if it fails."""
+    names = [o.name for o in sess.get_outputs()]
+    try:
+        values = sess.run(names, dict(feeds))
+    except Exception as exc:  # see session()
+        raise RuntimeFailure(f"onnxruntime cannot run {what}: {first_line(exc)}") from exc
+    return dict(zip(names, values))

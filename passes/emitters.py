@@ -1,0 +1,66 @@
+"""The graphsurgeon pieces every structure writes: fresh names, weight constants, the spatial (KxK) conv that
+takes the original's place and the 1x1 conv that ends the replacement and carries its bias.
+
+Both structures end in the same 1x1 conv (``pointwise_conv``), so its attributes and the bias rule are
+written here once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_graphsurgeon as gs
+
+from .sites import ConvSite
+
+
+class Names:
+    """Fresh node and tensor names (``base``, then ``base_2``, ...) in a graph."""
+
+    def __init__(self, graph: gs.Graph):
+        self.nodes = {n.name for n in graph.nodes if n.name}
+        self.tensors = set(graph.tensors().keys())
+
+    def node(self, base: str) -> str:
+        """A node name not used in the graph yet (and reserved from now on)."""
+        return _fresh(base, self.nodes)
+
+    def tensor(self, base: str) -> str:
+        """A tensor name not used in the graph yet (and reserved from now on)."""
+        return _fresh(base, self.tensors)
+
+
+def _fresh(base: str, used: set[str]) -> str:
+    candidate, counter = base, 1
+    while candidate in used:
+        counter += 1
+        candidate = f"{base}_{counter}"
+    used.add(candidate)
+    return candidate
+
+
+def constant(name: str, values: np.ndarray, dtype: np.dtype) -> gs.Constant:
+    """A weight constant of ``dtype`` (contiguous, as onnx's serializer wants it)."""
+    return gs.Constant(name, np.ascontiguousarray(values, dtype=dtype))
+
+
+def spatial_conv(site: ConvSite, name: str, weights: np.ndarray, group: int, output: gs.Variable,
+                 names: Names) -> gs.Node:
+    """Conv ``<site>/<name>`` reading the site's input with the original's kernel, strides, pads, auto_pad and
+    dilations, ``group`` groups and ``weights`` (its weight tensor is ``<site>/<name>.weight``); no bias."""
+    weight = constant(names.tensor(f"{site.name}/{name}.weight"), weights, site.dtype)
+    return gs.Node("Conv", name=names.node(f"{site.name}/{name}"), attrs={**site.conv_attrs(), "group": group},
+                   inputs=[site.input, weight], outputs=[output])
+
+
+def pointwise_conv(site: ConvSite, name: str, x: gs.Variable, weights: np.ndarray, group: int,
+                   names: Names) -> gs.Node:
+    """1x1 Conv ``<site>/<name>`` from ``x`` to the site's output, ``group`` groups, 2-D ``weights``
+    (Cout, channels per group), carrying the site's bias (its tensors ``<site>/<name>.weight``, ``.bias``)."""
+    ones = [1] * site.spatial_rank
+    inputs = [x, constant(names.tensor(f"{site.name}/{name}.weight"), weights.reshape(*weights.shape, *ones), site.dtype)]
+    if site.bias is not None:
+        inputs.append(constant(names.tensor(f"{site.name}/{name}.bias"), site.bias, site.dtype))
+    return gs.Node("Conv", name=names.node(f"{site.name}/{name}"),
+                   attrs={"kernel_shape": ones, "strides": ones, "dilations": ones, "pads": [0] * 2 * len(ones),
+                          "group": group},
+                   inputs=inputs, outputs=[site.output])
