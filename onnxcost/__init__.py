@@ -1,15 +1,21 @@
 """onnxcost: what every node of an ONNX model costs, and rewrites that make convolutions cheaper.
 
 ``analyze`` costs a model (a ``Report``); ``validate`` runs two models in onnxruntime and compares their
-outputs (a ``ValidationResult``). The rewrites are in the ``passes`` package. Every result has ``to_dict()``, the JSON record
+outputs (a ``ValidationResult``); ``check`` holds a model to budgets (a ``CheckResult``), ``diff`` says what
+changed between two models or saved reports (a ``DiffResult``). The rewrites are in the ``passes`` package. Every result has ``to_dict()``, the JSON record
 the command line prints (docs/).
 """
 
 from .analysis import analyze, analyze_model
+from .budgets import CheckResult, check
+from .diffing import DiffResult, diff
 from .errors import OnnxcostError
 from .report import Report
 from .validation import ValidationResult, validate
 
 __version__ = "0.1.0"
 
-__all__ = ["OnnxcostError", "Report", "ValidationResult", "__version__", "analyze", "analyze_model", "validate"]
+__all__ = [
+    "CheckResult", "DiffResult", "OnnxcostError", "Report", "ValidationResult", "__version__", "analyze",
+    "analyze_model", "check", "diff", "validate",
+]

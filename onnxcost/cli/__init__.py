@@ -13,12 +13,14 @@ import typer
 
 from .failing import usage_error_line
 from .output import stderr
+from .check import check
+from .diff import diff
 from .report import report
 from .rewrite import rewrite
 from .sample import sample
 from .validate import validate
 
-COMMANDS = (report, rewrite, sample, validate)  # in the order --help lists them
+COMMANDS = (report, rewrite, sample, validate, check, diff)  # in the order --help lists them
 
 app = typer.Typer(
     name="onnxcost",
