@@ -50,7 +50,7 @@ def read_saved_report(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTE
         size = path.stat().st_size
         if size > max_file_bytes:
             raise SavedReportError(f"{path}: {size} bytes is over the {max_file_bytes}-byte parse limit "
-                                   "(raise it with --max-file-size if you trust the file)")
+                                   "(raise it with max_file_bytes if you trust the file)", parameter="max_file_bytes")
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise SavedReportError(f"{path}: no such file") from None
