@@ -13,6 +13,7 @@ import typer
 
 from .failing import usage_error_line
 from .output import stderr
+from .audit import audit
 from .check import check
 from .diff import diff
 from .report import report
@@ -20,7 +21,7 @@ from .rewrite import rewrite
 from .sample import sample
 from .validate import validate
 
-COMMANDS = (report, rewrite, sample, validate, check, diff)  # in the order --help lists them
+COMMANDS = (report, rewrite, sample, validate, check, diff, audit)  # in the order --help lists them
 
 app = typer.Typer(
     name="onnxcost",
