@@ -1,0 +1,31 @@
+"""Start-up: `import onnxcost` and `onnxcost --help` import none of the heavy packages that only some commands need
+(an import check, not a timing: the figures are in the closing notes and benchmarks)."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("onnxruntime", "onnx_graphsurgeon", "sympy", "networkx")
+
+
+def imported_by(*args: str) -> set[str]:
+    """Top-level packages a fresh interpreter imports while running ``args`` (from -X importtime)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = set()
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    assert "onnxcost" in names  # the check itself works
+    return names
+
+
+@pytest.mark.parametrize("args", [("-c", "import onnxcost"), ("-m", "onnxcost", "--help")], ids=["import", "help"])
+def test_start_up_imports_no_heavy_package(args):
+    assert imported_by(*args) & set(HEAVY) == set()
+
+
+def test_the_heavy_packages_come_with_the_work():
+    # The same check sees them once a command needs them: analysis imports networkx (graph algorithms).
+    assert "networkx" in imported_by("-c", "import onnxcost; onnxcost.analyze")
