@@ -22,12 +22,14 @@ from .report import ModelInfo, NodeRow, OpTypeSummary, Peak, Report, TensorSumma
 from .shapes import ShapeResult, TensorType, resolve_shapes
 from .skeleton import build_skeleton
 from .structure import check_model, defined_names, node_inputs, topological_order
-from .tensors import WEIGHT_TYPES, numel, tensor_bytes, type_name
+from .tensors import INTEGER_TYPES, WEIGHT_TYPES, numel, storage_class, tensor_bytes, type_name
 
 # Ops that hand a weight on unchanged in count: params are traced through them to the stored tensor.
 WEIGHT_PASSTHROUGH = frozenset({
     "Identity", "Cast", "CastLike", "DequantizeLinear", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
 })
+DEQUANTIZE_DOMAINS = ("", "ai.onnx", "com.microsoft")
+RESCALED = frozenset({"MatMulInteger", "ConvInteger", "DynamicQuantizeLinear"})  # what quantize_dynamic rescales
 IN_MEMORY_SOURCE = "<in-memory model>"
 STANDARD_DOMAINS = ("", "ai.onnx")  # whose nodes onnx.checker validates before any rule runs
 # What a rule of another domain raises on a node that does not fit the op's definition (nobody checked it).
@@ -72,7 +74,8 @@ def analyze_model(
     try:
         skeleton = build_skeleton(model)
         check_model(skeleton)
-        shapes = resolve_shapes(skeleton, inputs, dims)
+        # onnx infers no contrib op: shapes are inferred on a copy where the quantized ones have standard twins.
+        shapes = resolve_shapes(costs.with_twins(skeleton), inputs, dims)
         return _Analysis(skeleton, shapes, source).run()
     finally:
         if collecting:
@@ -88,12 +91,18 @@ class _Analysis:
         self.warnings = list(shapes.warnings)
         self.opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in skeleton.opset_import}
         self.constants: dict[str, onnx.TensorProto | None] = {}  # name -> stored tensor (None: a string or sparse Constant)
-        for graph in walk.graphs(skeleton.graph):
+        graphs = list(walk.graphs(skeleton.graph))
+        for graph in graphs:
             self.constants.update((t.name, t) for t in graph.initializer)
             self.constants.update((n.output[0], None) for n in graph.node if n.op_type == "Constant" and n.output)
         self.passthrough_source: dict[str, str] = {}
+        self.dequantized: dict[str, int] = {}  # tensor -> dtype of the integers it was dequantized from
+        self.rescaling = _rescaling_muls(graphs)  # outputs of the Muls that apply quantization scales
+        self.dequantized_weights: set[str] = set()  # DequantizeLinear outputs of stored tensors: not activations
+        self.packed: dict[str, tuple[int, int]] = {}  # stored tensor -> (logical elements, bits) of packed integers
         self.rows: list[NodeRow] = []
         self.row_roots: list[list[str]] = []  # weight tensors each row consumes
+        self.row_quantization: list[list[str]] = []  # scales and zero points each row consumes
         self.unknown_ops: Counter[str] = Counter()
         self.uncosted: list[str] = []
 
@@ -160,24 +169,38 @@ class _Analysis:
         )
 
     def _trip_count(self, node: onnx.NodeProto, row: NodeRow) -> int:
+        trips = 1
         if node.op_type == "Loop":
             value = self.values.get(node.input[0]) if node.input and node.input[0] else None
             if value is not None and value.size == 1 and 0 <= int(value.reshape(())) < 2**31:
-                return int(value.reshape(()))
-            self.warnings.append(
-                f"Loop '{row.name}': trip count unknown (set by its condition or at run time); body counted once"
-            )
-            return 1
-        if node.op_type == "Scan":
+                trips = int(value.reshape(()))
+            else:
+                self.warnings.append(
+                    f"Loop '{row.name}': trip count unknown (set by its condition or at run time); body counted once"
+                )
+        elif node.op_type == "Scan":
+            # The checker leaves nodes with subgraphs alone: the attributes are checked here, before they are used.
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
             scans = attrs.get("num_scan_inputs", 1)
             axes = attrs.get("scan_input_axes") or [0]
+            if not isinstance(scans, int) or not 1 <= scans <= len(node.input):
+                raise InvalidModelError(f"Scan '{row.name}': num_scan_inputs is {scans!r}; it must count some of its "
+                                        f"{len(node.input)} inputs")
+            if not isinstance(axes, list) or not all(isinstance(axis, int) for axis in axes):
+                raise InvalidModelError(f"Scan '{row.name}': scan_input_axes must be integers, got {axes!r}")
             first_scan = node.input[len(node.input) - scans]
             shape = self.types.get(first_scan)
             if shape is not None and shape.shape:
-                return shape.shape[axes[0] % len(shape.shape)]
-            self.warnings.append(f"Scan '{row.name}': sequence length unknown; body counted once")
-        return 1
+                if not -len(shape.shape) <= axes[0] < len(shape.shape):
+                    raise InvalidModelError(f"Scan '{row.name}': scan axis {axes[0]} is outside the {len(shape.shape)} "
+                                            f"dimensions of '{first_scan}'")
+                trips = shape.shape[axes[0] % len(shape.shape)]
+            else:
+                self.warnings.append(f"Scan '{row.name}': sequence length unknown; body counted once")
+        if row.repeat * trips > 2**63 - 1:  # past any runtime's 64-bit loop counters: no real model runs that long
+            raise InvalidModelError(f"{node.op_type} '{row.name}': its body would run more than 2^63 - 1 times, "
+                                    "counting the loops around it")
+        return trips
 
     # --- one node -----------------------------------------------------------
 
@@ -186,8 +209,10 @@ class _Analysis:
         name = node.name or f"{node.op_type}_{index}"
         in_types = [self.types.get(n) if n else None for n in node.input]
         out_types = [self.types.get(n) if n else None for n in node.output]
-        cost, costed = self._cost(node, name, in_types, out_types)
-        roots = self._weights(node)
+        opset = self.opsets.get(node.domain if node.domain != "ai.onnx" else "", 0)
+        context = NodeContext(node, in_types, out_types, self.values, opset, self.dequantized)
+        cost, costed = self._cost(context, name)
+        roots, quantization = self._weights(context)
         self._note_passthrough(node)
         output_bytes = sum(_bytes(t) for t in out_types)
         bytes_read = cost.bytes_read if cost.bytes_read is not None else sum(_bytes(t) for t in in_types)
@@ -201,7 +226,7 @@ class _Analysis:
             macs=cost.macs,
             flops=cost.flops,
             special_ops=cost.special_ops,
-            params=sum(numel(self.constants[r].dims) for r in roots),
+            params=sum(self._elements(r) for r in roots),
             param_bytes=sum(_stored_bytes(self.constants[r]) for r in roots),
             inputs=list(node.input),
             outputs=list(node.output),
@@ -210,18 +235,23 @@ class _Analysis:
             bytes_read=bytes_read,
             memory_traffic_bytes=bytes_read + output_bytes,
             costed=costed,
+            macs_float=cost.macs - cost.macs_int8 - cost.macs_weight_only,
+            macs_int8=cost.macs_int8,
+            macs_weight_only=cost.macs_weight_only,
+            quantization_params=sum(numel(self.constants[r].dims) for r in quantization),
+            quantization_param_bytes=sum(_stored_bytes(self.constants[r]) for r in quantization),
         )
         self.rows.append(row)
         self.row_roots.append(roots)
+        self.row_quantization.append(quantization)
         return index
 
-    def _cost(self, node, name, in_types, out_types) -> tuple[OpCost, bool]:
+    def _cost(self, context: NodeContext, name: str) -> tuple[OpCost, bool]:
+        node = context.node
         rule = costs.rule_for(node.domain, node.op_type)
         if rule is None:
             self.unknown_ops[_op_key(node.domain, node.op_type)] += 1
             return OpCost(), False
-        opset = self.opsets.get(node.domain if node.domain != "ai.onnx" else "", 0)
-        context = NodeContext(node, in_types, out_types, self.values, opset)
         try:
             return rule(context), True
         except MissingShape:
@@ -242,27 +272,60 @@ class _Analysis:
                 ) from exc
             raise
 
-    def _weights(self, node: onnx.NodeProto) -> list[str]:
-        """Stored weight tensors the node consumes (through Identity/Cast/DequantizeLinear/... chains)."""
+    def _weights(self, context: NodeContext) -> tuple[list[str], list[str]]:
+        """Stored tensors the node consumes (through Identity/Cast/DequantizeLinear/... chains): its weights, and its
+        quantization parameters (scales and zero points, whatever their rank)."""
+        node = context.node
+        domain, op_type = node.domain, node.op_type
+        rescaling = op_type == "Mul" and bool(node.output) and node.output[0] in self.rescaling
         roots: list[str] = []
+        quantization: list[str] = []
         for slot, name in enumerate(node.input):
-            if not name or not costs.is_weight_slot(node.domain, node.op_type, slot):
+            if not name:
                 continue
             root = self.passthrough_source.get(name, name)
             tensor = self.constants.get(root)
-            if tensor is None or len(tensor.dims) < 1 or root in roots:
+            if tensor is None:
                 continue
-            if tensor.data_type in WEIGHT_TYPES or (
-                tensor.data_type == onnx.TensorProto.INT32 and costs.is_integer_weight_slot(node.domain, node.op_type, slot)
-            ):
+            if rescaling or costs.is_quantization_slot(domain, op_type, slot):
+                if root not in quantization:
+                    quantization.append(root)
+                continue
+            if not costs.is_weight_slot(domain, op_type, slot) or len(tensor.dims) < 1 or root in roots:
+                continue
+            # Any integer behind a DequantizeLinear is a weight (an int32 bias too): the node reads it as float.
+            if tensor.data_type in WEIGHT_TYPES or (tensor.data_type in INTEGER_TYPES and (
+                    name in self.dequantized or costs.is_integer_weight_slot(domain, op_type, slot))):
                 roots.append(root)
-        return roots
+                packed = costs.packed_weight(domain, op_type, slot)
+                logical = packed(context, tuple(tensor.dims)) if packed is not None else None
+                if logical is not None:
+                    self.packed[root] = logical
+        return roots, quantization
 
     def _note_passthrough(self, node: onnx.NodeProto) -> None:
         if node.op_type in WEIGHT_PASSTHROUGH and node.input and node.input[0] and node.output:
             source = self.passthrough_source.get(node.input[0], node.input[0])
             if source in self.constants:
                 self.passthrough_source[node.output[0]] = source
+            dequantizes_weight = source in self.constants and node.op_type == "DequantizeLinear"
+            if dequantizes_weight or node.input[0] in self.dequantized_weights:
+                self.dequantized_weights.add(node.output[0])
+            if node.op_type == "DequantizeLinear" and node.domain in DEQUANTIZE_DOMAINS:
+                data = self.types.get(node.input[0])
+                if data is not None and data.elem_type in INTEGER_TYPES:
+                    self.dequantized[node.output[0]] = data.elem_type
+            elif node.input[0] in self.dequantized:
+                self.dequantized[node.output[0]] = self.dequantized[node.input[0]]
+
+    def _elements(self, root: str) -> int:
+        """A weight's logical elements (a packed one's values, not its bytes)."""
+        packed = self.packed.get(root)
+        return packed[0] if packed is not None else numel(self.constants[root].dims)
+
+    def _storage(self, root: str) -> str:
+        packed = self.packed.get(root)
+        return storage_class(self.constants[root].data_type, packed[1] if packed is not None else None)
 
     # --- totals -------------------------------------------------------------
 
@@ -276,7 +339,8 @@ class _Analysis:
         summaries: dict[str, OpTypeSummary] = {}
         roots_by_op: dict[str, set[str]] = {}
         weights: set[str] = set()
-        for row, roots in zip(self.rows, self.row_roots):
+        quantization: set[str] = set()
+        for row, roots, scales in zip(self.rows, self.row_roots, self.row_quantization):
             key = _op_key(row.domain, row.op_type)
             summary = summaries.setdefault(key, OpTypeSummary())
             summary.count += 1
@@ -285,15 +349,26 @@ class _Analysis:
                 figures.flops += row.flops * row.repeat
                 figures.special_ops += row.special_ops * row.repeat
                 figures.memory_traffic_bytes += row.memory_traffic_bytes * row.repeat
-            totals.activation_bytes += row.output_bytes * row.repeat
-            if row.repeat and row.domain == "" and row.op_type in COMPUTE_OPS:
+                figures.macs_float += row.macs_float * row.repeat
+                figures.macs_int8 += row.macs_int8 * row.repeat
+                figures.macs_weight_only += row.macs_weight_only * row.repeat
+            written = sum(_bytes(self.types.get(out)) for out in row.outputs if out in self.dequantized_weights)
+            totals.activation_bytes += (row.output_bytes - written) * row.repeat  # dequantized weights: not activations
+            if row.repeat and (row.domain, row.op_type) in COMPUTE_OPS:
                 totals.compute_layers += 1
             weights.update(roots)
+            quantization.update(scales)
             roots_by_op.setdefault(key, set()).update(roots)
-        totals.params = sum(numel(self.constants[r].dims) for r in weights)
+        totals.params = sum(self._elements(r) for r in weights)
         totals.param_bytes = sum(_stored_bytes(self.constants[r]) for r in weights)
+        for root in weights:
+            storage = f"param_bytes_{self._storage(root)}"
+            setattr(totals, storage, getattr(totals, storage) + _stored_bytes(self.constants[root]))
+        quantization -= weights
+        totals.quantization_params = sum(numel(self.constants[r].dims) for r in quantization)
+        totals.quantization_param_bytes = sum(_stored_bytes(self.constants[r]) for r in quantization)
         for key, roots in roots_by_op.items():
-            summaries[key].params = sum(numel(self.constants[r].dims) for r in roots)
+            summaries[key].params = sum(self._elements(r) for r in roots)
         order = sorted(summaries, key=lambda k: (-summaries[k].macs, -summaries[k].flops, k))
         return totals, {key: summaries[key] for key in order}
 
@@ -303,7 +378,8 @@ class _Analysis:
         graph_inputs = [v.name for v in graph.input if v.name not in initializers]
         sizes = {name: _bytes(self.types.get(name)) for name in graph_inputs}
         for _, node in main:
-            sizes.update((name, _bytes(self.types.get(name))) for name in node.output if name)
+            sizes.update((name, _bytes(self.types.get(name))) for name in node.output
+                         if name and name not in self.dequantized_weights)
         peak, step, live = peak_activations(
             [node_inputs(node) for _, node in main], [list(node.output) for _, node in main],
             graph_inputs, [v.name for v in graph.output], sizes,
@@ -357,6 +433,37 @@ class _Analysis:
             inputs=[self._summary(v.name) for v in graph.input if v.name not in initializers],
             outputs=[self._summary(v.name) for v in graph.output],
         )
+
+
+def _rescaling_muls(graphs: list[onnx.GraphProto]) -> set[str]:
+    """Outputs of the Muls that apply quantization scales in quantize_dynamic's graphs, whose stored inputs are
+    scales: a Mul of an integer accumulator (MatMulInteger or ConvInteger, maybe through a Cast), the Mul that made
+    its other factor, and a Mul of a scale that DynamicQuantizeLinear computes."""
+    if not any(node.op_type in RESCALED for graph in graphs for node in graph.node):  # float models: none
+        return set()
+    nodes = [node for graph in graphs for node in graph.node]
+    producers: dict[str, onnx.NodeProto] = {}
+    accumulators: set[str] = set()
+    scales: set[str] = set()
+    muls = []
+    for node in nodes:
+        producers.update((out, node) for out in node.output if out)
+        if node.op_type in ("MatMulInteger", "ConvInteger") and node.output:
+            accumulators.add(node.output[0])
+        elif node.op_type == "DynamicQuantizeLinear" and len(node.output) > 1:
+            scales.add(node.output[1])
+        elif node.op_type == "Mul" and node.output:
+            muls.append(node)
+    rescaling: set[str] = set()
+    for node in muls:
+        inputs = set(node.input)
+        cast_sources = {producers[n].input[0] for n in inputs
+                        if n in producers and producers[n].op_type == "Cast" and producers[n].input}
+        if inputs & scales or (inputs | cast_sources) & accumulators:
+            rescaling.add(node.output[0])
+            factors = [producers.get(n) for n in inputs]
+            rescaling.update(f.output[0] for f in factors if f is not None and f.op_type == "Mul")
+    return rescaling
 
 
 def _bytes(tensor: TensorType | None) -> int:

@@ -2,26 +2,30 @@
 
 Everything goes to a temporary file in the target's folder, is flushed to
 disk, optionally checked, and only then renamed over the target (an atomic
-step on POSIX and Windows). If anything fails the target is untouched.
+step on POSIX and Windows). If anything fails the target is untouched. Only a
+regular file (or nothing) is ever replaced: never a FIFO, a device or a folder,
+and never a file the command read (``keep``).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .errors import InvalidModelError, OutputWriteError, first_line
 
 
-def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[Path], None] | None = None) -> Path:
-    """Write ``data`` to ``target`` atomically; ``check(temp_path)`` may raise to abort."""
+def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[Path], None] | None = None, *,
+                 keep: Iterable[str | os.PathLike] = ()) -> Path:
+    """Write ``data`` to ``target`` atomically; ``check(temp_path)`` may raise to abort. ``keep``: files the target
+    must not be (the command's inputs); see ``check_target``."""
     target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    if target.is_dir():
-        raise OutputWriteError(f"cannot write {target}: it is a directory")
+    check_target(target, keep)
     try:
         handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False)
     except OSError as exc:
@@ -42,6 +46,32 @@ def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[
             raise OutputWriteError(f"cannot write {target}: {exc.strerror or exc}; it is left as it was") from exc
         raise
     return target
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_target(target: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()) -> None:
+    """Refuse (OutputWriteError) to replace anything but a regular file (symlinks followed: a link to a device is
+    refused too) or a file that is one of ``keep`` (hard links and symlinks included). Nothing is opened."""
+    try:
+        found = os.stat(target)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise OutputWriteError(f"cannot write {os.fspath(target)}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not stat.S_ISREG(found.st_mode):
+        kind = next((name for test, name in _KINDS if test(found.st_mode)), "not a regular file")
+        raise OutputWriteError(f"cannot write {os.fspath(target)}: it is {kind}, not a regular file; refused")
+    for path in keep:
+        try:
+            same = os.path.samestat(found, os.stat(path))
+        except (OSError, ValueError):
+            continue
+        if same:
+            raise OutputWriteError(f"cannot write {os.fspath(target)}: it is the input {os.fspath(path)}; refused "
+                                   "(write the result to another file)")
 
 
 def _mode_for(target: Path) -> int:
@@ -109,6 +139,8 @@ def _save_with_external_data(model, target: Path, check: Callable[[Path], None])
     then both files renamed into place."""
     folder = target.parent if str(target.parent) else Path(".")
     data_name = f"{target.name}.data"
+    check_target(target)
+    check_target(folder / data_name)
     try:
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{target.name}."))
     except OSError as exc:

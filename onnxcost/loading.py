@@ -3,12 +3,15 @@
 For a report the weights stored as external data are never read: only the
 graph and the tensors' metadata (dtype, dims) are needed. When weights are
 needed (a rewrite), every external-data location is checked to stay inside the
-model's folder before a single byte is read.
+model's folder before a single byte is read, exactly the bytes the tensor's dims
+and type need are read, and every tensor's data must match its dims.
+Only regular files are opened: a FIFO or a device given as a model would block or never end.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +19,8 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from . import walk
-from .tensors import numel, tensor_bytes
-from .errors import ExternalDataError, ModelLoadError, first_line
+from .tensors import BITS, numel, tensor_bytes
+from .errors import ExternalDataError, InvalidModelError, ModelLoadError, first_line
 
 # Protobuf refuses single messages over 2 GiB, so a larger .onnx cannot hold a
 # valid model; weights beyond that belong in external data.
@@ -42,6 +45,8 @@ def load_model(
     ``load_weights``, their locations checked either way. Files over ``max_file_bytes`` are refused unread."""
     if isinstance(source, onnx.ModelProto):
         _check_is_model(source, "the given ModelProto")
+        if load_weights:
+            check_tensor_data(source)
         return LoadedModel(source, None)
     path = Path(source)
     _check_readable(path, max_file_bytes)
@@ -52,20 +57,26 @@ def load_model(
     _check_is_model(model, str(path))
     if load_weights:
         load_external_weights(model, path.parent)
+        check_tensor_data(model)
     else:
         check_external_data(model, path.parent)
     return LoadedModel(model, path)
 
 
 def _check_readable(path: Path, max_file_bytes: int) -> None:
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ModelLoadError(f"{path}: is a directory, expected an .onnx file")
     try:
-        size = path.stat().st_size
-        with open(path, "rb"):
-            pass
+        found = os.stat(path)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ModelLoadError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(found.st_mode):
+        raise ModelLoadError(f"{path}: is a directory, expected an .onnx file")
+    if not stat.S_ISREG(found.st_mode):
+        raise ModelLoadError(f"{path}: not a regular file (a FIFO or a device?), expected an .onnx file")
+    size = found.st_size
+    try:
+        os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))  # never blocks, even if swapped for a FIFO
     except OSError as exc:
         raise ModelLoadError(f"{path}: cannot read ({exc.strerror})") from exc
     if size == 0:
@@ -101,6 +112,45 @@ def _check_names(model: onnx.ModelProto, where: str) -> None:
 
 
 
+# The typed fields a tensor's values may be stored in instead of raw_data.
+_VALUE_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data")
+_COMPLEX = (onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128)
+
+
+def check_tensor_data(model: onnx.ModelProto) -> None:
+    """Refuse (InvalidModelError) a stored tensor whose data does not match its dims and type (raw_data too short
+    or too long, too few or too many values, dims with no data), before any of it becomes an array. External
+    tensors are checked when their data is read."""
+    for tensor in walk.tensors(model):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            problem = _data_mismatch(tensor)
+            if problem:
+                raise InvalidModelError(f"tensor '{tensor.name}': {problem}")
+
+
+def _data_mismatch(tensor: onnx.TensorProto) -> str | None:
+    count = numel(tensor.dims)
+    dims = f"its dims [{', '.join(map(str, tensor.dims))}]"
+    fields = [name for name in _VALUE_FIELDS if len(getattr(tensor, name))]
+    if tensor.HasField("raw_data"):
+        expected = tensor_bytes(tensor.data_type, count)
+        if fields:
+            return f"values in both raw_data and {fields[0]}"
+        if tensor.data_type in BITS and tensor.data_type != onnx.TensorProto.STRING and len(tensor.raw_data) != expected:
+            return f"raw_data holds {len(tensor.raw_data)} bytes, {dims} and type need {expected}"
+        return None
+    if len(fields) > 1:
+        return f"values in both {fields[0]} and {fields[1]}"
+    if not fields:
+        return f"{dims} say {count} elements, and it holds no data" if count else None
+    bits = BITS.get(tensor.data_type, 0)
+    if 0 < bits < 8 and bits not in (2, 4):
+        return None  # packings onnx has not settled for the typed fields
+    expected = 2 * count if tensor.data_type in _COMPLEX else (count * bits + 7) // 8 if 0 < bits < 8 else count
+    held = len(getattr(tensor, fields[0]))
+    return None if held == expected else f"{fields[0]} holds {held} values, {dims} need {expected}"
+
+
 def external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
     """Every TensorProto of the model (graphs, subgraphs, Constant nodes) stored externally."""
     return [t for t in walk.tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL]
@@ -108,8 +158,9 @@ def external_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
 
 def external_location(
     tensor: onnx.TensorProto, base_dir: Path, checked: dict[str, tuple[Path, int]] | None = None
-) -> tuple[Path, int, int | None]:
-    """The checked file, offset and length of an external tensor; refuses escapes before any read.
+) -> tuple[Path, int, int]:
+    """The checked file, offset and length of an external tensor; refuses escapes before any read. The length is
+    what the tensor's dims and type need; a ``length`` entry that says otherwise is refused.
 
     ``checked`` caches the verdict per location (path and size), for models with thousands of tensors.
     """
@@ -128,29 +179,45 @@ def external_location(
         raise ExternalDataError(f"tensor '{tensor.name}': bad external data offset/length") from exc
     if offset < 0 or (length is not None and length < 0):
         raise ExternalDataError(f"tensor '{tensor.name}': negative external data offset/length")
-    needed = max(length or 0, tensor_bytes(tensor.data_type, numel(tensor.dims)))
+    if tensor.data_type not in BITS or tensor.data_type == onnx.TensorProto.STRING:
+        raise ExternalDataError(f"tensor '{tensor.name}': external data of element type {tensor.data_type} has no "
+                                "fixed size; refused")
+    needed = tensor_bytes(tensor.data_type, numel(tensor.dims))
+    if length is not None and length != needed:
+        raise ExternalDataError(f"tensor '{tensor.name}': external data length {length} does not match the {needed} "
+                                "bytes its dims and type need")
     if offset + needed > size:
         raise ExternalDataError(
             f"tensor '{tensor.name}': external data '{location}' is {size} bytes, shorter than the "
             f"{needed} bytes it should hold at offset {offset}"
         )
-    return target, offset, length
+    return target, offset, needed
 
 
 def _data_file(name: str, location: str, base_dir: Path) -> tuple[Path, int]:
     if not location:
         raise ExternalDataError(f"tensor '{name}': external data without a location")
+    if "\0" in location:
+        raise ExternalDataError(f"tensor '{name}': external data location contains a NUL byte; refused")
     if os.path.isabs(location) or Path(location).drive or location.startswith(("/", "\\")):
         raise ExternalDataError(f"tensor '{name}': external data location '{location}' is absolute; refused")
     if ".." in Path(location.replace("\\", "/")).parts:
         raise ExternalDataError(f"tensor '{name}': external data location '{location}' leaves the model's folder; refused")
-    root = base_dir.resolve()
-    target = (root / location).resolve()  # follows symlinks
-    if root not in target.parents:
-        raise ExternalDataError(f"tensor '{name}': external data '{location}' resolves outside the model's folder; refused")
-    if not target.is_file():
-        raise ExternalDataError(f"tensor '{name}': external data file '{location}' not found next to the model")
-    return target, target.stat().st_size
+    try:
+        root = base_dir.resolve()
+        target = (root / location).resolve()  # follows symlinks
+        if root not in target.parents:
+            raise ExternalDataError(f"tensor '{name}': external data '{location}' resolves outside the model's folder; "
+                                    "refused")
+        found = target.stat()
+    except FileNotFoundError:
+        raise ExternalDataError(f"tensor '{name}': external data file '{location}' not found next to the model") from None
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop (RuntimeError before Python 3.13), ...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
+        raise ExternalDataError(f"tensor '{name}': external data '{location}' cannot be used ({reason})") from None
+    if not stat.S_ISREG(found.st_mode):
+        raise ExternalDataError(f"tensor '{name}': external data '{location}' is not a regular file; refused")
+    return target, found.st_size
 
 
 def check_external_data(model: onnx.ModelProto, base_dir: Path) -> None:
@@ -168,7 +235,9 @@ def load_external_weights(model: onnx.ModelProto, base_dir: Path) -> None:
         target, offset, length = external_location(tensor, base_dir, checked)
         with open(target, "rb") as handle:
             handle.seek(offset)
-            data = handle.read() if length is None else handle.read(length)
+            data = handle.read(length)
+        if len(data) != length:  # the file shrank since it was checked
+            raise ExternalDataError(f"tensor '{tensor.name}': external data ended after {len(data)} of {length} bytes")
         tensor.raw_data = data
         del tensor.external_data[:]
         tensor.data_location = onnx.TensorProto.DEFAULT

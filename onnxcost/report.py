@@ -26,7 +26,7 @@ class TensorSummary:
 class NodeRow:
     """One node's figures for one execution: MACs, FLOPs, special ops, the parameters (elements) and bytes of
     the weights it reads, its outputs' shapes and bytes, the bytes it reads and its memory traffic (read +
-    written)."""
+    written); then its MACs by arithmetic precision and its quantization parameters (scales, zero points)."""
 
     index: int
     name: str
@@ -46,6 +46,12 @@ class NodeRow:
     bytes_read: int
     memory_traffic_bytes: int
     costed: bool = True  # False when the op has no cost rule or its shapes were unknown
+    # ``macs`` split by arithmetic precision (float + int8 + weight-only = macs)
+    macs_float: int = 0
+    macs_int8: int = 0
+    macs_weight_only: int = 0
+    quantization_params: int = 0  # elements of the scales and zero points it reads (any rank)
+    quantization_param_bytes: int = 0
 
 
 @dataclass
@@ -53,6 +59,8 @@ class Totals:
     """The model's figures: rows times their ``repeat``, weights counted once however many nodes read them.
 
     ``activation_bytes`` adds up every node's outputs; ``peak_activation_bytes`` is the most alive at once.
+    ``params`` counts logical elements (a 4-bit matrix packed two to a byte is K·N); scales and zero points are
+    ``quantization_params``, not parameters.
     """
 
     macs: int = 0
@@ -65,11 +73,23 @@ class Totals:
     memory_traffic_bytes: int = 0
     compute_layers: int = 0
     nodes: int = 0
+    # ``macs`` split by arithmetic precision (float + int8 + weight-only = macs)
+    macs_float: int = 0
+    macs_int8: int = 0
+    macs_weight_only: int = 0
+    # ``param_bytes`` split by storage: float types, 8-bit integers, narrower integers (packed), wider (int32 bias)
+    param_bytes_float: int = 0
+    param_bytes_int8: int = 0
+    param_bytes_int4: int = 0
+    param_bytes_int32: int = 0
+    quantization_params: int = 0  # elements of the scales and zero points, each tensor once
+    quantization_param_bytes: int = 0
 
 
 @dataclass
 class OpTypeSummary:
-    """The rows of one op type added up (times their ``repeat``); ``count`` is the number of nodes."""
+    """The rows of one op type added up (times their ``repeat``); ``count`` is the number of nodes; the MACs also
+    by arithmetic precision."""
 
     count: int = 0
     macs: int = 0
@@ -77,6 +97,9 @@ class OpTypeSummary:
     special_ops: int = 0
     params: int = 0
     memory_traffic_bytes: int = 0
+    macs_float: int = 0
+    macs_int8: int = 0
+    macs_weight_only: int = 0
 
 
 @dataclass

@@ -104,6 +104,13 @@ def _is_saved_report(path: Path) -> bool:
         return False  # let the model loader say what is wrong with the file
 
 
+# Fields added to onnxcost.report/1 after it was first written (the breakdown by precision, quantization
+# parameters): a report saved before them reads them as 0, every other field stays required.
+ADDED_LATER = frozenset({
+    "macs_float", "macs_int8", "macs_weight_only", "param_bytes_float", "param_bytes_int8", "param_bytes_int4",
+    "param_bytes_int32", "quantization_params", "quantization_param_bytes",
+})
+
 # What each annotation of the report's dataclasses admits (they are strings: report.py defers annotations).
 _SCALARS = {"int": int, "str": str, "bool": bool}
 
@@ -117,6 +124,8 @@ def _build(cls, data: dict, where: str, **given):
     for f in fields(cls):
         if f.name in values:
             continue
+        if f.name not in data and f.name in ADDED_LATER:
+            continue  # a report saved before the precision breakdown: the dataclass default (0)
         if f.name not in data:
             raise SavedReportError(f"{where}.{f.name} is missing")
         values[f.name] = _checked(data[f.name], str(f.type), f"{where}.{f.name}")

@@ -4,11 +4,19 @@ PyTorch, Paddle and TensorFlow exports compute reshape targets at run time
 (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Mod/Where in window
 attention). Once the input shapes are known these are constants: evaluating
 them with numpy lets shape inference see concrete numbers. Only int-sized
-tensors are evaluated; anything that would grow large is left alone.
+tensors are evaluated; anything that would grow large is left alone, and
+sizes are checked before anything is allocated (a Concat of 65,536 copies of
+a constant, a Tile by 2^28, a Max over thousands of inputs).
+
+``propagation_bound`` tells, before any inference runs, how large the values
+such subgraphs compute could get, so that inference which propagates values
+without limits of its own (onnx's data propagation) is not run when they are
+large.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 
@@ -16,6 +24,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from . import walk
 from .tensors import numel
 
 # Nothing larger than this is materialized while folding.
@@ -37,6 +46,12 @@ def _axes(inputs: list, attrs: dict, index: int) -> list[int] | None:
     if len(inputs) > index and inputs[index] is not None:
         return [int(a) for a in np.asarray(inputs[index]).reshape(-1)]
     return list(attrs["axes"]) if "axes" in attrs else None
+
+
+def _guard_total(inputs: list) -> None:
+    """An output made of all the inputs (Concat) is refused before it is allocated."""
+    if sum(np.size(x) for x in inputs if x is not None) > MAX_FOLDED_ELEMENTS:
+        raise ValueError("too large to fold")
 
 
 def _broadcasting(fn: Callable) -> Evaluator:
@@ -135,10 +150,14 @@ def _cast(inputs, attrs):
 
 
 def _concat(inputs, attrs):
+    _guard_total(inputs)
     return [np.concatenate([np.atleast_1d(x) for x in inputs], axis=attrs.get("axis", 0))]
 
 
 def _gather(inputs, attrs):
+    data, indices = inputs
+    axis = attrs.get("axis", 0) % max(np.ndim(data), 1)
+    _guard([*np.shape(data)[:axis], *np.shape(indices), *np.shape(data)[axis + 1:]])
     return [np.take(inputs[0], inputs[1].astype(np.int64), axis=attrs.get("axis", 0))]
 
 
@@ -181,8 +200,8 @@ EVALUATORS: dict[str, Evaluator] = {
     "Ceil": lambda i, a: [np.ceil(i[0])],
     "Sqrt": lambda i, a: [np.sqrt(i[0])],
     "Pow": _broadcasting(np.power),
-    "Min": _broadcasting(lambda *xs: np.minimum.reduce(np.broadcast_arrays(*xs))),
-    "Max": _broadcasting(lambda *xs: np.maximum.reduce(np.broadcast_arrays(*xs))),
+    "Min": _broadcasting(lambda *xs: functools.reduce(np.minimum, xs)),  # pairwise: never all inputs at once
+    "Max": _broadcasting(lambda *xs: functools.reduce(np.maximum, xs)),
     "Equal": _broadcasting(np.equal),
     "Less": _broadcasting(np.less),
     "LessOrEqual": _broadcasting(np.less_equal),
@@ -258,3 +277,75 @@ def _evaluate(node, values, static_shapes) -> list | None:
     if any(out.size > MAX_FOLDED_ELEMENTS or out.dtype.kind not in "biuf" for out in outputs):
         return None  # too large, or inputs of mixed kinds a valid model would not have
     return outputs
+
+
+def propagation_bound(model: onnx.ModelProto) -> int:
+    """An upper bound of the elements of any value computed from the model's constants and shapes (what onnx's
+    data propagation materializes), from dims alone, before anything is evaluated.
+
+    A value starts at a stored constant whose data the skeleton keeps, at a Size (one element) or at a Shape (at
+    most the largest rank in the model: a declared one, or the length of a Reshape's, Expand's or
+    ConstantOfShape's shape value). A node all of whose inputs are values computes one: a Concat the sum of its
+    inputs, any other op at most the largest of them (data propagation handles 1-D values). Anything computed
+    from an activation is none.
+    """
+    from .skeleton import keeps_data
+
+    graphs = list(walk.graphs(model.graph))
+    sizes: dict[str, int] = {}
+    rank = 1
+    for graph in graphs:
+        for value in [*graph.input, *graph.output, *graph.value_info]:
+            if value.type.HasField("tensor_type") and value.type.tensor_type.HasField("shape"):
+                rank = max(rank, len(value.type.tensor_type.shape.dim))
+        for tensor in graph.initializer:
+            rank = max(rank, len(tensor.dims))
+            if keeps_data(tensor):
+                sizes[tensor.name] = numel(tensor.dims)
+    if not sizes and not any(node.op_type in ("Shape", "Size") for graph in graphs for node in graph.node):
+        return 0  # nothing to propagate (the common case of a graph without shape subgraphs)
+    for graph in graphs:
+        nodes = [(n.op_type, n.domain, [name for name in n.input if name], list(n.output)) for n in graph.node]
+        if not _stored_in_order(nodes):
+            from .structure import topological_order  # networkx: only for the rare graph stored out of order
+
+            outer = {name for other in graphs for n in other.node for name in n.output}
+            outer |= {value.name for other in graphs for value in [*other.input, *other.initializer]}
+            nodes = [(n.op_type, n.domain, [name for name in n.input if name], list(n.output))
+                     for n in topological_order(graph, outer)]
+        for op_type, domain, inputs, outputs in nodes:
+            if domain not in ("", "ai.onnx"):
+                continue
+            slot = _SHAPE_SLOTS.get(op_type)
+            if slot is not None and len(inputs) > slot:
+                rank = max(rank, sizes.get(inputs[slot], 0))  # its output has as many dims as that value has elements
+            size = _value_bound(op_type, inputs, sizes, rank)
+            if size is not None:
+                sizes.update((name, size) for name in outputs if name)
+    return max(sizes.values(), default=0)
+
+
+_SHAPE_SLOTS = {"Reshape": 1, "Expand": 1, "ConstantOfShape": 0}
+
+
+def _value_bound(op_type: str, inputs: list[str], sizes: dict[str, int], rank: int) -> int | None:
+    if op_type == "Shape":
+        return rank
+    if op_type == "Size":
+        return 1
+    if not inputs or any(name not in sizes for name in inputs):
+        return None
+    if op_type == "Concat":
+        return sum(sizes[name] for name in inputs)
+    return max(sizes[name] for name in inputs)
+
+
+def _stored_in_order(nodes: list[tuple]) -> bool:
+    """Whether no node reads a tensor a later node of the same graph produces."""
+    produced = {name for *_, outputs in nodes for name in outputs}
+    seen: set[str] = set()
+    for _, _, inputs, outputs in nodes:
+        if any(name in produced and name not in seen for name in inputs):
+            return False
+        seen.update(outputs)
+    return True

@@ -3,11 +3,14 @@
 Order (see docs/conventions.md):
 1. ``inputs`` / ``dims`` overrides are written into the graph's inputs; an
    input dimension nobody gave is set to 1 and named in a warning.
-2. onnx shape inference with data propagation.
+2. onnx shape inference with data propagation (without it when the values
+   it would propagate could exceed 65,536 elements: it has no limit of its own,
+   and neither has step 4, which is then skipped).
 3. If shapes are still missing: the shape-computing subgraphs are evaluated
    with numpy, fed back as constants, and inference runs again, until no
    round learns anything new.
-4. If shapes are still missing: onnxruntime's symbolic shape inference.
+4. If shapes are still missing: onnxruntime's symbolic shape inference (not
+   when a shape input or a rank is too long for it to handle in bounded time).
 5. A dimension still unknown is set to 1; the tensors are named in a warning.
 
 Errors name the ``inputs`` parameter (the CLI shows its flag); warnings are printed as they are and
@@ -17,6 +20,7 @@ name the command's flags (``--input``, ``--dim``).
 from __future__ import annotations
 
 import logging
+import warnings as python_warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -26,11 +30,16 @@ from onnx import numpy_helper
 
 from . import walk
 from .errors import InputSpecError, InvalidModelError, first_line
-from .shape_folding import fold
+from .shape_folding import MAX_FOLDED_ELEMENTS, fold, propagation_bound
 from .skeleton import keeps_data
+from .structure import MAX_ELEMENTS
+from .tensors import numel
 
 Dim = int | str | None
 MAX_FOLD_ROUNDS = 8
+# Longer shape vectors (and ranks) than any real model has; onnxruntime's symbolic inference makes one sympy
+# symbol per dim of such a vector, without limit.
+MAX_RANK = 64
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +69,12 @@ def resolve_shapes(
     """Apply the overrides to ``skeleton`` (edited in place) and infer every tensor's shape."""
     warnings: list[str] = []
     _apply_overrides(skeleton.graph, dict(inputs or {}), dict(dims or {}), warnings)
-    raw = _collect(_onnx_infer(skeleton, warnings))
+    data_prop = _propagation_is_bounded(skeleton, warnings)
+    raw = _collect(_onnx_infer(skeleton, warnings, data_prop))
     values = _constant_values(skeleton.graph)
     if _missing(skeleton.graph, raw):
-        raw, values = _fold_and_infer(skeleton, raw, values, warnings)
-    if _missing(skeleton.graph, raw):
+        raw, values = _fold_and_infer(skeleton, raw, values, warnings, data_prop)
+    if _missing(skeleton.graph, raw) and data_prop and _symbolic_is_bounded(skeleton.graph, raw, warnings):
         _merge(raw, _ort_symbolic(skeleton, values, warnings))
     types = _finalize(skeleton.graph, raw, warnings)
     return ShapeResult(types, values, warnings)
@@ -154,9 +164,37 @@ def _bind(value: onnx.ValueInfoProto, bindings: Mapping[str, int]) -> None:
 
 # --- inference --------------------------------------------------------------
 
-def _onnx_infer(model: onnx.ModelProto, warnings: list[str]) -> onnx.ModelProto:
+def _propagation_is_bounded(skeleton: onnx.ModelProto, warnings: list[str]) -> bool:
+    bound = propagation_bound(skeleton)
+    if bound <= MAX_FOLDED_ELEMENTS:
+        return True
+    warnings.append(f"the shape computations of the graph could reach {bound:,} elements (over {MAX_FOLDED_ELEMENTS:,}): "
+                    "onnx's data propagation and onnxruntime's symbolic inference, which have no limit, are not run; "
+                    "onnxcost's own evaluation refuses values past that size")
+    return False
+
+
+def _symbolic_is_bounded(graph: onnx.GraphProto, raw: Mapping, warnings: list[str]) -> bool:
+    """Whether onnxruntime's symbolic inference may run: no rank, and no shape input of a Reshape, Expand,
+    ConstantOfShape or Tile, longer than MAX_RANK."""
+    slots = {"Reshape": 1, "Expand": 1, "ConstantOfShape": 0, "Tile": 1}
+    long = [name for name, (_, dims) in raw.items() if dims is not None and len(dims) > MAX_RANK]
+    for sub in walk.graphs(graph):
+        for node in sub.node:
+            slot = slots.get(node.op_type)
+            if slot is not None and len(node.input) > slot:
+                dims = raw.get(node.input[slot], (0, None))[1]
+                if dims and len(dims) == 1 and isinstance(dims[0], int) and dims[0] > MAX_RANK:
+                    long.append(node.input[slot])
+    if long:
+        warnings.append(f"onnxruntime symbolic shape inference not run: '{long[0]}' has more than {MAX_RANK} dimensions "
+                        f"or gives a shape of more than {MAX_RANK}")
+    return not long
+
+
+def _onnx_infer(model: onnx.ModelProto, warnings: list[str], data_prop: bool = True) -> onnx.ModelProto:
     try:
-        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=data_prop)
     except Exception:  # the C++ side raises several types
         logger.debug("onnx shape inference failed; trying again without the model's value_info", exc_info=True)
     # Exporters' value_info can contradict the overrides; infer without it.
@@ -165,7 +203,7 @@ def _onnx_infer(model: onnx.ModelProto, warnings: list[str]) -> onnx.ModelProto:
     for sub in walk.graphs(bare.graph):
         del sub.value_info[:]
     try:
-        return onnx.shape_inference.infer_shapes(bare, check_type=False, strict_mode=False, data_prop=True)
+        return onnx.shape_inference.infer_shapes(bare, check_type=False, strict_mode=False, data_prop=data_prop)
     except Exception as exc:
         logger.debug("onnx shape inference failed without value_info too", exc_info=True)
         warnings.append(f"onnx shape inference failed ({first_line(exc)}); shapes come from the model's own annotations")
@@ -217,7 +255,7 @@ def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     return values
 
 
-def _fold_and_infer(skeleton, raw, values, warnings):
+def _fold_and_infer(skeleton, raw, values, warnings, data_prop=True):
     """Rounds of: evaluate shape subgraphs with numpy, then infer with their values as constants."""
     graph = skeleton.graph
     folded_names: set[str] = set()
@@ -230,7 +268,7 @@ def _fold_and_infer(skeleton, raw, values, warnings):
             break
         working = _with_constants(skeleton, values, folded_names)
         known_before = sum(_known(dims) for _, dims in raw.values())
-        _merge(raw, _collect(_onnx_infer(working, warnings)))
+        _merge(raw, _collect(_onnx_infer(working, warnings, data_prop)))
         for name in folded_names:
             value = values[name]
             raw[name] = (numpy_helper.from_array(value).data_type, list(value.shape))
@@ -252,11 +290,8 @@ def _with_constants(skeleton: onnx.ModelProto, values: Mapping[str, np.ndarray],
 
 def _ort_symbolic(skeleton, values, warnings) -> dict:
     try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
         folded = {name for name in values if name not in {t.name for t in skeleton.graph.initializer}}
-        working = _with_constants(skeleton, values, folded)
-        inferred = SymbolicShapeInference.infer_shapes(working, auto_merge=True, guess_output_rank=True)
+        inferred = _symbolic_quietly(_with_constants(skeleton, values, folded))
     except Exception as exc:  # it raises plain exceptions on patterns it does not handle
         logger.debug("onnxruntime symbolic shape inference failed", exc_info=True)
         warnings.append(f"onnxruntime symbolic shape inference could not run ({first_line(exc)})")
@@ -270,6 +305,21 @@ def _ort_symbolic(skeleton, values, warnings) -> dict:
     return result
 
 
+def _symbolic_quietly(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """onnxruntime's symbolic inference with its own Python warnings, numpy overflow warnings and log lines
+    silenced: they would reach the user's terminal raw, before onnxcost's own lines."""
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    its_logger = logging.getLogger(SymbolicShapeInference.__module__)
+    level = its_logger.level
+    its_logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with python_warnings.catch_warnings(), np.errstate(all="ignore"):
+            python_warnings.simplefilter("ignore")
+            return SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
+    finally:
+        its_logger.setLevel(level)
+
 
 # --- finalize ---------------------------------------------------------------
 
@@ -277,6 +327,9 @@ def _finalize(graph: onnx.GraphProto, raw: Mapping, warnings: list[str]) -> dict
     types: dict[str, TensorType] = {}
     for name, (elem, dims) in raw.items():
         types[name] = TensorType(elem, None if dims is None else tuple(d if isinstance(d, int) and d >= 0 else 1 for d in dims))
+        if dims is not None and numel(types[name].shape) > MAX_ELEMENTS:  # its figures would not even print
+            raise InvalidModelError(f"tensor '{name}' would hold more than 2^63 - 1 elements (shape of {len(dims)} "
+                                    "dimensions); no runtime could allocate it")
     unknown_dims: list[str] = []
     unknown_rank: list[str] = []
     for sub in walk.graphs(graph):

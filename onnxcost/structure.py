@@ -124,6 +124,11 @@ MAX_ELEMENTS = 2**63 - 1
 def check_model(model: onnx.ModelProto) -> None:
     """Refuse what no runtime would load: unknown opset versions, nodes that break their
     operator's schema, unsortable graphs and impossible dimensions. Runs before shape inference."""
+    if model.ir_version < 0:
+        raise InvalidModelError(f"the model declares IR version {model.ir_version}, which is no version")
+    if model.ir_version > onnx.IR_VERSION:
+        raise InvalidModelError(f"the model declares IR version {model.ir_version}; the installed onnx {onnx.__version__} "
+                                f"knows up to {onnx.IR_VERSION} (upgrade onnx)")
     known = onnx.defs.onnx_opset_version()
     opsets = {}
     for opset in model.opset_import:

@@ -19,10 +19,19 @@ _FLOAT_NAMES = {
 _NAMES = dict(TensorProto.DataType.items())
 BITS = {_NAMES[name]: bits for name, bits in _BITS_BY_NAME.items() if name in _NAMES}
 FLOAT_TYPES = frozenset(_NAMES[name] for name in _FLOAT_NAMES if name in _NAMES)
-# Quantized weights (int8/uint8/int4 of QLinearConv, MatMulNBits, ...) are parameters too.
-WEIGHT_TYPES = FLOAT_TYPES | frozenset(
-    _NAMES[name] for name in ("INT8", "UINT8", "INT4", "UINT4", "INT2", "UINT2") if name in _NAMES
+INTEGER_TYPES = frozenset(
+    _NAMES[name] for name in ("INT8", "UINT8", "INT16", "UINT16", "INT32", "UINT32", "INT64", "UINT64",
+                              "INT4", "UINT4", "INT2", "UINT2") if name in _NAMES
 )
+# Integers of 8 bits or fewer: what quantized weights and activations are stored in, and what integer
+# arithmetic (int8 kernels) runs on.
+LOW_BIT_INTEGER_TYPES = frozenset(t for t in INTEGER_TYPES if BITS[t] <= 8)
+# Quantized weights (int8/uint8/int4 of QLinearConv, MatMulNBits, ...) are parameters too.
+WEIGHT_TYPES = FLOAT_TYPES | LOW_BIT_INTEGER_TYPES
+
+# Parameter bytes are split by storage: floats of any width, 8-bit integers, integers narrower than 8 bits
+# (4-bit, 2-bit: packed), integers wider than 8 bits (int32 quantized biases).
+STORAGE_CLASSES = ("float", "int8", "int4", "int32")
 
 
 def numel(shape) -> int:
@@ -41,3 +50,14 @@ def tensor_bytes(elem_type: int, count: int) -> int:
 def type_name(elem_type: int) -> str:
     """The TensorProto name in lower case ('float', 'int64', 'float16'); 'type<N>' for a type without a known size."""
     return TensorProto.DataType.Name(elem_type).lower() if elem_type in BITS else f"type{elem_type}"
+
+
+def storage_class(elem_type: int, packed_bits: int | None = None) -> str:
+    """The parameter-bytes class of a stored dtype: 'float', 'int8', 'int4' (under 8 bits) or 'int32' (over 8).
+
+    ``packed_bits``: the width of the integers packed into the tensor (MatMulNBits' uint8 blobs hold 4-bit ones)."""
+    if packed_bits is None:
+        if elem_type not in INTEGER_TYPES:
+            return "float"
+        packed_bits = BITS[elem_type]
+    return "int8" if packed_bits == 8 else "int4" if packed_bits < 8 else "int32"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 _SI = ["", "K", "M", "G", "T", "P", "E"]
 _BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
 
 
 def human_count(value: int) -> str:
-    """15470264320 -> '15.47 G'; below 1000 the integer itself."""
+    """15470264320 -> '15.47 G'; below 1000 the integer itself; from a million E on '4.61e+24' (any size)."""
     if abs(value) < 1000:
         return str(value)
+    if abs(value) >= 10**24:
+        return _beyond(value)
     scaled, power = float(value), 0
     while abs(scaled) >= 999.995 and power < len(_SI) - 1:
         scaled /= 1000
@@ -20,14 +23,22 @@ def human_count(value: int) -> str:
 
 
 def human_bytes(value: int) -> str:
-    """553430176 -> '527.8 MiB'; below 1 KiB in bytes."""
+    """553430176 -> '527.8 MiB'; below 1 KiB in bytes; from 1024 x 1024 EiB on '1.21e+24 B' (any size)."""
     if abs(value) < 1024:
         return f"{value} B"
+    if abs(value) >= 1024**8:
+        return _beyond(value) + " B"
     scaled, power = float(value), 0
     while abs(scaled) >= 1023.95 and power < len(_BINARY) - 1:
         scaled /= 1024
         power += 1
     return f"{scaled:.1f} {_BINARY[power]}"
+
+
+def _beyond(value: int) -> str:
+    """Scientific notation by exact decimal arithmetic: the scaled form grows unreadable and a float overflows past
+    1.8e308 (nested loops can repeat a body that often)."""
+    return f"{Decimal(value):.2e}"
 
 
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")

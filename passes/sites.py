@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_graphsurgeon as gs
 
+from onnxcost.errors import InvalidModelError
 from onnxcost.report import NodeRow, Report
 
 from .fold import batchnorm_affine, fold_affine, per_channel_vector
@@ -124,6 +125,9 @@ def _site(node: gs.Node, rows: dict[str, NodeRow], shapes: dict[str, tuple[int, 
     weight = constant_value(weight_tensor) if weight_tensor is not None else None
     bias = constant_value(bias_tensor) if bias_tensor is not None else None
     attrs = node.attrs
+    group = attrs.get("group", 1)
+    if not isinstance(group, (int, np.integer)) or group < 1:  # onnx.checker does not look at values
+        raise InvalidModelError(f"Conv '{name}': group {group!r}, it must be a positive integer")
     site = ConvSite(
         name=name, node=node, chain=[], input=node.inputs[0], output=node.outputs[0],
         weight=weight, bias=bias, group=int(attrs.get("group", 1)), kernel=(), strides=(), dilations=(),

@@ -8,7 +8,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 from onnxcost import files
-from onnxcost.errors import InvalidModelError
+from onnxcost.errors import InvalidModelError, OutputWriteError
 from support.builders import model
 
 
@@ -65,3 +65,28 @@ def test_models_over_the_protobuf_limit_get_external_data(tmp_path, monkeypatch)
     reloaded = onnx.load(str(target))
     assert numpy_helper.to_array(reloaded.graph.initializer[0])[5, 7] == 3.0
     assert leftovers(tmp_path) == []
+
+
+def test_only_a_regular_file_is_replaced(tmp_path):
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    os.symlink("/dev/null", tmp_path / "device.txt")  # a link: replacing it would not touch /dev/null if this failed
+    (tmp_path / "folder.txt").mkdir()
+    for name, kind in [("pipe.onnx", "a FIFO"), ("device.txt", "a character device"), ("folder.txt", "a directory")]:
+        with pytest.raises(OutputWriteError, match=f"it is {kind}, not a regular file"):
+            files.write_atomic(tmp_path / name, "report")
+    assert os.path.islink(tmp_path / "device.txt") and os.path.realpath(tmp_path / "device.txt") == "/dev/null"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["device.txt", "folder.txt", "pipe.onnx"]  # no temporary left
+
+
+def test_an_input_is_never_replaced_whatever_it_is_called(tmp_path):
+    model = tmp_path / "keep.onnx"
+    model.write_bytes(b"the model")
+    os.link(model, tmp_path / "hard.onnx")
+    os.symlink("keep.onnx", tmp_path / "soft.onnx")
+    for target in ("keep.onnx", "hard.onnx", "soft.onnx"):
+        with pytest.raises(OutputWriteError, match="it is the input"):
+            files.write_atomic(tmp_path / target, "a text report", keep=[str(model)])
+    assert model.read_bytes() == b"the model"
+    files.write_atomic(tmp_path / "report.txt", "a text report", keep=[str(model)])  # any other file is fine
+    assert (tmp_path / "report.txt").read_text() == "a text report"

@@ -2,13 +2,17 @@
 
 import builtins
 import os
+import re
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper
 
 import onnxcost
-from onnxcost.errors import ExternalDataError, ModelLoadError
+from onnxcost.errors import ExternalDataError, InvalidModelError, ModelLoadError
+from onnxcost.loading import load_model
 from support import bad_inputs
 from support.builders import model, zeros
 
@@ -74,3 +78,63 @@ def test_truncated_model(tmp_path):
     path.write_bytes(full.SerializeToString()[:-2000])
     with pytest.raises(ModelLoadError):
         onnxcost.analyze(path)
+
+
+def test_a_fifo_is_refused_before_it_is_opened(tmp_path):
+    os.mkfifo(tmp_path / "model.onnx")  # opening it for reading would wait for a writer forever
+    with pytest.raises(ModelLoadError, match="not a regular file"):
+        onnxcost.analyze(tmp_path / "model.onnx")
+
+
+@pytest.mark.parametrize("location, message", [
+    ("weights\0.bin", "NUL byte"),
+    ("w" * 5000 + ".bin", "File name too long"),
+])
+def test_locations_no_file_system_takes_are_refused(tmp_path, location, message):
+    with pytest.raises(ExternalDataError, match=message):
+        onnxcost.analyze(external_model(tmp_path, location))
+
+
+def test_a_symlink_loop_is_refused(tmp_path):
+    os.symlink("b.bin", tmp_path / "a.bin")
+    os.symlink("a.bin", tmp_path / "b.bin")
+    with pytest.raises(ExternalDataError, match="cannot be used"):
+        onnxcost.analyze(external_model(tmp_path, "a.bin"))
+
+
+def test_a_length_other_than_the_tensors_is_refused(tmp_path):
+    path = external_model(tmp_path, "weights.bin", data_bytes=2 * 4 * 64 * 64)
+    loaded = onnx.load(str(path), load_external_data=False)
+    next(e for e in loaded.graph.initializer[0].external_data if e.key == "length").value = str(2 * 4 * 64 * 64)
+    path.write_bytes(loaded.SerializeToString())
+    with pytest.raises(ExternalDataError, match="length 32768 does not match the 16384 bytes"):  # 64·64 float32
+        onnxcost.analyze(path)
+
+
+def test_without_a_length_only_the_tensors_bytes_are_read(tmp_path):
+    path = bad_inputs.external_without_length(tmp_path)  # a 2 GiB sparse file, an offset and no length
+    loaded = load_model(path, load_weights=True)
+    assert len(loaded.model.graph.initializer[0].raw_data) == 4 * 64 * 64  # not the whole file
+
+
+@pytest.mark.parametrize("case, message", [
+    (bad_inputs.weight_short, "raw_data holds 100 bytes, its dims [8, 6, 3, 3] and type need 1728"),  # 432 floats
+    (bad_inputs.weight_long, "raw_data holds 2128 bytes, its dims [8, 6, 3, 3] and type need 1728"),  # 1728 + 400
+    (bad_inputs.weight_without_data, "its dims [8, 6, 3, 3] say 432 elements, and it holds no data"),
+])
+def test_weights_must_match_their_dims_when_they_are_read(tmp_path, case, message):
+    path = case(tmp_path)
+    assert onnxcost.analyze(path).totals.params == 8 * 6 * 3 * 3  # a report reads no weight: dims are enough
+    with pytest.raises(InvalidModelError, match=re.escape(message)):
+        load_model(path, load_weights=True)
+
+
+def test_typed_fields_are_counted_too():
+    def matmul_with(weight):
+        return model([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], {"x": [1, 2]}, ["y"], {"w": weight})
+
+    load_model(matmul_with(np.ones((2, 3), np.float32)), load_weights=True)
+    short = matmul_with(np.ones((2, 3), np.float32))
+    short.graph.initializer[0].CopyFrom(TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2, 3], float_data=[1.0] * 5))
+    with pytest.raises(InvalidModelError, match=re.escape("float_data holds 5 values, its dims [2, 3] need 6")):
+        load_model(short, load_weights=True)

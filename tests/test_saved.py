@@ -122,3 +122,19 @@ def test_the_parse_limit_applies_to_saved_reports(tmp_path):
     saved.write_text(render_json(onnxcost.analyze(one_node("MatMul", {"x": [1, 4]}, {"W": zeros(4, 2)}))))
     with pytest.raises(SavedReportError, match="parse limit"):
         load_report(saved, max_file_bytes=100)
+
+
+def test_a_report_saved_before_the_precision_breakdown_reads_it_as_zero():
+    from onnxcost.saved import ADDED_LATER
+
+    # y = x·W, x [1, 4], W [4, 3]: 4·3 = 12 MACs, 12 params.
+    data = onnxcost.analyze_model(model([helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], {"x": [1, 4]}, ["y"],
+                                        {"W": zeros(4, 3)})).to_dict()
+    for record in [data["totals"], *data["by_op_type"].values(), *data["nodes"]]:
+        for key in ADDED_LATER:
+            record.pop(key, None)
+    report = report_from_dict(data)
+    assert (report.totals.macs, report.totals.params, report.totals.macs_float) == (12, 12, 0)
+    del data["totals"]["macs"]  # the figures that were always there stay required
+    with pytest.raises(SavedReportError, match="totals.macs is missing"):
+        report_from_dict(data)

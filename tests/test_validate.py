@@ -13,6 +13,7 @@ from onnxcost.validation import (
     Bounds, InputsError, compare_arrays, compare_models, load_inputs, random_inputs, time_models,
 )
 
+from support import bad_inputs
 from support.rewrite_models import finish, single_conv
 
 app = commands()
@@ -120,6 +121,66 @@ def test_npz_inputs_are_checked(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(InputsError, match="not a readable .npz"):
         load_inputs(tmp_path / "junk.npz", model)
+
+
+def relu_model(shape) -> onnx.ModelProto:
+    helper = onnx.helper
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_an_npz_bomb_is_refused_before_any_array_is_read(tmp_path, monkeypatch):
+    path = bad_inputs.npz_bomb(tmp_path)  # 2 MB: 'x' and 'junk', 2 GiB of compressed zeros
+    assert path.stat().st_size < 3 * 2**20
+    reads = []
+    monkeypatch.setattr(np.lib.format, "read_array", lambda *args, **kwargs: reads.append(args))
+    with pytest.raises(InputsError, match=re.escape("array(s) junk match no input of the model")):
+        load_inputs(path, relu_model([1, 4]))
+    assert reads == []
+
+
+def test_npz_arrays_past_the_size_limit_are_refused_from_their_headers(tmp_path, monkeypatch):
+    zeros, crc, size = bad_inputs._zeros_member()  # a .npy of 2^28 float64 = 2 GiB
+    bad_inputs._write_zip(tmp_path / "big.npz", [("x.npy", zeros, crc, size, 8)])  # 8: deflated
+    monkeypatch.setattr(np.lib.format, "read_array", lambda *args, **kwargs: pytest.fail("data read"))
+    with pytest.raises(InputsError, match=re.escape("the arrays of " + str(tmp_path / "big.npz") + " would take 2.0 GiB, "
+                                                    "over the 1.0 GiB onnxcost allows ('x' is 268435456 float64)")):
+        load_inputs(tmp_path / "big.npz", relu_model(["n"]))  # a symbolic dim: any length fits the model
+
+
+@pytest.mark.parametrize("case, message", [
+    (bad_inputs.npy_not_npz, "not a readable .npz file (File is not a zip file)"),
+    (bad_inputs.corrupt_zip, "not a readable .npz file"),
+    (bad_inputs.crc_error, "Bad CRC-32 for file 'x.npy'"),
+    (bad_inputs.member_not_an_array, "member 'notes.txt' is not an array (.npy)"),
+    (bad_inputs.fifo_inputs, "not a regular file"),
+])
+def test_broken_npz_files_are_one_inputs_error(tmp_path, case, message):
+    with pytest.raises(InputsError, match=re.escape(message)):
+        load_inputs(case(tmp_path), relu_model([1, 4]))
+
+
+def test_random_inputs_past_the_size_limit_are_refused_before_drawing():
+    # 2^40 x 4 float32: 2^40 · 4 · 4 bytes = 2^44 = 16 TiB
+    with pytest.raises(InputsError, match=re.escape("the random validation arrays would take 16.0 TiB, over the 1.0 GiB")):
+        random_inputs(relu_model([2**40, 4]))
+    # 1x8x16384x4096 float32: 2^29 elements · 4 bytes = 2 GiB
+    with pytest.raises(InputsError, match=re.escape("would take 2.0 GiB")):
+        random_inputs(relu_model([1, 8, 16384, 4096]))
+
+
+def test_onnxruntime_logs_nothing_and_sends_no_telemetry(monkeypatch):
+    import onnxruntime as ort
+
+    from onnxcost.validation import session
+
+    calls = []
+    monkeypatch.setattr(ort, "disable_telemetry_events", lambda: calls.append("telemetry off"), raising=False)
+    made = session(relu_model([1, 4]))
+    assert calls == ["telemetry off"]
+    assert made.get_session_options().log_severity_level == 4  # fatal only: errors come back as exceptions
 
 
 # --- models ----------------------------------------------------------------------------------------

@@ -9,9 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from .failing import reported_errors
-from .options import Debug, Dims, MaxFileSize, Output, Shapes, parse_dims, parse_inputs, parse_max_file_size
+from .options import Debug, Dims, MaxFileSize, Output, Shapes, check_paths, parse_dims, parse_inputs, parse_max_file_size
 from .output import ProgressBar, emit, terminal_width
-
 
 AuditFormat = Enum("AuditFormat", {name: name for name in ("table", "csv", "jsonl", "md")}, type=str)
 
@@ -53,11 +52,12 @@ def audit(
 
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
         budgets = config or (_nearest_config() if check else None)
+        check_paths(inputs := [*paths, *(path for path in (resume, budgets) if path is not None)], output)
         with ProgressBar() as progress:
             result = audit_models(paths, jobs=jobs, ray=ray_address or ray, resume=resume, timeout=timeout,
                                   memory_limit=_memory_limit(memory_limit), inputs=shapes, dims=dims, progress=progress,
                                   budgets=budgets, max_file_bytes=limit)
-        emit(render_audit(result, format.value, width=terminal_width()), output)
+        emit(render_audit(result, format.value, width=terminal_width()), output, keep=inputs)
         if not result.ok:
             raise ValidationFailed(f"not every model passed: {result.summary()}")
 

@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from .failing import reported_errors
-from .options import Debug, Dims, MaxFileSize, Output, Shapes, parse_dims, parse_inputs, parse_max_file_size
+from .options import (
+    Debug, Dims, MaxFileSize, Output, Shapes, check_paths, parse_dims, parse_inputs, parse_max_file_size,
+)
 from .output import emit, terminal_width, warn_all
 
 
@@ -65,9 +67,11 @@ def check(
                  "--max-param-bytes": max_param_bytes, "--max-peak-memory": max_peak_memory,
                  "--max-memory-traffic": max_memory_traffic, "--max-growth": ",".join(max_growth) or None}
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
+        inputs = [path for path in (model, baseline, config) if path is not None]
+        check_paths(inputs, output)
         result = check_budgets(model, flags, baseline=baseline, config=config or find_config(), inputs=shapes, dims=dims,
                                max_file_bytes=limit)
         warn_all(result.warnings)
-        emit(render_check(result, format.value, width=terminal_width()), output)
+        emit(render_check(result, format.value, width=terminal_width()), output, keep=inputs)
         if not result.ok:
             raise ValidationFailed(result.summary())

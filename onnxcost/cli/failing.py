@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from contextlib import contextmanager
 
 import typer
 
 from ..errors import OnnxcostError, first_line
+from ..render.sanitize import terminal_safe, visible
 from .output import stderr
 
 # The flag that sets each library parameter an error can be about (errors name the parameter; see OnnxcostError).
@@ -33,14 +35,15 @@ FLAGS = {
 
 def fail(exc: BaseException, debug: bool) -> None:
     """Report ``exc`` in one line (or with its traceback under --debug) and exit: 2 (or the error's own code) for
-    the user's input, 3 for a bug."""
+    the user's input, 3 for a bug. The line is one line whatever the message holds: names from the file (newlines,
+    escape sequences, markup) are escaped."""
     if debug:
-        traceback.print_exception(exc)
+        sys.stderr.write(terminal_safe("".join(traceback.format_exception(exc))))
     if isinstance(exc, OnnxcostError):
-        stderr.print(f"error: {exc.message_for(FLAGS)}", markup=False, soft_wrap=True)
+        stderr.print(f"error: {visible(exc.message_for(FLAGS))}", soft_wrap=True)
         raise typer.Exit(exc.exit_code)
-    stderr.print(f"internal error: {type(exc).__name__}: {first_line(exc)}. This is a bug in onnxcost: please report it "
-                 "with the output of --debug", markup=False, soft_wrap=True)
+    stderr.print(f"internal error: {type(exc).__name__}: {visible(first_line(exc))}. This is a bug in onnxcost: please "
+                 "report it with the output of --debug", soft_wrap=True)
     raise typer.Exit(3)
 
 
@@ -62,9 +65,16 @@ def _show_debug_log() -> None:
     logger = logging.getLogger("onnxcost")
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        handler.setFormatter(_SafeFormatter("debug: %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
+
+
+class _SafeFormatter(logging.Formatter):
+    """Debug lines name tensors and nodes of the file: escaped like everything else that reaches the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
 
 
 def usage_error_line(exc: BaseException) -> str | None:
@@ -73,4 +83,4 @@ def usage_error_line(exc: BaseException) -> str | None:
         return None
     context = getattr(exc, "ctx", None)
     hint = f" (see '{context.command_path} --help')" if context is not None else ""
-    return f"error: {exc.format_message()}{hint}"
+    return f"error: {visible(exc.format_message())}{hint}"

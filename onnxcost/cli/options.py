@@ -108,6 +108,25 @@ def build_sample(name: str):
         raise InputSpecError(exc.args[0]) from None
 
 
+def check_paths(inputs, output: Optional[Path] = None) -> None:
+    """Before any work: refuse an input that is a FIFO, a device or a socket (reading it could block forever), and
+    an ``output`` that is one of the ``inputs`` or anything but a regular file (``emit`` checks again as it writes)."""
+    import os
+    import stat
+
+    from ..files import check_target
+
+    for path in inputs:
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            continue  # missing: the library says so
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise InputSpecError(f"{path}: not a regular file (a FIFO or a device?); refused")
+    if output is not None:
+        check_target(output, inputs)
+
+
 def make_bounds(max_rel_error: Optional[float], atol: Optional[float], rtol: Optional[float]):
     """The validation bounds; each must be >= 0."""
     from ..validation import Bounds

@@ -1,22 +1,29 @@
-"""Where the commands write: results to stdout or a file, warnings and progress to stderr."""
+"""Where the commands write: results to stdout or a file, warnings and progress to stderr.
+
+Everything leaves through here with what a file could smuggle in escaped (``onnxcost.render.sanitize``): results
+keep their layout (newlines, tabs) and JSON still decodes to the exact strings; messages are one line."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-stderr = Console(stderr=True, highlight=False)
+from ..render.sanitize import SafeConsole, terminal_safe, visible
+
+stderr = SafeConsole(stderr=True)
 
 
-def emit(text: str, output: Optional[Path] = None) -> None:
-    """``text`` to stdout (a closed pipe is not an error), or atomically to ``output``."""
+def emit(text: str, output: Optional[Path] = None, keep: Iterable[str | os.PathLike] = ()) -> None:
+    """``text`` to stdout (a closed pipe is not an error), or atomically to ``output``, which must not be one of
+    the command's inputs ``keep`` (nor anything but a regular file)."""
     from ..files import write_atomic
 
+    text = terminal_safe(text)
     if output is None:
         try:
             sys.stdout.write(text)
@@ -24,12 +31,18 @@ def emit(text: str, output: Optional[Path] = None) -> None:
         except BrokenPipeError:  # the reader stopped early (`| head`): not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
-        write_atomic(output, text)
-        stderr.print(f"wrote {output}", markup=False)
+        write_atomic(output, text, keep=keep)
+        wrote(output)
+
+
+def wrote(path: str | os.PathLike) -> None:
+    """The line saying where a result went."""
+    stderr.print(f"wrote {visible(os.fspath(path))}", soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"warning: {message}", markup=False, soft_wrap=True)
+    """One line on stderr: 'warning: ...' (the message on one line, escaped)."""
+    stderr.print(f"warning: {visible(message)}", soft_wrap=True)
 
 
 def warn_all(messages) -> None:
@@ -47,7 +60,7 @@ class ProgressBar:
 
     def __init__(self):
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=stderr, transient=True, disable=not stderr.is_terminal,
         )
         self._task = None
@@ -60,6 +73,7 @@ class ProgressBar:
         self._progress.stop()
 
     def __call__(self, what: str, done: int, total: int) -> None:
+        what = visible(what)  # may name a layer of the model
         if self._task is None:
             self._task = self._progress.add_task(what, total=total, completed=done)
         else:

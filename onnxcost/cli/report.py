@@ -9,8 +9,8 @@ import typer
 
 from .failing import reported_errors
 from .options import (
-    Debug, Dims, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, model_or_sample, parse_dims, parse_inputs,
-    parse_max_file_size,
+    Debug, Dims, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths, model_or_sample, parse_dims,
+    parse_inputs, parse_max_file_size,
 )
 from .output import emit, stderr, terminal_width, warn_all
 
@@ -43,8 +43,10 @@ def report(
         from ..render import render
 
         target, source = model_or_sample(model, sample)
+        inputs = [model] if model is not None else []
+        check_paths(inputs, output)
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
         with stderr.status("costing the model...") if stderr.is_terminal else nullcontext():
             result = analyze(target, shapes, dims, max_file_bytes=limit, source=source)
         warn_all(result.warnings)
-        emit(render(result, format.value, top=top, width=terminal_width()), output)
+        emit(render(result, format.value, top=top, width=terminal_width()), output, keep=inputs)

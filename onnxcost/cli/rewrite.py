@@ -7,7 +7,7 @@ from .options import (
     Atol, Debug, Dims, InputsFile, MaxFileSize, MaxRelError, ModelToRewrite, ResultFormat, ResultFormatOption, Rtol,
     SampleToRewrite, Seed, Shapes, make_bounds, model_or_sample, parse_dims, parse_inputs, parse_max_file_size,
 )
-from .output import ProgressBar, emit, stderr, terminal_width, warn, warn_all
+from .output import ProgressBar, emit, terminal_width, warn, warn_all, wrote
 from .rewrite_options import (
     DryRun, Emission, EmissionOption, Energy, Exact, Exclude, Force, Grouped, Include, IncludeDepthwise, InPlace, Measure,
     MinChannels, Rank, RewriteOutput, Separable, TargetMacs, Validate, parse_mode, parse_structure, write_target,
@@ -73,4 +73,4 @@ def rewrite(
         if not validate:
             warn("not validated (--no-validate): the outputs were not compared in onnxruntime")
         result.save(destination)
-        stderr.print(f"wrote {destination}", markup=False)
+        wrote(destination)

@@ -71,12 +71,15 @@ def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target
 
 
 def write_target(model: Optional[str], output: Optional[Path], in_place: bool, dry_run: bool) -> Optional[Path]:
-    """Where to write; refuses to write over the input unless --in-place."""
+    """Where to write; refuses to write over the input unless --in-place, and anything but a regular file."""
+    from ..files import check_target
+
     if in_place and model is None:
         raise InputSpecError("--in-place needs a model file (not --sample)")
     if in_place and output is not None and (Path(model).resolve() != output.resolve()):
         raise InputSpecError("give either -o OUT.onnx or --in-place, not both")
     if in_place:
+        check_target(model)
         return Path(model)
     if output is None:
         if dry_run:
@@ -88,4 +91,5 @@ def write_target(model: Optional[str], output: Optional[Path], in_place: bool, d
         raise InputSpecError(f"-o {output} is a directory")
     if not output.parent.exists():
         raise InputSpecError(f"-o {output}: folder {output.parent} does not exist")
+    check_target(output, [model] if model is not None else [])  # a hard link to the input, a FIFO, a device
     return output

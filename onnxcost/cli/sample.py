@@ -10,7 +10,7 @@ import typer
 from ..errors import InputSpecError
 from .failing import reported_errors
 from .options import Debug, Output, build_sample
-from .output import stderr
+from .output import wrote
 
 
 def sample(
@@ -37,4 +37,4 @@ def sample(
         if name is None or output is None:
             raise InputSpecError("give a sample NAME and -o FILE.onnx (or --list)")
         save_model(build_sample(name), output)
-        stderr.print(f"wrote {output}", markup=False)
+        wrote(output)

@@ -45,22 +45,30 @@ def attention(ctx: NodeContext) -> OpCost:
     return _core(batch, heads, queries, keys, key_size, value_size, ctx.has_input(3))
 
 
-@register("Attention", domain=MICROSOFT)
-def ms_attention(ctx: NodeContext) -> OpCost:
-    """com.microsoft Attention: input [B, S, Din], packed weights [Din, Dq + Dk + Dv]; mask_index (3)
-    or attention_bias (5) count as the mask add."""
+def projected_attention(ctx: NodeContext, masks: tuple[int, ...], past: int) -> tuple[int, OpCost]:
+    """com.microsoft Attention and QAttention: input (0) [B, S, Din] projected by the packed weights (1)
+    [Din, Dq + Dk + Dv] plus the bias (2), then the core; any of the ``masks`` inputs given counts as the mask add,
+    ``past`` [2, B, H, P, D] adds P keys. Returns (the projection's MACs, the whole cost)."""
     batch, queries, _ = ctx.in_shape(0)
     weights = ctx.in_shape(1)
     projection = batch * queries * weights[0] * weights[1]
     sizes = ctx.attr("qkv_hidden_sizes") or [weights[1] // 3] * 3
     heads = ctx.attr("num_heads")
     keys = queries
-    if ctx.has_input(4):  # past [2, B, H, P, D]
-        keys += ctx.in_shape(4)[3]
-    masked = ctx.has_input(3) or ctx.has_input(5)
+    if ctx.has_input(past):
+        keys += ctx.in_shape(past)[3]
+    masked = any(ctx.has_input(slot) for slot in masks)
     core = _core(batch, heads, queries, keys, sizes[0] // heads, sizes[2] // heads, masked)
     bias = batch * queries * weights[1] if ctx.has_input(2) else 0
-    return OpCost(macs=projection + core.macs, flops=2 * projection + bias + core.flops, special_ops=core.special_ops)
+    return projection, OpCost(macs=projection + core.macs, flops=2 * projection + bias + core.flops,
+                              special_ops=core.special_ops)
+
+
+@register("Attention", domain=MICROSOFT)
+def ms_attention(ctx: NodeContext) -> OpCost:
+    """com.microsoft Attention: input [B, S, Din], packed weights [Din, Dq + Dk + Dv]; mask_index (3)
+    or attention_bias (5) count as the mask add, past (4) adds its length to the keys."""
+    return projected_attention(ctx, masks=(3, 5), past=4)[1]
 
 
 @register("MultiHeadAttention", domain=MICROSOFT)

@@ -1,12 +1,13 @@
 """Convolutions. MACs = N·Cout·∏out_spatial·(Cin/group)·∏kernel (Conv) and
 N·Cin·∏in_spatial·(Cout/group)·∏kernel (ConvTranspose); a bias adds one FLOP
 per output element. Strides, pads, dilations and auto_pad act through the
-output shape that inference computed."""
+output shape that inference computed. A Conv fed by DequantizeLinear nodes (QDQ) counts its MACs at the
+precision of the integers behind them. The quantized forms are in quantized.py."""
 
 from __future__ import annotations
 
 from ..tensors import numel
-from .registry import NodeContext, OpCost, register
+from .registry import NodeContext, OpCost, at_precision, register
 
 
 def conv_macs(output_shape: tuple[int, ...], weight_shape: tuple[int, ...]) -> int:
@@ -20,28 +21,18 @@ def _weight_shape(ctx: NodeContext, index: int) -> tuple[int, ...]:
     return shape
 
 
-def _conv(ctx: NodeContext, weight: int, bias: int | None) -> OpCost:
+def convolution(ctx: NodeContext, weight: int, bias: int | None) -> OpCost:
+    """A Conv's cost with its weight at input ``weight`` and its bias (if any) at ``bias``, MACs at the precision
+    of input 0 and the weight."""
     macs = conv_macs(ctx.out_shape(0), _weight_shape(ctx, weight))
     bias_adds = ctx.out_numel(0) if bias is not None and ctx.has_input(bias) else 0
-    return OpCost(macs=macs, flops=2 * macs + bias_adds)
+    return at_precision(OpCost(macs=macs, flops=2 * macs + bias_adds), ctx.precision((0, weight)))
 
 
 @register("Conv")
 def conv(ctx: NodeContext) -> OpCost:
     """Conv: X [N, C, ...], W [M, C/group, k...]; MACs = ∏output·(C/group)·∏k, a bias adds one FLOP per output."""
-    return _conv(ctx, weight=1, bias=2)
-
-
-@register("ConvInteger")
-def conv_integer(ctx: NodeContext) -> OpCost:
-    """ConvInteger: as Conv, no bias (the zero points are not counted)."""
-    return _conv(ctx, weight=1, bias=None)
-
-
-@register("QLinearConv", integer_weight_inputs=(8,))
-def qlinear_conv(ctx: NodeContext) -> OpCost:
-    """QLinearConv: as Conv with the weight at input 3 and the int32 bias at input 8."""
-    return _conv(ctx, weight=3, bias=8)
+    return convolution(ctx, weight=1, bias=2)
 
 
 @register("ConvTranspose")
@@ -50,4 +41,4 @@ def conv_transpose(ctx: NodeContext) -> OpCost:
     # Every input element is scattered through (Cout/group)·∏kernel weights.
     macs = ctx.in_numel(0) * numel(_weight_shape(ctx, 1)[1:])
     bias_adds = ctx.out_numel(0) if ctx.has_input(2) else 0
-    return OpCost(macs=macs, flops=2 * macs + bias_adds)
+    return at_precision(OpCost(macs=macs, flops=2 * macs + bias_adds), ctx.precision())

@@ -42,16 +42,10 @@ PER_ELEMENT: dict[str, tuple[int, int]] = {
     "And": (1, 0), "Or": (1, 0), "Xor": (1, 0), "BitShift": (1, 0),
     "BitwiseAnd": (1, 0), "BitwiseOr": (1, 0), "BitwiseXor": (1, 0),
     "Where": (1, 0),             # select
-    # quantization
-    "DynamicQuantizeLinear": (6, 0),  # min and max pass, divide, round, add zero point, clip
 }
 
 for _op, (_flops, _special) in PER_ELEMENT.items():
     register(_op)(per_output_element(_flops, _special))
-
-# Scales and zero points are settings of the quantization, not parameters.
-register("QuantizeLinear", non_weight_inputs=(1, 2))(per_output_element(4))  # divide, round, add, clip
-register("DequantizeLinear", non_weight_inputs=(1, 2))(per_output_element(2))  # subtract, multiply
 
 register("Sum", "Max", "Min")(variadic_per_output_element())
 register("Mean")(variadic_per_output_element(extra=1))  # k - 1 adds and a divide

@@ -1,53 +1,52 @@
-"""Dense products: Gemm, MatMul (batched, broadcast), their quantized forms, and Einsum.
+"""Dense products: Gemm, MatMul (batched, broadcast) and Einsum (their quantized forms are in quantized.py).
 
 MatMul: MACs = ∏output·K, output shape after broadcasting. Gemm honours
 transA/transB: MACs = M·N·K, and C adds one FLOP per output element.
 Einsum: contractions are done pairwise left to right (as onnxruntime does);
 each pair costs the product of the sizes of all letters it involves. One
 operand: one add per reduced element, over its distinct letters.
+Fed by DequantizeLinear nodes (QDQ), the MACs count at the precision of the integers behind them.
 """
 
 from __future__ import annotations
 
 from ..tensors import numel
-from .registry import MalformedNode, NodeContext, OpCost, register
+from .registry import MalformedNode, NodeContext, OpCost, at_precision, register
 
 
-def _matmul(ctx: NodeContext, a: int) -> OpCost:
+def matrix_product(ctx: NodeContext, a: int, b: int, bias: int | None = None) -> OpCost:
+    """MatMul of inputs ``a`` and ``b``: MACs = ∏output·K (K the last dimension of A) at their precision; a bias
+    input adds one FLOP per output element."""
     shape_a = ctx.in_shape(a)
     inner = shape_a[-1] if shape_a else 1
-    macs = ctx.out_numel(0) * inner
-    return OpCost(macs=macs, flops=2 * macs)
+    outputs = ctx.out_numel(0)
+    macs = outputs * inner
+    bias_adds = outputs if bias is not None and ctx.has_input(bias) else 0
+    return at_precision(OpCost(macs=macs, flops=2 * macs + bias_adds), ctx.precision((a, b)))
+
+
+def general_product(ctx: NodeContext, a: int, b: int, c: int) -> OpCost:
+    """Gemm of inputs ``a``, ``b`` (transA honoured) plus ``c``: MACs = M·N·K at their precision, C one FLOP per
+    output element."""
+    shape_a = ctx.in_shape(a)
+    ctx.require(len(shape_a) >= 1, f"input {a} (A) is a scalar, Gemm takes a matrix")
+    inner = shape_a[0] if ctx.attr("transA", 0) else shape_a[-1]
+    outputs = ctx.out_numel(0)
+    macs = outputs * inner
+    bias_adds = outputs if ctx.has_input(c) else 0
+    return at_precision(OpCost(macs=macs, flops=2 * macs + bias_adds), ctx.precision((a, b)))
 
 
 @register("MatMul")
 def matmul(ctx: NodeContext) -> OpCost:
     """MatMul: MACs = ∏output·K, K the last dimension of A."""
-    return _matmul(ctx, 0)
-
-
-@register("MatMulInteger")
-def matmul_integer(ctx: NodeContext) -> OpCost:
-    """MatMulInteger: as MatMul (the zero points are not counted)."""
-    return _matmul(ctx, 0)
-
-
-@register("QLinearMatMul")
-def qlinear_matmul(ctx: NodeContext) -> OpCost:
-    """QLinearMatMul: as MatMul (scales and zero points are not counted)."""
-    return _matmul(ctx, 0)
+    return matrix_product(ctx, 0, 1)
 
 
 @register("Gemm")
 def gemm(ctx: NodeContext) -> OpCost:
     """Gemm: MACs = M·N·K (K from A, transA honoured); C adds one FLOP per output element."""
-    shape_a = ctx.in_shape(0)
-    ctx.require(len(shape_a) >= 1, "input 0 (A) is a scalar, Gemm takes a matrix")
-    inner = shape_a[0] if ctx.attr("transA", 0) else shape_a[-1]
-    outputs = ctx.out_numel(0)
-    macs = outputs * inner
-    bias_adds = outputs if ctx.has_input(2) else 0
-    return OpCost(macs=macs, flops=2 * macs + bias_adds)
+    return general_product(ctx, 0, 1, 2)
 
 
 @register("Einsum")
@@ -74,7 +73,7 @@ def einsum(ctx: NodeContext) -> OpCost:
         macs += numel(sizes[letter] for letter in involved)
         later = set(output).union(*(set(op) for op in operands[index + 1:]))
         current = "".join(sorted(involved & later))
-    return OpCost(macs=macs, flops=2 * macs)
+    return at_precision(OpCost(macs=macs, flops=2 * macs), ctx.precision(range(len(shapes))))
 
 
 def parse_einsum(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:

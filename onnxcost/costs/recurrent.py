@@ -19,15 +19,23 @@ _GATES = {"RNN": (1, 1, 1), "GRU": (3, 14, 3), "LSTM": (4, 18, 5)}
 @register("RNN", "GRU", "LSTM")
 def recurrent(ctx: NodeContext) -> OpCost:
     """X [T, B, I] (layout 1: [B, T, I]), W [directions, gates·H, I]."""
-    gates, elementwise, special = _GATES[ctx.node.op_type]
+    return recurrent_cells(ctx, ctx.node.op_type)
+
+
+def recurrent_cells(ctx: NodeContext, cell: str, transposed: bool = False) -> OpCost:
+    """The cost of ``cell`` ('RNN', 'GRU' or 'LSTM') cells over X (input 0) with weights W (1) [directions,
+    gates·H, I] ([directions, I, gates·H] when ``transposed``), bias B (3) and, for an LSTM, peepholes P (7)."""
+    gates, elementwise, special = _GATES[cell]
     x = ctx.in_shape(0, ranks=(3,))
     steps, batch = (x[1], x[0]) if ctx.attr("layout", 0) else (x[0], x[1])
     directions, gate_rows, inputs = ctx.in_shape(1, ranks=(3,))
+    if transposed:
+        gate_rows, inputs = inputs, gate_rows
     hidden = gate_rows // gates
     cells = steps * batch * directions
     macs = cells * gate_rows * (inputs + hidden)
     bias = cells * 2 * gate_rows if ctx.has_input(3) else 0
-    if ctx.node.op_type == "LSTM" and ctx.has_input(7):  # peepholes P·c for the i, f, o gates
+    if cell == "LSTM" and ctx.has_input(7):  # peepholes P·c for the i, f, o gates
         elementwise += 6
     return OpCost(
         macs=macs,

@@ -10,7 +10,7 @@ the report's warnings.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -18,9 +18,12 @@ import onnx
 from onnx import helper
 
 from ..shapes import TensorType
-from ..tensors import numel, tensor_bytes
+from ..tensors import LOW_BIT_INTEGER_TYPES, numel, tensor_bytes
 
 DEFAULT_DOMAIN = ""
+
+# Arithmetic precisions of MACs (docs/conventions.md, "MACs by precision").
+FLOAT, INT8, WEIGHT_ONLY = "float", "int8", "weight_only"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class OpCost:
     flops: int = 0
     special_ops: int = 0  # transcendentals: exp, log, sqrt, erf, tanh, sin, pow, ...
     bytes_read: int | None = None  # None: every input is read in full
+    macs_int8: int = 0  # of ``macs``: integer arithmetic on 8-bit (or narrower) operands
+    macs_weight_only: int = 0  # of ``macs``: float arithmetic on integer weights dequantized on the fly
 
 
 class MissingShape(Exception):
@@ -46,13 +51,15 @@ class MalformedNode(Exception):
 @dataclass
 class NodeContext:
     """What a rule reads about one node: the node, its inputs' and outputs' types (shapes resolved, unknown
-    dimensions set to 1), the known small constant values, and the opset version of its domain."""
+    dimensions set to 1), the known small constant values, the opset version of its domain, and which inputs
+    are dequantized integers (QDQ graphs)."""
 
     node: onnx.NodeProto
     inputs: list[TensorType | None]  # None for an absent optional input
     outputs: list[TensorType | None]
     values: Mapping[str, np.ndarray]
     opset: int
+    dequantized: Mapping[str, int] = field(default_factory=dict)  # tensor -> dtype it was dequantized from
 
     @cached_property
     def attrs(self) -> dict:
@@ -104,6 +111,26 @@ class NodeContext:
         """The input's value when it is a known small constant (axes, sizes, trip counts)."""
         return self.values.get(self.node.input[index]) if self.has_input(index) else None
 
+    def operand_type(self, index: int) -> int:
+        """The dtype input ``index`` is stored in: the integer type behind a DequantizeLinear (QDQ), else its own
+        type (0 when absent or unknown)."""
+        if not self.has_input(index):
+            return 0
+        behind = self.dequantized.get(self.node.input[index])
+        if behind is not None:
+            return behind
+        tensor = self.inputs[index] if index < len(self.inputs) else None
+        return tensor.elem_type if tensor is not None else 0
+
+    def precision(self, operands: Iterable[int] = (0, 1)) -> str:
+        """How the products of these inputs are computed: INT8 when every operand is an integer of 8 bits or fewer
+        (stored so, or dequantized from it: runtimes fuse such QDQ nodes into integer kernels), WEIGHT_ONLY when
+        some are and others are float (the integers are dequantized, the arithmetic is float), else FLOAT."""
+        low_bit = [self.operand_type(i) in LOW_BIT_INTEGER_TYPES for i in operands if self.has_input(i)]
+        if low_bit and all(low_bit):
+            return INT8
+        return WEIGHT_ONLY if any(low_bit) else FLOAT
+
     @staticmethod
     def _shape(types: list[TensorType | None], index: int, kind: str) -> tuple[int, ...]:
         tensor = types[index] if index < len(types) else None
@@ -127,11 +154,23 @@ def _decoded(value):
     return value
 
 
+def at_precision(cost: OpCost, precision: str) -> OpCost:
+    """``cost`` with all its MACs at ``precision`` (FLOAT, INT8 or WEIGHT_ONLY)."""
+    return replace(cost, macs_int8=cost.macs if precision == INT8 else 0,
+                   macs_weight_only=cost.macs if precision == WEIGHT_ONLY else 0)
+
+
 Rule = Callable[[NodeContext], OpCost]
+# A packed weight's logical element count and the width of its integers, from the node and the stored dims
+# (None: this node's tensor is not packed after all).
+PackedWeight = Callable[[NodeContext, tuple[int, ...]], "tuple[int, int] | None"]
+SlotTest = Callable[[int], bool]
 
 _RULES: dict[tuple[str, str], Rule] = {}
 _NON_WEIGHT_INPUTS: dict[tuple[str, str], frozenset[int]] = {}
 _INTEGER_WEIGHT_INPUTS: dict[tuple[str, str], frozenset[int]] = {}
+_QUANTIZATION_INPUTS: dict[tuple[str, str], SlotTest] = {}
+_PACKED_WEIGHTS: dict[tuple[str, str], dict[int, PackedWeight]] = {}
 
 
 def _domain(domain: str) -> str:
@@ -143,10 +182,15 @@ def register(
     domain: str = DEFAULT_DOMAIN,
     non_weight_inputs: Iterable[int] = (),
     integer_weight_inputs: Iterable[int] = (),
+    quantization_inputs: Iterable[int] | SlotTest = (),
+    packed_weights: Mapping[int, PackedWeight] | None = None,
 ) -> Callable[[Rule], Rule]:
     """Register ``rule`` for ``op_types``. ``non_weight_inputs``: constant float inputs that are
-    settings, not parameters (Resize scales, Pad values). ``integer_weight_inputs``: int32 inputs
-    that are parameters (a quantized bias); elsewhere int32 constants are indices and shapes."""
+    settings, not parameters (Resize scales, Pad values). ``integer_weight_inputs``: integer inputs
+    wider than 8 bits that are parameters (an int32 quantized bias); elsewhere such constants are
+    indices and shapes. ``quantization_inputs``: scales and zero points (slots, or a test of a slot for
+    variadic ops), counted apart as quantization parameters. ``packed_weights``: slot -> the logical
+    element count and bit width of a weight packed into bytes (MatMulNBits' 4-bit blobs)."""
     def decorate(rule: Rule) -> Rule:
         for op_type in op_types:
             key = (_domain(domain), op_type)
@@ -157,6 +201,12 @@ def register(
                 _NON_WEIGHT_INPUTS[key] = frozenset(non_weight_inputs)
             if integer_weight_inputs:
                 _INTEGER_WEIGHT_INPUTS[key] = frozenset(integer_weight_inputs)
+            if callable(quantization_inputs):
+                _QUANTIZATION_INPUTS[key] = quantization_inputs
+            elif quantization_inputs:
+                _QUANTIZATION_INPUTS[key] = frozenset(quantization_inputs).__contains__
+            if packed_weights:
+                _PACKED_WEIGHTS[key] = dict(packed_weights)
         return rule
     return decorate
 
@@ -167,13 +217,27 @@ def rule_for(domain: str, op_type: str) -> Rule | None:
 
 
 def is_weight_slot(domain: str, op_type: str, index: int) -> bool:
-    """Whether a stored float tensor at input ``index`` of the op counts as parameters (not a setting)."""
-    return index not in _NON_WEIGHT_INPUTS.get((_domain(domain), op_type), ())
+    """Whether a stored float tensor at input ``index`` of the op counts as parameters (not a setting, not a
+    scale or zero point)."""
+    key = (_domain(domain), op_type)
+    return index not in _NON_WEIGHT_INPUTS.get(key, ()) and not is_quantization_slot(domain, op_type, index)
 
 
 def is_integer_weight_slot(domain: str, op_type: str, index: int) -> bool:
-    """Whether a stored int32 tensor at input ``index`` of the op counts as parameters (a quantized bias)."""
+    """Whether a stored integer tensor wider than 8 bits at input ``index`` of the op counts as parameters (a
+    quantized bias)."""
     return index in _INTEGER_WEIGHT_INPUTS.get((_domain(domain), op_type), ())
+
+
+def is_quantization_slot(domain: str, op_type: str, index: int) -> bool:
+    """Whether input ``index`` of the op is a scale or zero point (a quantization parameter, not a parameter)."""
+    test = _QUANTIZATION_INPUTS.get((_domain(domain), op_type))
+    return test is not None and test(index)
+
+
+def packed_weight(domain: str, op_type: str, index: int) -> PackedWeight | None:
+    """How to read the logical size of a weight packed into bytes at input ``index`` (None: stored as it is)."""
+    return _PACKED_WEIGHTS.get((_domain(domain), op_type), {}).get(index)
 
 
 # --- rule builders shared by the op families -----------------------------------

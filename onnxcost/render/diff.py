@@ -15,6 +15,7 @@ from ..diffing.matching import POSITION
 from ..units import human_bytes, human_count
 from .as_csv import shape_text
 from .as_json import json_text
+from .sanitize import visible
 from .terminal import text_console
 
 TOTALS = [  # field of Totals, label, whether it is bytes
@@ -92,7 +93,7 @@ def _matching_line(result) -> str:
 
 def _table(result, changes, width: int | None) -> str:
     console, buffer = text_console(width)
-    console.print(f"A: {result.a.source}\nB: {result.b.source}", soft_wrap=True)
+    console.print(f"A: {visible(result.a.source)}\nB: {visible(result.b.source)}", soft_wrap=True)
     totals = Table(box=box.SIMPLE_HEAD, title="Totals", title_justify="left")
     for header in ["", "A", "B", "delta", "%", "exact A", "exact B", "exact delta"]:
         totals.add_column(header, justify="left" if not header else "right", overflow="fold")
@@ -108,7 +109,7 @@ def _table(result, changes, width: int | None) -> str:
         for header in ["op type", "count", "MACs A", "MACs B", "MACs delta", "%", "params delta", "traffic delta"]:
             ops.add_column(header, justify="left" if header == "op type" else "right", overflow="fold")
         for op, d in moved:
-            ops.add_row(op, f"{d['count'].a} -> {d['count'].b}", human_count(d["macs"].a), human_count(d["macs"].b),
+            ops.add_row(visible(op), f"{d['count'].a} -> {d['count'].b}", human_count(d["macs"].a), human_count(d["macs"].b),
                         signed(d["macs"].delta), percent(d["macs"]), signed(d["params"].delta),
                         signed(d["memory_traffic_bytes"].delta, as_bytes=True))
         console.print(ops)
@@ -121,7 +122,8 @@ def _table(result, changes, width: int | None) -> str:
                                 ("params delta", "right"), ("traffic delta", "right")]:
             nodes.add_column(header, justify=justify, overflow="fold")
         for c in changes:
-            nodes.add_row(c.kind + ("*" if c.matched_by == POSITION else ""), c.label, _op_text(c), _shape_text(c),
+            nodes.add_row(c.kind + ("*" if c.matched_by == POSITION else ""), visible(c.label), visible(_op_text(c)),
+                          _shape_text(c),
                           human_count(c.macs.a), human_count(c.macs.b), signed(c.macs.delta), percent(c.macs),
                           signed(c.params.delta), signed(c.memory_traffic_bytes.delta, as_bytes=True))
         console.print(nodes)
@@ -141,7 +143,7 @@ def _md_table(header: list[str], rows: list[list[str]], right: set[int]) -> list
 
 
 def _markdown(result, changes, width: int | None) -> str:
-    lines = [f"# onnxcost diff: `{result.a.source}` → `{result.b.source}`", ""]
+    lines = [f"# onnxcost diff: `{visible(result.a.source)}` → `{visible(result.b.source)}`", ""]
     lines += _md_table(["total", "A", "B", "delta", "%"], [
         [label, f"{d.a:,}", f"{d.b:,}", signed_exact(d.delta), percent(d)]
         for key, label, _ in TOTALS for d in [result.totals[key]]
@@ -151,7 +153,7 @@ def _markdown(result, changes, width: int | None) -> str:
         lines += ["", "## By op type (those that changed)", ""]
         lines += _md_table(["op type", "count A", "count B", "MACs A", "MACs B", "MACs delta", "%", "params delta",
                             "traffic delta (bytes)"], [
-            [op, f"{d['count'].a:,}", f"{d['count'].b:,}", f"{d['macs'].a:,}", f"{d['macs'].b:,}",
+            [visible(op), f"{d['count'].a:,}", f"{d['count'].b:,}", f"{d['macs'].a:,}", f"{d['macs'].b:,}",
              signed_exact(d["macs"].delta), percent(d["macs"]), signed_exact(d["params"].delta),
              signed_exact(d["memory_traffic_bytes"].delta)]
             for op, d in moved
@@ -161,7 +163,7 @@ def _markdown(result, changes, width: int | None) -> str:
     if changes:
         lines += _md_table(["", "node", "op", "output shape", "MACs A", "MACs B", "MACs delta", "%", "params delta",
                             "traffic delta (bytes)"], [
-            [c.kind, f"`{c.label}`", _op_text(c), _shape_text(c), f"{c.macs.a:,}", f"{c.macs.b:,}",
+            [c.kind, f"`{visible(c.label)}`", visible(_op_text(c)), _shape_text(c), f"{c.macs.a:,}", f"{c.macs.b:,}",
              signed_exact(c.macs.delta), percent(c.macs), signed_exact(c.params.delta),
              signed_exact(c.memory_traffic_bytes.delta)]
             for c in changes
@@ -170,7 +172,7 @@ def _markdown(result, changes, width: int | None) -> str:
         lines.append("No node changed.")
     lines += ["", _matching_line(result) + "."]
     if result.warnings:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in result.warnings]
+        lines += ["", "## Warnings", ""] + [f"- {visible(w)}" for w in result.warnings]
     return "\n".join(lines) + "\n"
 
 
@@ -182,9 +184,9 @@ def _csv(result, changes, width: int | None) -> str:
                      "a_output_shapes", "b_output_shapes",
                      *(f"{figure}_{end}" for figure in FIGURES for end in ("a", "b", "delta"))])
     for c in changes:
-        sides = [(";".join(r.name for r in refs), ";".join(r.op_type for r in refs),
+        sides = [(";".join(visible(r.name) for r in refs), ";".join(visible(r.op_type) for r in refs),
                   ";".join(",".join(shape_text(s) for s in r.output_shapes) for r in refs)) for refs in (c.a, c.b)]
-        writer.writerow([c.kind, c.label, c.matched_by or "", sides[0][0], sides[1][0], sides[0][1], sides[1][1],
+        writer.writerow([c.kind, visible(c.label), c.matched_by or "", sides[0][0], sides[1][0], sides[0][1], sides[1][1],
                          sides[0][2], sides[1][2],
                          *(value for figure in FIGURES
                            for d in [getattr(c, figure)] for value in (d.a, d.b, d.delta))])

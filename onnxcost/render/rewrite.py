@@ -8,6 +8,7 @@ from rich.table import Table
 
 from ..units import human_bytes, human_count
 from .as_json import json_text
+from .sanitize import visible
 from .terminal import fraction, ratio, text_console
 from .validation import render_comparison
 
@@ -36,7 +37,7 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
                 report_params: int | None = None, dry_run: bool = False, report_traffic: int | None = None) -> str:
     """The per-layer table and the totals; ``report_*``: the report of the written model (None in a dry run)."""
     console, buffer = text_console(width)
-    title = f"{'Plan (dry run)' if dry_run else 'Rewrite'}: {plan.structure}, {plan.mode} - {source}"
+    title = f"{'Plan (dry run)' if dry_run else 'Rewrite'}: {plan.structure}, {plan.mode} - {visible(source)}"
     layers = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
     rivals = list(dict.fromkeys(a.structure for layer in plan.rewritten for a in layer.alternatives))
     headers = [("layer", "left"), ("channels", "left"), ("kernel", "left"), ("r", "right"), ("kept\nenergy", "right"),
@@ -46,7 +47,7 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
         layers.add_column(header, justify=justify, overflow="fold", no_wrap=True)
     for layer in plan.rewritten:
         rank = f"{layer.rank}/{layer.max_rank}" if layer.max_rank else str(layer.rank)
-        name = layer.name + (f" +{','.join(layer.folded)}" if layer.folded else "")
+        name = visible(layer.name + (f" +{','.join(layer.folded)}" if layer.folded else ""))
         cells = [name, _shape(layer), "x".join(map(str, layer.kernel)), rank, fraction(layer.kept_energy),
                  fraction(layer.weight_rel_error), f"{human_count(layer.macs_before)} -> {human_count(layer.macs_after)}",
                  ratio(layer.macs_after, layer.macs_before),
@@ -56,7 +57,7 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
     console.print(layers)
     for layer in plan.rewritten:
         if layer.note:
-            console.print(f"{layer.name}: {layer.note}", soft_wrap=True)
+            console.print(visible(f"{layer.name}: {layer.note}"), soft_wrap=True)
     if not plan.rewritten:
         console.print("no layer is rewritten\n")
     timed = [layer for layer in plan.layers if layer.timings]
@@ -69,7 +70,8 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
         for layer in plan.rewritten:
             for alternative in layer.alternatives:
                 if alternative.rank is None:
-                    console.print(f"  n/a: {alternative.structure} at {layer.name}: {alternative.reason}", soft_wrap=True)
+                    console.print("  " + visible(f"n/a: {alternative.structure} at {layer.name}: {alternative.reason}"),
+                                  soft_wrap=True)
         console.print()
 
     left = [layer for layer in plan.layers if not layer.rewrite]
@@ -78,8 +80,8 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
         for header in ("layer", "channels", "kernel", "considered r", "kept energy", "why"):
             kept.add_column(header, overflow="fold")
         for layer in left:
-            kept.add_row(layer.name, _shape(layer), "x".join(map(str, layer.kernel)) or "?",
-                         "-" if layer.rank is None else str(layer.rank), fraction(layer.kept_energy), layer.reason or "")
+            kept.add_row(visible(layer.name), _shape(layer), "x".join(map(str, layer.kernel)) or "?",
+                         "-" if layer.rank is None else str(layer.rank), fraction(layer.kept_energy), visible(layer.reason or ""))
         console.print(kept)
 
     totals = Table(box=box.SIMPLE_HEAD, title="Totals (whole model)", title_justify="left")
@@ -103,7 +105,7 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
         console.print("after: onnxcost's report of the rewritten model, equal to the pass's prediction to the MAC "
                       "(and to the byte of memory traffic)")
     for note in plan.notes:
-        console.print(f"note: {note}", soft_wrap=True)
+        console.print(f"note: {visible(note)}", soft_wrap=True)
     return buffer.getvalue()
 
 
@@ -114,7 +116,7 @@ def _timings_table(layers) -> Table:
     for header, justify in [("layer", "left"), *((key, "right") for key in keys), ("emitted", "left")]:
         table.add_column(header, justify=justify, overflow="fold")
     for layer in layers:
-        cells = [layer.name, *(f"{layer.timings[k] * 1e3:.3g}" if k in layer.timings else "-" for k in keys)]
+        cells = [visible(layer.name), *(f"{layer.timings[k] * 1e3:.3g}" if k in layer.timings else "-" for k in keys)]
         table.add_row(*cells, layer.emission if layer.rewrite else "original (kept)")
     return table
 
@@ -126,7 +128,7 @@ def _comparison_table(plan, rivals: list[str]) -> Table:
         table.add_column(header, justify=justify, overflow="fold")
     for layer in plan.rewritten:
         by_rival = {a.structure: a for a in layer.alternatives}
-        cells = [layer.name, human_count(layer.macs_after), f"{fraction(layer.weight_rel_error)} ({layer.rank})"]
+        cells = [visible(layer.name), human_count(layer.macs_after), f"{fraction(layer.weight_rel_error)} ({layer.rank})"]
         for rival in rivals:
             alternative = by_rival.get(rival)
             if alternative is None or alternative.rank is None:

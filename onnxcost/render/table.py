@@ -9,6 +9,7 @@ from ..report import Report
 from .selection import heaviest
 from ..units import human_bytes, human_count
 from .as_csv import shape_text
+from .sanitize import visible
 from .terminal import text_console
 
 
@@ -20,9 +21,9 @@ def render_table(report: Report, top: int | None = None, width: int | None = Non
                             ("traffic", "right")]:
         nodes.add_column(header, justify=justify, overflow="fold")
     for r in heaviest(report, top):
-        name = (f"{r.scope}/" if r.scope else "") + r.name + (f" ×{r.repeat}" if r.repeat != 1 else "")
+        name = visible((f"{r.scope}/" if r.scope else "") + r.name) + (f" ×{r.repeat}" if r.repeat != 1 else "")
         nodes.add_row(
-            str(r.index), name, r.op_type if r.costed else f"{r.op_type}*",
+            str(r.index), name, visible(r.op_type) + ("" if r.costed else "*"),
             ", ".join(shape_text(s) for s in r.output_shapes),
             human_count(r.macs), human_count(r.flops), human_count(r.params),
             human_bytes(r.output_bytes), human_bytes(r.memory_traffic_bytes),
@@ -30,8 +31,8 @@ def render_table(report: Report, top: int | None = None, width: int | None = Non
     console.print(nodes)
 
     t = report.totals
-    peak_at = f"  (at {report.peak.node})" if report.peak.node else ""
-    totals = Table(box=box.SIMPLE_HEAD, show_header=False, title=f"Totals: {report.model.source}", title_justify="left")
+    peak_at = f"  (at {visible(report.peak.node)})" if report.peak.node else ""
+    totals = Table(box=box.SIMPLE_HEAD, show_header=False, title=f"Totals: {visible(report.model.source)}", title_justify="left")
     totals.add_column("what")
     totals.add_column("value", justify="right")
     totals.add_column("exact", justify="right")
@@ -55,7 +56,7 @@ def render_table(report: Report, top: int | None = None, width: int | None = Non
         ops.add_column(header, justify="left" if header == "op type" else "right")
     for op, s in report.by_op_type.items():
         share = f"{100 * s.macs / t.macs:.1f}%" if t.macs else "-"
-        ops.add_row(op, str(s.count), human_count(s.macs), share, human_count(s.flops), human_count(s.params),
+        ops.add_row(visible(op), str(s.count), human_count(s.macs), share, human_count(s.flops), human_count(s.params),
                     human_bytes(s.memory_traffic_bytes))
     console.print(ops)
     if any(not r.costed for r in report.nodes):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console
+from .sanitize import SafeConsole
 
 DEFAULT_WIDTH = 160  # when piped: wide enough that tables never fold a number
 
 
-def text_console(width: int | None) -> tuple[Console, io.StringIO]:
-    """A console without colour or markup highlighting that writes into the returned buffer."""
+def text_console(width: int | None) -> tuple[SafeConsole, io.StringIO]:
+    """A console without colour, markup or highlighting that writes into the returned buffer; control characters
+    in what it prints come out escaped (``sanitize``)."""
     buffer = io.StringIO()
-    return Console(file=buffer, width=width or DEFAULT_WIDTH, force_terminal=False, color_system=None, highlight=False), buffer
+    return SafeConsole(file=buffer, width=width or DEFAULT_WIDTH, force_terminal=False, color_system=None), buffer
 
 
 def ratio(after: int, before: int) -> str:

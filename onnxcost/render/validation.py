@@ -3,36 +3,41 @@ They format ``onnxcost.validation`` results and compute nothing."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.table import Table
 
 from ..units import human_count
-from ..validation import Comparison, Timing
 from .as_json import json_text
+from .sanitize import visible
 from .terminal import ratio, scientific, text_console
+
+if TYPE_CHECKING:  # the renderer needs no onnxruntime or analysis: the CLI imports it to start
+    from ..validation import Comparison, Timing
 
 
 def render_validation(result, fmt: str, width: int | None = None) -> str:
     """``fmt`` "json": the result's record (docs/validate-schema.md); "table": the comparison, then the timings."""
     if fmt == "json":
         return json_text(result.to_dict())
-    text = render_comparison(result.comparison, width,
-                             title=f"Validation (onnxruntime): {result.candidate} against {result.reference}")
+    title = f"Validation (onnxruntime): {visible(result.candidate)} against {visible(result.reference)}"
+    text = render_comparison(result.comparison, width, title=title)
     if result.timings is not None:
-        labels = {"a": f"A {result.reference}", "b": f"B {result.candidate}"}
+        labels = {"a": f"A {visible(result.reference)}", "b": f"B {visible(result.candidate)}"}
         text += "\n" + render_bench(result.timings, result.macs, labels, width)
     return text
 
 
 def render_comparison(comparison: Comparison, width: int | None = None, title: str = "Validation (onnxruntime)") -> str:
     console, buffer = text_console(width)
-    table = Table(box=box.SIMPLE_HEAD, title=f"{title}, inputs: {comparison.input_source}", title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD, title=f"{title}, inputs: {visible(comparison.input_source)}", title_justify="left")
     for header, justify in [("output", "left"), ("shape", "left"), ("max abs error", "right"), ("rel. L2 error", "right"),
                             ("cosine", "right"), ("top-1 agreement", "right")]:
         table.add_column(header, justify=justify, overflow="fold")
     for o in comparison.outputs:
         top1 = "-" if o.top1_agreement is None else f"{100 * o.top1_agreement:.1f}%"
-        table.add_row(o.name, "x".join(map(str, o.shape)), scientific(o.max_abs_error), scientific(o.rel_l2_error), f"{o.cosine:.6f}", top1)
+        table.add_row(visible(o.name), "x".join(map(str, o.shape)), scientific(o.max_abs_error), scientific(o.rel_l2_error), f"{o.cosine:.6f}", top1)
     console.print(table)
     bound = comparison.bounds.describe()
     given = comparison.bounds.max_rel_error is not None or comparison.bounds.elementwise
@@ -43,7 +48,7 @@ def render_comparison(comparison: Comparison, width: int | None = None, title: s
     else:
         console.print(f"validation FAILED (bound: {bound}):")
         for failure in comparison.failures:
-            console.print(f"  {failure}", soft_wrap=True)
+            console.print(f"  {visible(failure)}", soft_wrap=True)
     return buffer.getvalue()
 
 

@@ -2,11 +2,17 @@
 
 Random inputs: floats standard normal, integers uniform in [0, 16), booleans fair coins. A symbolic
 dimension takes its value from ``dims`` or is set to 1 and named in a warning.
+
+Sizes are checked before anything is allocated: random inputs and the arrays of an .npz together hold at most
+``MAX_INPUT_BYTES``; an .npz is read member by member, each one's names, dtype and shape checked from its .npy
+header before its data is decompressed (a small file can hold a huge array of zeros).
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +21,11 @@ import numpy as np
 import onnx
 
 from ..errors import InputSpecError, first_line
+from ..tensors import numel
+from ..units import human_bytes
+
+# All the validation inputs together (random or from an .npz): more than a comparison needs, less than a machine has.
+MAX_INPUT_BYTES = 2**30
 
 
 class InputsError(InputSpecError):
@@ -66,7 +77,7 @@ def random_inputs(
     unknown = set(shapes) - {s.name for s in specs}
     if unknown:
         raise InputsError(f"inputs names no input of the model: {', '.join(sorted(unknown))}", parameter="inputs")
-    feeds, warnings, guessed = {}, [], {}
+    shapes_to_draw, warnings, guessed = {}, [], {}
     for spec in specs:
         if spec.name in shapes:
             shape = tuple(int(d) for d in shapes[spec.name])
@@ -85,7 +96,10 @@ def random_inputs(
                     guessed[label] = None
                     shape.append(1)
             shape = tuple(shape)
-        feeds[spec.name] = _draw(rng, spec.dtype, shape)
+        shapes_to_draw[spec.name] = (spec.dtype, shape)
+    _check_total(((name, dtype, shape) for name, (dtype, shape) in shapes_to_draw.items()), "random validation arrays",
+                 "give smaller shapes with inputs", "inputs")
+    feeds = {name: _draw(rng, dtype, shape) for name, (dtype, shape) in shapes_to_draw.items()}
     if guessed:
         # Warnings are printed as they are (no parameter to map to a flag): they name the command's flags.
         warnings.append(f"dimension(s) {', '.join(guessed)} set to 1 for the validation inputs (give them with --dim/--input)")
@@ -119,40 +133,89 @@ def _draw(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...]) -> 
     raise InputsError(f"cannot draw random inputs of type {dtype}: give them with feeds data.npz", parameter="feeds")
 
 
+def _check_total(arrays, what: str, advice: str, parameter: str) -> None:
+    """Refuse (InputsError) arrays, given as (name, dtype, shape), that hold more than MAX_INPUT_BYTES together."""
+    arrays = list(arrays)
+    total = sum(numel(shape) * np.dtype(dtype).itemsize for _, dtype, shape in arrays)
+    if total > MAX_INPUT_BYTES:
+        name, dtype, shape = max(arrays, key=lambda a: numel(a[2]) * np.dtype(a[1]).itemsize)
+        raise InputsError(f"the {what} would take {human_bytes(total)}, over the {human_bytes(MAX_INPUT_BYTES)} onnxcost "
+                          f"allows ('{name}' is {'x'.join(map(str, shape)) or 'a scalar'} {np.dtype(dtype)}): {advice}",
+                          parameter=parameter)
+
+
 def load_inputs(path: str | os.PathLike, model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    """The arrays of an .npz, one per model input, checked against the model's inputs (dtype, rank, fixed dims).
+    """The arrays of an .npz, one per model input, checked against the model's inputs (dtype, rank, fixed dims)
+    from their headers before any data is read.
 
     An array of another dtype of the same kind (float64 for float32) is cast to the model's dtype.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputsError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError) as exc:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        raise InputsError(f"{path}: no such file") from None
+    if not stat.S_ISREG(found.st_mode):
+        raise InputsError(f"{path}: not a regular file, expected an .npz")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = _array_members(path, archive)
+            headers = {name: _npy_header(archive, member) for name, member in members.items()}
+            wanted = _check_headers(path, headers, input_specs(model))
+            return {name: _read_array(archive, members[name], dtype) for name, dtype in wanted.items()}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError, EOFError) as exc:
         raise InputsError(f"{path}: not a readable .npz file ({first_line(exc)})") from None
-    specs = input_specs(model)
-    missing = [s.name for s in specs if s.name not in arrays]
-    extra = sorted(set(arrays) - {s.name for s in specs})
+
+
+def _array_members(path: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by array name ('x' for 'x.npy'); anything else in it is refused."""
+    members = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise InputsError(f"{path}: member '{info.filename}' is not an array (.npy)")
+        members[info.filename[:-len(".npy")]] = info
+    return members
+
+
+def _npy_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from a member's .npy header: only its first bytes are decompressed."""
+    with archive.open(member) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"'{member.filename}' is a .npy of version {version[0]}.{version[1]}, not 1.0 or 2.0")
+    return tuple(shape), dtype
+
+
+def _check_headers(path: Path, headers: dict, specs: list[InputSpec]) -> dict[str, np.dtype]:
+    """The model's dtype of each array to read, after checking names, dtypes, shapes and the total size."""
+    missing = [s.name for s in specs if s.name not in headers]
+    extra = sorted(set(headers) - {s.name for s in specs})
     if missing:
         raise InputsError(f"{path}: no array for input(s) {', '.join(missing)}" + (f" (it has {', '.join(extra)})" if extra else ""))
     if extra:
         raise InputsError(f"{path}: array(s) {', '.join(extra)} match no input of the model")
-    feeds = {}
     for spec in specs:
-        array = arrays[spec.name]
-        if array.dtype != spec.dtype:
-            if np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
-                array = array.astype(spec.dtype)
-            else:
-                raise InputsError(f"{path}: '{spec.name}' is {array.dtype}, the model takes {spec.dtype}")
+        shape, dtype = headers[spec.name]
+        if dtype != spec.dtype and (dtype.hasobject or not np.can_cast(dtype, spec.dtype, casting="same_kind")):
+            raise InputsError(f"{path}: '{spec.name}' is {dtype}, the model takes {spec.dtype}")
         if spec.dims is not None:
-            if array.ndim != len(spec.dims) or any(isinstance(d, int) and d > 0 and d != n for d, n in zip(spec.dims, array.shape)):
+            if len(shape) != len(spec.dims) or any(isinstance(d, int) and d > 0 and d != n for d, n in zip(spec.dims, shape)):
                 expected = "x".join(str(d) if d else "?" for d in spec.dims)
-                raise InputsError(f"{path}: '{spec.name}' has shape {'x'.join(map(str, array.shape))}, the model takes {expected}")
-        feeds[spec.name] = array
-    return feeds
+                raise InputsError(f"{path}: '{spec.name}' has shape {'x'.join(map(str, shape))}, the model takes {expected}")
+    _check_total(((name, dtype, shape) for name, (shape, dtype) in headers.items()), f"arrays of {path}",
+                 "give fewer or smaller arrays with feeds", "feeds")
+    return {spec.name: spec.dtype for spec in specs}
+
+
+def _read_array(archive: zipfile.ZipFile, member: zipfile.ZipInfo, dtype: np.dtype) -> np.ndarray:
+    """A member's array (its size already checked), in the model's ``dtype``; a CRC error raises BadZipFile."""
+    with archive.open(member) as stream:
+        array = np.lib.format.read_array(stream, allow_pickle=False)
+    return array if array.dtype == dtype else array.astype(dtype)
 
 
 def check_same_inputs(a: onnx.ModelProto, b: onnx.ModelProto) -> None:

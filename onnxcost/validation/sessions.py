@@ -1,6 +1,8 @@
 """onnxruntime sessions and runs, with onnxruntime's errors turned into one-line ``RuntimeFailure``s.
 
-onnxruntime is imported when the first session is made, not with this module: a report never needs it.
+onnxruntime is imported when the first session is made, not with this module: a report never needs it. Its
+own logging is silenced below fatal (its errors reach the user as the exceptions onnxcost turns into one line,
+never as coloured log lines before it) and its telemetry is switched off, for every session onnxcost makes.
 """
 
 from __future__ import annotations
@@ -20,8 +22,22 @@ Progress = Callable[[str, int, int], None]
 """A progress callback: ``progress(what, done, total)``, called before each step and once when all are done."""
 
 
+# onnxruntime's severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal.
+LOG_SEVERITY = 4
+
+
 class RuntimeFailure(OnnxcostError):
     """onnxruntime cannot load or run a model."""
+
+
+def _quiet_onnxruntime():
+    """onnxruntime, imported with its default logger at LOG_SEVERITY and its telemetry off."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(LOG_SEVERITY)
+    if hasattr(ort, "disable_telemetry_events"):  # older builds lack it
+        ort.disable_telemetry_events()
+    return ort
 
 
 def session(model: onnx.ModelProto, what: str = "the model", threads: int | None = None, spinning: bool = True):
@@ -31,10 +47,9 @@ def session(model: onnx.ModelProto, what: str = "the model", threads: int | None
     default). ``spinning=False`` stops idle worker threads from spinning: sessions timed in turn then do not
     steal each other's cores (each session has its own thread pool).
     """
-    import onnxruntime as ort
-
+    ort = _quiet_onnxruntime()
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = LOG_SEVERITY
     if threads is not None:
         options.intra_op_num_threads = threads
     if not spinning:
