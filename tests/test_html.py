@@ -194,3 +194,15 @@ def test_without_chromium_ci_fails_and_elsewhere_skips(monkeypatch):
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception):
         browser.chromium()
+
+
+def test_report_command_writes_the_page(tmp_path):
+    from typer.testing import CliRunner
+
+    from onnxcost.cli import app
+
+    target = tmp_path / "vgg16.html"
+    result = CliRunner().invoke(app, ["report", "--sample", "vgg16", "-f", "html", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    page = target.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "15,470,264,320" in page  # VGG-16's MACs, Simonyan & Zisserman

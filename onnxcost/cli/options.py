@@ -17,6 +17,7 @@ class Format(str, Enum):
     csv = "csv"
     md = "md"
     netron = "netron"
+    html = "html"
 
 
 class ResultFormat(str, Enum):  # rewrite and validate results

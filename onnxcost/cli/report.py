@@ -20,7 +20,7 @@ def report(
     sample: SampleToReport = None,
     input: Shapes = [],
     dim: Dims = [],
-    format: Annotated[Format, typer.Option("--format", "-f", help="table for people; json, csv, md for machines and docs; netron for Netron's attachment file.")] = Format.table,
+    format: Annotated[Format, typer.Option("--format", "-f", help="table for people; json, csv, md for machines and docs; netron for Netron's attachment file; html for one self-contained page with charts (docs/html.md).")] = Format.table,
     output: Output = None,
     top: Annotated[Optional[int], typer.Option(help="Show only the N heaviest nodes (by MACs, then FLOPs, then traffic).", min=1, metavar="N")] = None,
     max_file_size: MaxFileSize = "2GiB",

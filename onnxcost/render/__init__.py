@@ -9,12 +9,14 @@ from .as_csv import render_csv
 from .as_json import render_json
 from .as_markdown import render_markdown
 from .as_netron import render_netron
+from .html import render_html
 from .table import render_table
 from .rewrite import render_rewrite
 from .validation import render_validation
 
 FORMATS: dict[str, Callable[..., str]] = {
     "table": render_table,
+    "html": render_html,
     "json": render_json,
     "csv": render_csv,
     "md": render_markdown,
