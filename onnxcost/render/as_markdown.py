@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..report import Report
+from .precision import byte_rows, mac_rows
 from .selection import heaviest
 from .as_csv import shape_text
 from .sanitize import visible
@@ -33,8 +34,10 @@ def render_markdown(report: Report, top: int | None = None) -> str:
     t = report.totals
     lines = [f"# onnxcost report: `{visible(report.model.source)}`", ""]
     lines += _table(["total", "value"], [
-        ["MACs", _n(t.macs)], ["FLOPs", _n(t.flops)], ["special ops", _n(t.special_ops)],
+        ["MACs", _n(t.macs)], *([label.strip(), _n(value)] for label, value in mac_rows(t)),
+        ["FLOPs", _n(t.flops)], ["special ops", _n(t.special_ops)],
         ["parameters", _n(t.params)], ["parameter bytes", _n(t.param_bytes)],
+        *([label.strip(), _n(value)] for label, value in byte_rows(t)),
         ["activation bytes (sum)", _n(t.activation_bytes)],
         ["peak activation bytes", _n(t.peak_activation_bytes) + _peak_at(report)],
         ["memory traffic bytes", _n(t.memory_traffic_bytes)], ["compute layers", _n(t.compute_layers)],

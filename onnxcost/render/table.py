@@ -10,6 +10,7 @@ from .selection import heaviest
 from ..units import human_bytes, human_count
 from .as_csv import shape_text
 from .sanitize import visible
+from .precision import byte_rows, mac_rows
 from .terminal import text_console
 
 
@@ -38,10 +39,13 @@ def render_table(report: Report, top: int | None = None, width: int | None = Non
     totals.add_column("exact", justify="right")
     for label, value, text in [
         ("MACs", t.macs, human_count(t.macs)),
+        *((label, value, human_count(value)) for label, value in mac_rows(t)),
         ("FLOPs", t.flops, human_count(t.flops)),
         ("special ops", t.special_ops, human_count(t.special_ops)),
         ("parameters", t.params, human_count(t.params)),
         ("parameter memory", t.param_bytes, human_bytes(t.param_bytes)),
+        *((label, value, human_count(value) if label == "quantization params" else human_bytes(value))
+          for label, value in byte_rows(t)),
         ("activations (sum)", t.activation_bytes, human_bytes(t.activation_bytes)),
         ("peak activations", t.peak_activation_bytes, human_bytes(t.peak_activation_bytes) + peak_at),
         ("memory traffic", t.memory_traffic_bytes, human_bytes(t.memory_traffic_bytes)),
