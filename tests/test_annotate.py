@@ -133,3 +133,22 @@ def test_external_weights_are_left_where_they_are(tmp_path):
     x = np.ones((1, 16), np.float32)
     assert np.array_equal(run(written.path, {"x": x})[0], x @ weight)
     assert numpy_helper.to_array(onnx.load(str(written.path)).graph.initializer[0]).tobytes() == weight.tobytes()
+
+
+def test_report_command_annotates_a_copy(tmp_path):
+    import onnx
+    from typer.testing import CliRunner
+
+    from onnxcost import samples
+    from onnxcost.cli import app
+    from onnxcost.files import save_model
+
+    source, target = tmp_path / "sq.onnx", tmp_path / "sq.annotated.onnx"
+    save_model(samples.build("squeezenet1_1"), source)
+    result = CliRunner().invoke(app, ["report", str(source), "-f", "json", "--annotate", str(target)])
+    assert result.exit_code == 0, result.output
+    first = onnx.load(str(target)).graph.node[0]
+    # SqueezeNet 1.1's first conv: 64 filters of 3x3x3 over a 111x111 output: 64·111·111·27 = 21,290,688 MACs.
+    assert {p.key: p.value for p in first.metadata_props}["onnxcost.macs"] == "21290688"
+    refused = CliRunner().invoke(app, ["report", str(source), "--annotate", str(source)])
+    assert refused.exit_code == 2

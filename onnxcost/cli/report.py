@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -12,7 +13,7 @@ from .options import (
     Debug, Dims, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths, model_or_sample, parse_dims,
     parse_inputs, parse_max_file_size,
 )
-from .output import emit, stderr, terminal_width, warn_all
+from .output import emit, stderr, terminal_width, warn_all, wrote
 
 
 def report(
@@ -23,6 +24,7 @@ def report(
     format: Annotated[Format, typer.Option("--format", "-f", help="table for people; json, csv, md for machines and docs; netron for Netron's attachment file; html for one self-contained page with charts (docs/html.md).")] = Format.table,
     output: Output = None,
     top: Annotated[Optional[int], typer.Option(help="Show only the N heaviest nodes (by MACs, then FLOPs, then traffic).", min=1, metavar="N")] = None,
+    annotate: Annotated[Optional[Path], typer.Option("--annotate", metavar="OUT.onnx", help="Also write a copy of the model with each node's costs in its metadata (for Netron).")] = None,
     max_file_size: MaxFileSize = "2GiB",
     debug: Debug = False,
 ) -> None:
@@ -45,8 +47,15 @@ def report(
         target, source = model_or_sample(model, sample)
         inputs = [model] if model is not None else []
         check_paths(inputs, output)
+        check_paths(inputs, annotate)
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
         with stderr.status("costing the model...") if stderr.is_terminal else nullcontext():
             result = analyze(target, shapes, dims, max_file_bytes=limit, source=source)
         warn_all(result.warnings)
         emit(render(result, format.value, top=top, width=terminal_width()), output, keep=inputs)
+        if annotate is not None:
+            from ..annotate import annotate as write_annotated
+
+            done = write_annotated(target, result, annotate, max_file_bytes=limit)
+            wrote(done.path)
+            warn_all([f"{len(done.unmatched)} node(s) not annotated: no row of the report matches them"] if done.unmatched else [])
