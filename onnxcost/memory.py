@@ -12,18 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 
-def peak_activations(
+def lifetimes(
     node_inputs: Sequence[Sequence[str]],
     node_outputs: Sequence[Sequence[str]],
     graph_inputs: Sequence[str],
     graph_outputs: Sequence[str],
     sizes: Mapping[str, int],
-    top: int = 5,
-) -> tuple[int, int | None, list[str]]:
-    """(peak bytes, step of the peak or None, names of the largest tensors live there)."""
+) -> dict[str, tuple[int, int]]:
+    """name -> (first step, last step) live, for every activation named in ``sizes`` (weights are not)."""
     steps = len(node_inputs)
-    if steps == 0:  # a graph that hands its inputs straight to its outputs runs nothing
-        return 0, None, []
     birth: dict[str, int] = {name: 0 for name in graph_inputs if name in sizes}
     for step, outputs in enumerate(node_outputs):
         for name in outputs:
@@ -37,17 +34,46 @@ def peak_activations(
     for name in graph_outputs:
         if name in birth:
             death[name] = max(steps - 1, 0)
+    return {name: (birth[name], death[name]) for name in birth}
+
+
+def live_bytes_per_step(
+    node_inputs: Sequence[Sequence[str]],
+    node_outputs: Sequence[Sequence[str]],
+    graph_inputs: Sequence[str],
+    graph_outputs: Sequence[str],
+    sizes: Mapping[str, int],
+) -> list[int]:
+    """Bytes live at each step (empty for a graph without nodes)."""
+    steps = len(node_inputs)
+    if steps == 0:  # a graph that hands its inputs straight to its outputs runs nothing
+        return []
     change = [0] * (steps + 1)
-    for name, start in birth.items():
+    for name, (start, end) in lifetimes(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes).items():
         change[start] += sizes[name]
-        change[death[name] + 1] -= sizes[name]
-    peak, peak_step, live = 0, None, 0
+        change[end + 1] -= sizes[name]
+    curve, live = [], 0
     for step in range(steps):
         live += change[step]
-        if live > peak:
-            peak, peak_step = live, step
-    if peak_step is None:
+        curve.append(live)
+    return curve
+
+
+def peak_activations(
+    node_inputs: Sequence[Sequence[str]],
+    node_outputs: Sequence[Sequence[str]],
+    graph_inputs: Sequence[str],
+    graph_outputs: Sequence[str],
+    sizes: Mapping[str, int],
+    top: int = 5,
+) -> tuple[int, int | None, list[str]]:
+    """(peak bytes, step of the peak or None, names of the largest tensors live there)."""
+    curve = live_bytes_per_step(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes)
+    peak = max(curve, default=0)
+    if peak <= 0:
         return 0, None, []
-    alive = [name for name, start in birth.items() if start <= peak_step <= death[name]]
+    peak_step = curve.index(peak)  # the first step at the peak
+    spans = lifetimes(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes)
+    alive = [name for name, (start, end) in spans.items() if start <= peak_step <= end]
     alive.sort(key=lambda name: (-sizes[name], name))
     return peak, peak_step, alive[:top]

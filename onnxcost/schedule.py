@@ -9,9 +9,9 @@ indices beside float values). Single-output nodes, the usual case, are exact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .memory import live_bytes_per_step
 from .report import NodeRow, Report
 from .tensors import numel
 
@@ -52,36 +52,3 @@ def output_sizes(row: NodeRow) -> dict[str, int]:
         sizes[name] = share
         given += share
     return sizes
-
-
-def live_bytes_per_step(
-    node_inputs: Sequence[Sequence[str]],
-    node_outputs: Sequence[Sequence[str]],
-    graph_inputs: Sequence[str],
-    graph_outputs: Sequence[str],
-    sizes: Mapping[str, int],
-) -> list[int]:
-    """Bytes live at each step; names missing from ``sizes`` (weights) are not activations."""
-    steps = len(node_inputs)
-    if steps == 0:
-        return []
-    birth = {name: 0 for name in graph_inputs if name in sizes}
-    for step, outputs in enumerate(node_outputs):
-        birth.update((name, step) for name in outputs if name in sizes)
-    death = dict(birth)
-    for step, inputs in enumerate(node_inputs):
-        for name in inputs:
-            if name in birth:
-                death[name] = max(death[name], step)
-    for name in graph_outputs:
-        if name in birth:
-            death[name] = steps - 1
-    change = [0] * (steps + 1)
-    for name, start in birth.items():
-        change[start] += sizes[name]
-        change[death[name] + 1] -= sizes[name]
-    curve, live = [], 0
-    for step in range(steps):
-        live += change[step]
-        curve.append(live)
-    return curve
