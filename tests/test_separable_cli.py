@@ -172,3 +172,32 @@ def test_single_conv_model_with_grouped_conv(tmp_path):
     assert result.exit_code == 0, result.output
     # Grouped: only the one-conv emission exists, no measurement needed.
     assert "multiplier" in result.stdout
+
+
+def test_html_page_is_written_even_when_validation_fails(block, tmp_path):
+    out, page = tmp_path / "out.onnx", tmp_path / "rewrite.html"
+    result = rewrite("--rank", "1", "--max-rel-error", "1e-6", "--html", page, block, "-o", out)
+    assert result.exit_code == 1 and not out.exists()  # rank 1 of random weights: far above 1e-6
+    assert f"wrote {page}" in result.stderr
+    html = page.read_text(encoding="utf-8")
+    # conv_a: 8·8 outputs · 32 · 16 · 9 = 294,912 MACs before; rank 1: 16·9·64 + 16·32·64 = 41,984 after.
+    assert "294.91 K → 41.98 K" in html
+    assert 'id="validation"' in html and "block.onnx" in html
+
+
+def test_html_page_next_to_a_written_model(block, tmp_path):
+    out, page = tmp_path / "out.onnx", tmp_path / "rewrite.html"
+    result = rewrite("--exact", "--html", page, block, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert out.exists() and page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_html_page_never_replaces_the_input_or_the_model_written(block, tmp_path, where):
+    out = tmp_path / "out.onnx"
+    page = block if where == "input" else out
+    before = block.read_bytes()
+    result = rewrite("--exact", "--html", page, block, "-o", out)
+    assert result.exit_code == 2 and result.stdout == ""
+    said = {"input": "it is the input", "output": "--html"}[where]
+    assert said in result.stderr and block.read_bytes() == before and not out.exists()

@@ -9,8 +9,9 @@ from .options import (
 )
 from .output import ProgressBar, emit, terminal_width, warn, warn_all, wrote
 from .rewrite_options import (
-    DryRun, Emission, EmissionOption, Energy, Exact, Exclude, Force, Grouped, Include, IncludeDepthwise, InPlace, Measure,
-    MinChannels, Rank, RewriteOutput, Separable, TargetMacs, Validate, parse_mode, parse_structure, write_target,
+    DryRun, Emission, EmissionOption, Energy, Exact, Exclude, Force, Grouped, HtmlPage, Include, IncludeDepthwise, InPlace, Measure,
+    MinChannels, Rank, RewriteOutput, Separable, TargetMacs, Validate, check_html_target, parse_mode, parse_structure, write_html,
+    write_target,
 )
 
 
@@ -22,7 +23,7 @@ def rewrite(
     validate: Validate = True, inputs_file: InputsFile = None, seed: Seed = 0, max_rel_error: MaxRelError = None,
     atol: Atol = None, rtol: Rtol = None, force: Force = False, output: RewriteOutput = None, in_place: InPlace = False,
     sample: SampleToRewrite = None, input: Shapes = [], dim: Dims = [], format: ResultFormatOption = ResultFormat.table,
-    max_file_size: MaxFileSize = "2GiB", debug: Debug = False,
+    max_file_size: MaxFileSize = "2GiB", html: HtmlPage = None, debug: Debug = False,
 ) -> None:
     """Rewrite the convolutions of a model into a cheaper structure, with the MACs, params and error it costs,
     validated in onnxruntime before anything is written.
@@ -55,6 +56,7 @@ def rewrite(
         target, source = model_or_sample(model, sample)
         source = source or model  # the plan's title names a file as it was given
         destination = write_target(model, output, in_place, dry_run)
+        check_html_target(html, model, destination)
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
         with ProgressBar() as progress:
             result = passes.rewrite(target, structure, mode, selection, inputs=shapes, dims=dims, emission=emission.value,
@@ -64,6 +66,7 @@ def rewrite(
         warn_all(result.plan.warnings)
         emit(render_rewrite(result, format.value, source, width=terminal_width()))
         warn_all([*result.input_warnings, *(result.comparison.warnings if result.comparison is not None else [])])
+        write_html(html, result, source, model)
         if dry_run:
             return
         if not result.ok and not force:

@@ -36,6 +36,7 @@ Validate = Annotated[bool, typer.Option("--validate/--no-validate", help="Run or
 Force = Annotated[bool, typer.Option("--force", help="Write the model even when validation fails.")]
 RewriteOutput = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="OUT.onnx", help="Where to write the rewritten model (atomically).")]
 InPlace = Annotated[bool, typer.Option("--in-place", help="Write over MODEL.onnx.")]
+HtmlPage = Annotated[Optional[Path], typer.Option("--html", metavar="FILE.html", help="Also write the plan, per-layer costs, errors and validation as one self-contained HTML page (written even when validation fails).")]
 
 
 def parse_structure(separable: bool, grouped: Optional[int]):
@@ -93,3 +94,23 @@ def write_target(model: Optional[str], output: Optional[Path], in_place: bool, d
         raise InputSpecError(f"-o {output}: folder {output.parent} does not exist")
     check_target(output, [model] if model is not None else [])  # a hard link to the input, a FIFO, a device
     return output
+
+
+def check_html_target(html: Optional[Path], model: Optional[str], destination: Optional[Path]) -> None:
+    """Before any work: --html must be a new or regular file that is neither the input nor the rewritten model."""
+    from .options import check_paths
+
+    if html is not None and destination is not None and html.resolve() == destination.resolve():
+        raise InputSpecError(f"--html {html} is also the model's output (-o)")
+    check_paths([model] if model is not None else [], html)
+
+
+def write_html(html: Optional[Path], result, source: str, model: Optional[str]) -> None:
+    """The rewrite's HTML page at ``html`` (atomically), when asked for."""
+    if html is None:
+        return
+    from ..render.html_rewrite import render_rewrite_html
+    from .output import emit, wrote
+
+    emit(render_rewrite_html(result, source), html, keep=[model] if model is not None else [])
+    wrote(html)
