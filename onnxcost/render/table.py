@@ -11,22 +11,25 @@ from ..units import human_bytes, human_count
 from .as_csv import shape_text
 from .sanitize import visible
 from .precision import byte_rows, mac_rows
-from .terminal import text_console
+from .terminal import optional, share_bar, text_console
 
 
 def render_table(report: Report, top: int | None = None, width: int | None = None) -> str:
     console, buffer = text_console(width)
     nodes = Table(box=box.SIMPLE_HEAD, title=f"Top {top} nodes by MACs" if top is not None else None, title_justify="left")
     for header, justify in [("#", "right"), ("node", "left"), ("op", "left"), ("output shape", "left"),
-                            ("MACs", "right"), ("FLOPs", "right"), ("params", "right"), ("output", "right"),
-                            ("traffic", "right")]:
+                            ("MACs", "right"), ("MACs share", "left"), ("FLOPs", "right"), ("params", "right"),
+                            ("output", "right"), ("traffic", "right")]:
         nodes.add_column(header, justify=justify, overflow="fold")
-    for r in heaviest(report, top):
+    optional(nodes, "MACs share", "FLOPs", "traffic", "output", "output shape", "#")  # on a narrow terminal, first dropped first
+    rows = heaviest(report, top)
+    largest = max((r.macs * r.repeat for r in report.nodes), default=0)
+    for r in rows:
         name = visible((f"{r.scope}/" if r.scope else "") + r.name) + (f" ×{r.repeat}" if r.repeat != 1 else "")
         nodes.add_row(
             str(r.index), name, visible(r.op_type) + ("" if r.costed else "*"),
             ", ".join(shape_text(s) for s in r.output_shapes),
-            human_count(r.macs), human_count(r.flops), human_count(r.params),
+            human_count(r.macs), share_bar(r.macs * r.repeat, report.totals.macs, largest), human_count(r.flops), human_count(r.params),
             human_bytes(r.output_bytes), human_bytes(r.memory_traffic_bytes),
         )
     console.print(nodes)
