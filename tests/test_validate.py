@@ -263,3 +263,54 @@ def test_validate_models_with_different_inputs(files, tmp_path):
     onnx.save(finish([onnx.helper.make_node("Relu", ["z"], ["y"])], {"z": [2]}, ["y"], {}), other)
     result = runner.invoke(app, ["validate", str(a), str(other)])
     assert result.exit_code == 2 and "different inputs" in result.stderr
+
+
+# --- real inputs and task-level agreement ---------------------------------------------------------
+
+def mean_map(offset: float):
+    """N x 3 x 4 x 4 images -> N x 1 x 4 x 4: the mean of the channels, plus ``offset``."""
+    nodes = [onnx.helper.make_node("ReduceMean", ["x"], ["m"], axes=[1], keepdims=1),
+             onnx.helper.make_node("Add", ["m", "c"], ["y"])]
+    return finish(nodes, {"x": [1, 3, 4, 4]}, ["y"], {"c": np.array([offset], np.float32)})
+
+
+def test_validate_a_folder_of_images_with_mask_iou(tmp_path):
+    from PIL import Image
+
+    a, b, pages = tmp_path / "a.onnx", tmp_path / "b.onnx", tmp_path / "pages"
+    onnx.save(mean_map(0.0), a)
+    onnx.save(mean_map(0.1), b)
+    pages.mkdir()
+    Image.new("RGB", (4, 4), (255, 255, 255)).save(pages / "1.png")  # 1.0 in a, 1.1 in b: on in both
+    Image.new("RGB", (4, 4), (115, 115, 115)).save(pages / "2.png")  # 115/255 = 0.451 in a (off), 0.551 in b (on)
+    result = runner.invoke(app, ["validate", str(a), str(b), "--inputs", str(pages), "--preprocess", "mean=0 std=1",
+                                 "--task", "mask", "--mask-threshold", "0.5", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.stdout)["comparison"]["outputs"][0]
+    # intersection: the 16 pixels of image 1; union: those and the 16 of image 2 -> 16 / 32
+    assert output["agreement"] == {"task": "mask", "samples": 2, "threshold": 0.5, "iou": 0.5, "intersection": 16,
+                                   "union": 32}
+    assert "random inputs" not in result.stderr
+    table = runner.invoke(app, ["validate", str(a), str(b), "--inputs", str(pages), "--task", "mask"])
+    assert "(2 samples)" in table.stdout and "mask IoU 0.5000 (> 0.5)" in table.stdout
+
+
+def test_validate_on_random_inputs_says_so_once(files):
+    a, b, _ = files
+    result = runner.invoke(app, ["validate", str(a), str(b)])
+    assert result.exit_code == 0, result.output
+    note = "warning: random inputs: these errors do not show what a trained model loses; give --inputs with real data"
+    assert result.stderr.count(note) == 1
+
+
+def test_bad_real_input_options_are_one_line_exit_2(files, tmp_path):
+    a, _, _ = files
+    np.save(tmp_path / "x.npy", np.zeros((2, 4, 6, 6), np.float32))
+    for args, message in [
+        (["--inputs", str(tmp_path), "--preprocess", "size=big"], "--preprocess: cannot read 'size=big'"),
+        (["--inputs", str(tmp_path), "--blank", "b"], "--blank must be a class index or 'none'"),
+        (["--inputs", str(tmp_path / "x.npy")], "a single .npy file: give the folder of <input name>.npy files"),
+    ]:
+        result = runner.invoke(app, ["validate", str(a), str(a), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.stderr and result.stderr.count("\n") == 1

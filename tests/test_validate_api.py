@@ -117,3 +117,66 @@ def test_what_cannot_be_validated_raises(files, tmp_path):
     cycle = model([helper.make_node("Relu", ["t"], ["y"]), helper.make_node("Relu", ["y"], ["t"])], {"x": [1]}, ["y"])
     with pytest.raises(InvalidModelError, match="cycle"):  # refused by the analysis, before onnxruntime sees it
         onnxcost.validate(cycle, cycle)
+
+
+# --- many samples ---------------------------------------------------------------------------------
+
+SAMPLES = np.array([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0], [-1.0, 1.0], [2.0, -2.0]], np.float32)  # 5 samples of x
+
+
+def test_many_samples_of_a_batch_1_model_run_one_at_a_time(tmp_path):
+    data = tmp_path / "many.npz"
+    np.savez(data, x=SAMPLES)
+    steps = []
+    result = onnxcost.validate(twice(), twice(0.5), feeds=data, progress=lambda what, done, total: steps.append((what, done, total)))
+    comparison = result.comparison
+    assert comparison.samples == 5 and comparison.inputs == {"x": [1, 2]}  # the model's batch is fixed at 1
+    assert [s for s in steps if s[0].startswith("validating: batch")][-1] == ("validating: batch 5/5", 4, 5)
+    (row,) = comparison.outputs
+    # a = 2x, b = 2x + 0.5 over all 10 elements: ||b - a|| = 0.5·√10; ||a|| = 2·||x||, ||x||² = 1+4+9+16+0+0+1+1+4+4 = 40
+    assert row.rel_l2_error == pytest.approx(0.5 * 10 ** 0.5 / (2 * 40 ** 0.5))  # = 0.125
+    assert row.max_abs_error == 0.5
+    # cosine: a·b = Σ 2x(2x + 0.5) = 4·40 + Σx = 160 + 10 = 170; ||b||² = Σ(2x + 0.5)² = 160 + 2·10 + 2.5 = 182.5
+    assert row.cosine == pytest.approx(170 / (160 ** 0.5 * 182.5 ** 0.5))
+    # [1, 2] is [N, classes]: argmax of 2x and 2x + 0.5 is the same in every row, the top-1 over all samples
+    assert row.top1_agreement == 1.0 and row.agreement == {"task": "classify", "samples": 5, "top1": 1.0, "top5": None}
+    assert result.notes == []  # real inputs: no word about random ones
+
+
+def test_a_fixed_batch_leaves_out_the_samples_past_the_last_full_batch(tmp_path):
+    pairs = model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": [2, 2]}, ["y"], {"W": TWICE})
+    for name, array in {"x": SAMPLES}.items():
+        np.save(tmp_path / f"{name}.npy", array)
+    result = onnxcost.validate(pairs, pairs, feeds=tmp_path)
+    assert result.comparison.samples == 4 and result.comparison.inputs == {"x": [2, 2]}  # 5 = 2 + 2 + 1 left out
+    assert result.comparison.warnings == ["1 sample(s) left out: the model's batch is fixed at 2"]
+    with pytest.raises(InputsError, match="batch_size 3: the model's batch is fixed at 2"):
+        onnxcost.validate(pairs, pairs, feeds=tmp_path, batch_size=3)
+
+
+def test_random_inputs_say_they_show_nothing_of_a_trained_model():
+    result = onnxcost.validate(twice(), twice(0.5))
+    assert result.notes == ["random inputs: these errors do not show what a trained model loses; give --inputs with real data"]
+    assert "notes" not in result.to_dict()
+
+
+def test_bench_macs_are_those_of_the_shapes_run(tmp_path):
+    symbolic = model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": ["batch", 2]}, ["y"], {"W": TWICE})
+    data = tmp_path / "five.npz"
+    np.savez(data, x=SAMPLES)
+    result = onnxcost.validate(symbolic, symbolic, feeds=data, bench=True, warmup=0, runs=1)
+    assert result.comparison.inputs == {"x": [5, 2]}  # 5 samples, a batch of up to 8
+    expected = onnxcost.analyze(symbolic, inputs={"x": [5, 2]}).totals.macs
+    assert result.to_dict()["bench"]["a"]["macs"] == result.macs["b"] == expected == 5 * 2 * 2  # output 5x2, K = 2
+    result = onnxcost.validate(symbolic, symbolic, feeds=data, batch_size=2, bench=True, warmup=0, runs=1)
+    assert result.macs == {"a": 2 * 2 * 2, "b": 2 * 2 * 2}  # timed on the first batch of 2
+
+
+def test_bench_macs_of_a_model_with_symbolic_height_and_width(tmp_path):
+    # The report's own guess for h and w is 1 (216 MACs); the runs are 32x48: 32·48 outputs · 8 channels · 3·3·3 = 331776.
+    conv = model([helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])], {"x": [1, 3, "h", "w"]}, ["y"],
+                 {"W": np.ones((8, 3, 3, 3), np.float32)})
+    np.savez(tmp_path / "pages.npz", x=np.zeros((2, 3, 32, 48), np.float32))
+    result = onnxcost.validate(conv, conv, feeds=tmp_path / "pages.npz", bench=True, warmup=0, runs=1)
+    assert result.comparison.inputs == {"x": [1, 3, 32, 48]} and result.comparison.samples == 2
+    assert result.macs["a"] == result.macs["b"] == onnxcost.analyze(conv, inputs={"x": [1, 3, 32, 48]}).totals.macs == 331776

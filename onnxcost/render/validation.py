@@ -31,13 +31,22 @@ def render_validation(result, fmt: str, width: int | None = None) -> str:
 
 def render_comparison(comparison: Comparison, width: int | None = None, title: str = "Validation (onnxruntime)") -> str:
     console, buffer = text_console(width)
-    table = Table(box=box.SIMPLE_HEAD, title=f"{title}, inputs: {visible(comparison.input_source)}", title_justify="left")
-    for header, justify in [("output", "left"), ("shape", "left"), ("max abs error", "right"), ("rel. L2 error", "right"),
-                            ("cosine", "right"), ("top-1 agreement", "right")]:
+    source = visible(comparison.input_source)
+    if comparison.samples is not None:
+        source += f" ({comparison.samples} samples)"
+    table = Table(box=box.SIMPLE_HEAD, title=f"{title}, inputs: {source}", title_justify="left")
+    columns = [("output", "left"), ("shape", "left"), ("max abs error", "right"), ("rel. L2 error", "right"),
+               ("cosine", "right"), ("top-1 agreement", "right")]
+    task_level = any(o.agreement is not None for o in comparison.outputs)
+    if task_level:
+        columns.append(("task agreement", "right"))
+    for header, justify in columns:
         table.add_column(header, justify=justify, overflow="fold")
     for o in comparison.outputs:
         top1 = "-" if o.top1_agreement is None else f"{100 * o.top1_agreement:.1f}%"
-        table.add_row(visible(o.name), "x".join(map(str, o.shape)), scientific(o.max_abs_error), scientific(o.rel_l2_error), f"{o.cosine:.6f}", top1)
+        row = [visible(o.name), "x".join(map(str, o.shape)), scientific(o.max_abs_error), scientific(o.rel_l2_error),
+               f"{o.cosine:.6f}", top1]
+        table.add_row(*row, *([describe_agreement(o.agreement)] if task_level else []))
     console.print(table)
     bound = comparison.bounds.describe()
     given = comparison.bounds.max_rel_error is not None or comparison.bounds.elementwise
@@ -50,6 +59,19 @@ def render_comparison(comparison: Comparison, width: int | None = None, title: s
         for failure in comparison.failures:
             console.print(f"  {visible(failure)}", soft_wrap=True)
     return buffer.getvalue()
+
+
+def describe_agreement(agreement: dict | None) -> str:
+    """One output's task-level figures in a few words: 'top-1 98.0%, top-5 100.0%', 'mask IoU 0.981 (> 0.3)',
+    'sequences 24/32 equal (75.0%)'; '-' without one."""
+    if agreement is None:
+        return "-"
+    if agreement["task"] == "classify":
+        top5 = agreement["top5"]
+        return f"top-1 {100 * agreement['top1']:.1f}%" + ("" if top5 is None else f", top-5 {100 * top5:.1f}%")
+    if agreement["task"] == "mask":
+        return f"mask IoU {agreement['iou']:.4f} (> {agreement['threshold']:g})"
+    return f"sequences {agreement['equal']}/{agreement['samples']} equal ({100 * agreement['agreement']:.1f}%)"
 
 
 def render_bench(timings: dict[str, Timing], macs: dict[str, int], labels: dict[str, str], width: int | None = None) -> str:

@@ -10,7 +10,9 @@ import numpy as np
 import onnx
 
 from ..analysis import analyze_model
+from ..datasets import Dataset, Preprocess
 from ..loading import DEFAULT_MAX_FILE_BYTES, load_model
+from .agreement import AgreementOptions
 from .comparison import Bounds, Comparison, compare_models
 from .inputs import resolve_feeds
 from .sessions import Progress
@@ -18,14 +20,19 @@ from .timing import Timing, time_models
 
 VALIDATE_SCHEMA = "onnxcost.validate/1"  # the "schema" field of ValidationResult.to_dict(), docs/validate-schema.md
 
+# Said once whenever the inputs were drawn at random: the figures then describe noise, not the model's task.
+RANDOM_INPUTS_NOTE = "random inputs: these errors do not show what a trained model loses; give --inputs with real data"
+
 
 @dataclass
 class ValidationResult:
     """What ``validate`` found: the comparison of the candidate against the reference and, when timed, their
     latencies next to their MACs.
 
-    ``timings`` and ``macs`` are keyed "a" (the reference) and "b" (the candidate); ``warnings`` are those about
-    the inputs (dimensions set to 1), the comparison holds its own (outputs matched by position).
+    ``timings`` and ``macs`` are keyed "a" (the reference) and "b" (the candidate); ``macs`` are counted at the
+    input shapes of the runs (``comparison.inputs``). ``warnings`` are those about the inputs (dimensions set to
+    1), the comparison holds its own (outputs matched by position); ``notes`` say what the figures cannot show
+    (RANDOM_INPUTS_NOTE). Neither is in ``to_dict``: the command prints them on stderr.
     """
 
     reference: str
@@ -34,6 +41,7 @@ class ValidationResult:
     timings: dict[str, Timing] | None
     macs: dict[str, int]
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -55,7 +63,7 @@ def validate(
     reference: str | os.PathLike | onnx.ModelProto,
     candidate: str | os.PathLike | onnx.ModelProto,
     *,
-    feeds: Mapping[str, np.ndarray] | str | os.PathLike | None = None,
+    feeds: Mapping[str, np.ndarray] | Dataset | str | os.PathLike | None = None,
     seed: int = 0,
     inputs: Mapping[str, Sequence[int]] | None = None,
     dims: Mapping[str, int] | None = None,
@@ -65,29 +73,49 @@ def validate(
     runs: int = 20,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: Progress | None = None,
+    preprocess: Preprocess | None = None,
+    batch_size: int | None = None,
+    agreement: AgreementOptions = AgreementOptions(),
 ) -> ValidationResult:
     """Run ``candidate`` against ``reference`` in onnxruntime on the same inputs and compare every output.
 
     Models are paths (read with their external weights, files over ``max_file_bytes`` refused) or ModelProtos.
-    ``feeds``: arrays by input name, an .npz path, or None for seeded random inputs (``seed``) of the shapes
-    ``inputs`` and symbolic ``dims`` give. With ``bench`` both are timed (``warmup`` untimed, then ``runs`` timed
-    runs each, interleaved). Raises an OnnxcostError for a file, model or input that cannot be used; a broken
-    bound is not raised but reported (``ValidationResult.ok``).
+    ``feeds``: arrays by input name (one run), a ``Dataset``, a path ``datasets.open_dataset`` reads (an .npz, a
+    folder of .npy files, a folder of images with ``preprocess``), or None for seeded random inputs (``seed``)
+    of the shapes ``inputs`` and symbolic ``dims`` give. A dataset runs in batches (``batch_size``; the model's
+    batch when it is fixed) and its figures are over all samples. ``agreement``: the task-level figures per
+    output (validation.agreement). With ``bench`` both are timed (``warmup`` untimed, then ``runs`` timed runs
+    each, interleaved) on the first batch. Raises an OnnxcostError for a file, model or input that cannot be
+    used; a broken bound is not raised but reported (``ValidationResult.ok``).
     """
     reference_name, candidate_name = _name(reference, "reference"), _name(candidate, "candidate")
     a = load_model(reference, load_weights=True, max_file_bytes=max_file_bytes).model
     b = load_model(candidate, load_weights=True, max_file_bytes=max_file_bytes).model
     # The reports refuse broken models (cycles, bad dims, unknown opsets) with a clear line before
-    # onnxruntime sees them, and give the MACs shown next to the latency.
-    macs = {"a": analyze_model(a, reference_name, inputs, dims).totals.macs,
-            "b": analyze_model(b, candidate_name, inputs, dims).totals.macs}
-    given, described, warnings = resolve_feeds(a, feeds, seed, inputs, dims)
+    # onnxruntime sees them; their MACs are those of the shapes run (recounted below when these differ).
+    reports = {"a": analyze_model(a, reference_name, inputs, dims), "b": analyze_model(b, candidate_name, inputs, dims)}
+    given, described, warnings = resolve_feeds(a, feeds, seed, inputs, dims, preprocess=preprocess)
     comparison = compare_models(a, b, given, bounds, input_source=described,
-                                names=(f"'{reference_name}'", f"'{candidate_name}'"), progress=progress)
+                                names=(f"'{reference_name}'", f"'{candidate_name}'"), progress=progress,
+                                agreement=agreement, batch_size=batch_size, dims=dims)
+    macs = {}
+    for key, model, name in (("a", a, reference_name), ("b", b, candidate_name)):
+        counted = {t.name: t.shape for t in reports[key].model.inputs}
+        if any(counted.get(k) != shape for k, shape in comparison.inputs.items()):
+            reports[key] = analyze_model(model, name, comparison.inputs, dims)
+        macs[key] = reports[key].totals.macs
     timings = None
     if bench:
-        timings = time_models({"a": a, "b": b}, given, warmup=warmup, runs=runs, progress=progress, what="timing")
-    return ValidationResult(reference_name, candidate_name, comparison, timings, macs, warnings)
+        timed = given if isinstance(given, Mapping) else _first_batch(given, comparison)
+        timings = time_models({"a": a, "b": b}, timed, warmup=warmup, runs=runs, progress=progress, what="timing")
+    notes = [RANDOM_INPUTS_NOTE] if feeds is None else []
+    return ValidationResult(reference_name, candidate_name, comparison, timings, macs, warnings, notes)
+
+
+def _first_batch(data: Dataset, comparison: Comparison) -> dict[str, np.ndarray]:
+    """The dataset's first batch, of the shapes ``comparison.inputs`` records (those the MACs are counted at)."""
+    size = next(iter(comparison.inputs.values()))[0]
+    return next(iter(data.batches(size)))
 
 
 def _name(model: str | os.PathLike | onnx.ModelProto, role: str) -> str:

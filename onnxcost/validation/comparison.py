@@ -1,9 +1,11 @@
 """Comparing two models' outputs: the figures per output and the bounds they break.
 
 Per output: the max abs error, the relative L2 error ||b - a|| / ||a|| (a = the reference), the cosine
-similarity and, for a 2-D [N, classes] output, the top-1 agreement, all in float64. Nothing fails unless a
-bound is given (``Bounds``), except outputs whose shapes differ or that turn non-finite where the reference
-is finite: those always fail.
+similarity and, for a 2-D [N, classes] output, the top-1 agreement, all in float64, and when asked the
+task-level agreement (``agreement``). The figures are sums, maxima and counts accumulated run by run, so a
+dataset is compared over all its samples one batch at a time. Nothing fails unless a bound is given
+(``Bounds``), except outputs whose shapes differ or that turn non-finite where the reference is finite: those
+always fail.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import onnx
 
+from ..datasets import Dataset
+
+from .agreement import AgreementCounter, AgreementOptions, choose_task
+from .batching import batch_size_for, fixed_batch
 from .inputs import InputsError, check_same_inputs
 from .sessions import Progress, run, session
 
@@ -55,6 +61,7 @@ class OutputComparison:
     top1_agreement: float | None  # for a 2-D [N, classes] output: the share of rows whose argmax agrees
     within_tolerance: bool | None  # the atol/rtol check, None when not asked
     new_nonfinite: int  # elements finite in the reference and not in the candidate
+    agreement: dict | None = None  # task-level figures (validation.agreement), None when no task fits
 
 
 @dataclass
@@ -67,6 +74,8 @@ class Comparison:
     bounds: Bounds
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    samples: int | None = None  # samples compared when the inputs were a dataset run in batches (not in to_dict)
+    task_level: bool = False  # the outputs carry their "agreement" key (not in to_dict itself)
 
     @property
     def ok(self) -> bool:
@@ -86,86 +95,176 @@ class Comparison:
         return self.failures[0] + (f" (and {more} more)" if more else "")
 
     def to_dict(self) -> dict:
-        """The machine form: every field, nested records as dicts."""
-        return asdict(self)
+        """The machine form: every field but ``samples`` and ``task_level``, nested records as dicts; an output's
+        "agreement" key only when task-level agreement was asked for (a rewrite's record keeps its old keys)."""
+        record = asdict(self)
+        del record["samples"], record["task_level"]
+        if not self.task_level:
+            for output in record["outputs"]:
+                del output["agreement"]
+        return record
 
 
-def compare_arrays(name: str, reference: np.ndarray, candidate: np.ndarray, bounds: Bounds) -> tuple[OutputComparison, list[str]]:
-    """The figures of one output and the bounds it breaks."""
-    failures = []
-    a = np.asarray(reference)
-    b = np.asarray(candidate)
-    if a.shape != b.shape:
-        failures.append(f"output '{name}': shape {list(b.shape)} differs from the reference's {list(a.shape)}")
-        nan = float("nan")
-        return OutputComparison(name, list(a.shape), str(a.dtype), nan, nan, nan, None, None, 0), failures
-    a64 = a.astype(np.float64)
-    b64 = b.astype(np.float64)
-    diff = b64 - a64
-    finite = np.isfinite(a64)
-    new_nonfinite = int(np.count_nonzero(finite & ~np.isfinite(b64)))
-    max_abs = float(np.max(np.abs(diff))) if diff.size else 0.0
-    norm_a = float(np.linalg.norm(a64))
-    norm_b = float(np.linalg.norm(b64))
-    norm_diff = float(np.linalg.norm(diff))
-    rel = norm_diff / norm_a if norm_a > 0 else (0.0 if norm_diff == 0 else float("inf"))
-    if norm_a > 0 and norm_b > 0:
-        cosine = float(np.dot(a64.ravel(), b64.ravel()) / (norm_a * norm_b))
-    else:
-        cosine = 1.0 if norm_a == norm_b else 0.0
-    top1 = None
-    if a.ndim == 2 and a.shape[1] > 1 and a.shape[0] > 0:
-        top1 = float(np.mean(np.argmax(a64, axis=1) == np.argmax(b64, axis=1)))
-    within = None
-    if bounds.elementwise:
-        within = bool(np.all(np.abs(diff) <= (bounds.atol or 0.0) + (bounds.rtol or 0.0) * np.abs(a64)))
-        if not within:
-            worst = np.abs(diff) - (bounds.rtol or 0.0) * np.abs(a64)
-            failures.append(f"output '{name}': |b - a| exceeds {bounds.atol or 0:g} + {bounds.rtol or 0:g}·|a| "
-                            f"(by up to {float(np.nanmax(worst)) - (bounds.atol or 0.0):.3g})")
-    if bounds.max_rel_error is not None and not rel <= bounds.max_rel_error:
-        failures.append(f"output '{name}': relative L2 error {rel:.3g} > {bounds.max_rel_error:g}")
-    if new_nonfinite:
-        failures.append(f"output '{name}': {new_nonfinite} value(s) non-finite where the reference is finite")
-    return OutputComparison(name, list(a.shape), str(a.dtype), max_abs, rel, cosine, top1, within, new_nonfinite), failures
+def compare_arrays(name: str, reference: np.ndarray, candidate: np.ndarray, bounds: Bounds,
+                   agreement: AgreementOptions | None = None) -> tuple[OutputComparison, list[str]]:
+    """The figures of one output and the bounds it breaks (``agreement``: add the task-level figures)."""
+    stats = OutputStats(name, bounds, agreement)
+    stats.add(reference, candidate)
+    return stats.result()
 
 
-def compare_outputs(reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], bounds: Bounds
-                    ) -> tuple[list[OutputComparison], list[str], list[str]]:
+class OutputStats:
+    """One output's figures accumulated over batches: sums of squares and products, maxima and counts, so that
+    the errors over all samples are exact without holding more than one batch (for one batch they are the
+    figures ``compare_arrays`` always gave: ||x|| is sqrt(x·x) as numpy's norm computes it)."""
+
+    def __init__(self, name: str, bounds: Bounds, agreement: AgreementOptions | None = None):
+        self.name, self.bounds, self.agreement = name, bounds, agreement
+        self.shape: list[int] | None = None
+        self.dtype = ""
+        self.mismatch: str | None = None
+        self.sq_a = self.sq_b = self.sq_diff = self.dot = 0.0
+        self.max_abs = 0.0
+        self.new_nonfinite = 0
+        self.within: bool | None = None
+        self.worst_excess = -np.inf
+        self.rows = self.top1 = 0
+        self.counter: AgreementCounter | None = None
+
+    def add(self, reference: np.ndarray, candidate: np.ndarray) -> None:
+        """Count one run's outputs (a batch of samples)."""
+        a, b = np.asarray(reference), np.asarray(candidate)
+        if self.shape is None:
+            self.shape, self.dtype = list(a.shape), str(a.dtype)
+            task = choose_task(a.shape, self.agreement.task) if self.agreement is not None and a.ndim else None
+            self.counter = AgreementCounter(task, self.agreement) if task else None
+        if self.mismatch is not None:
+            return
+        if a.shape != b.shape:
+            self.mismatch = f"output '{self.name}': shape {list(b.shape)} differs from the reference's {list(a.shape)}"
+            return
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        diff = b64 - a64
+        flat_a, flat_b, flat_diff = a64.ravel(), b64.ravel(), diff.ravel()
+        self.new_nonfinite += int(np.count_nonzero(np.isfinite(a64) & ~np.isfinite(b64)))
+        if diff.size:
+            self.max_abs = float(np.maximum(self.max_abs, np.max(np.abs(diff))))  # NaN stays NaN
+        self.sq_a += flat_a.dot(flat_a)
+        self.sq_b += flat_b.dot(flat_b)
+        self.sq_diff += flat_diff.dot(flat_diff)
+        self.dot += np.dot(flat_a, flat_b)
+        if a.ndim == 2 and a.shape[1] > 1 and a.shape[0] > 0:
+            self.rows += a.shape[0]
+            self.top1 += int(np.count_nonzero(np.argmax(a64, axis=1) == np.argmax(b64, axis=1)))
+        if self.bounds.elementwise:
+            atol, rtol = self.bounds.atol or 0.0, self.bounds.rtol or 0.0
+            within = bool(np.all(np.abs(diff) <= atol + rtol * np.abs(a64)))
+            self.within = within if self.within is None else (self.within and within)
+            if not within:
+                self.worst_excess = max(self.worst_excess, float(np.nanmax(np.abs(diff) - rtol * np.abs(a64))))
+        if self.counter is not None:
+            self.counter.add(a64, b64)
+
+    def result(self) -> tuple[OutputComparison, list[str]]:
+        """The output's row and the bounds it breaks."""
+        shape, dtype = self.shape or [], self.dtype
+        if self.mismatch is not None:
+            nan = float("nan")
+            return OutputComparison(self.name, shape, dtype, nan, nan, nan, None, None, 0), [self.mismatch]
+        norm_a, norm_b, norm_diff = (float(np.sqrt(x)) for x in (self.sq_a, self.sq_b, self.sq_diff))
+        rel = norm_diff / norm_a if norm_a > 0 else (0.0 if norm_diff == 0 else float("inf"))
+        if norm_a > 0 and norm_b > 0:
+            cosine = float(self.dot / (norm_a * norm_b))
+        else:
+            cosine = 1.0 if norm_a == norm_b else 0.0
+        top1 = self.top1 / self.rows if self.rows else None
+        bounds, failures = self.bounds, []
+        if self.within is False:
+            failures.append(f"output '{self.name}': |b - a| exceeds {bounds.atol or 0:g} + {bounds.rtol or 0:g}·|a| "
+                            f"(by up to {self.worst_excess - (bounds.atol or 0.0):.3g})")
+        if bounds.max_rel_error is not None and not rel <= bounds.max_rel_error:
+            failures.append(f"output '{self.name}': relative L2 error {rel:.3g} > {bounds.max_rel_error:g}")
+        if self.new_nonfinite:
+            failures.append(f"output '{self.name}': {self.new_nonfinite} value(s) non-finite where the reference is finite")
+        agreement = self.counter.result() if self.counter is not None else None
+        return OutputComparison(self.name, shape, dtype, self.max_abs, rel, cosine, top1, self.within,
+                                self.new_nonfinite, agreement), failures
+
+
+def compare_outputs(reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], bounds: Bounds,
+                    agreement: AgreementOptions | None = None) -> tuple[list[OutputComparison], list[str], list[str]]:
     """(rows, failures, warnings): outputs matched by name (by position when the names differ but the counts agree)."""
-    warnings: list[str] = []
-    ref_names, cand_names = list(reference), list(candidate)
-    if set(ref_names) == set(cand_names):
-        pairs = [(n, n) for n in ref_names]
-    elif len(ref_names) == len(cand_names):
-        pairs = list(zip(ref_names, cand_names))
-        warnings.append("output names differ; outputs compared by position: "
-                        + ", ".join(f"{a} ~ {b}" for a, b in pairs if a != b))
-    else:
+    batched = BatchedComparison(bounds, agreement)
+    batched.add(reference, candidate)
+    return batched.result()
+
+
+class BatchedComparison:
+    """Every output's figures accumulated over runs on successive batches (``add``), then ``result``."""
+
+    def __init__(self, bounds: Bounds, agreement: AgreementOptions | None = None):
+        self.bounds, self.agreement = bounds, agreement
+        self.pairs: list[tuple[str, str]] | None = None
+        self.stats: dict[str, OutputStats] = {}
+        self.warnings: list[str] = []
+
+    def add(self, reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray]) -> None:
+        """Count one run of both models on the same batch."""
+        if self.pairs is None:
+            self.pairs = self._pair(list(reference), list(candidate))
+            self.stats = {ref: OutputStats(ref, self.bounds, self.agreement) for ref, _ in self.pairs}
+        for ref_name, cand_name in self.pairs:
+            self.stats[ref_name].add(reference[ref_name], candidate[cand_name])
+
+    def _pair(self, ref_names: list[str], cand_names: list[str]) -> list[tuple[str, str]]:
+        if set(ref_names) == set(cand_names):
+            return [(n, n) for n in ref_names]
+        if len(ref_names) == len(cand_names):
+            pairs = list(zip(ref_names, cand_names))
+            self.warnings.append("output names differ; outputs compared by position: "
+                                 + ", ".join(f"{a} ~ {b}" for a, b in pairs if a != b))
+            return pairs
         raise InputsError(f"the models have different outputs ({', '.join(ref_names)} vs {', '.join(cand_names)})")
-    rows, failures = [], []
-    for ref_name, cand_name in pairs:
-        row, broken = compare_arrays(ref_name, reference[ref_name], candidate[cand_name], bounds)
-        rows.append(row)
-        failures.extend(broken)
-    return rows, failures, warnings
+
+    def result(self) -> tuple[list[OutputComparison], list[str], list[str]]:
+        """(rows, failures, warnings)."""
+        rows, failures = [], []
+        for stats in self.stats.values():
+            row, broken = stats.result()
+            rows.append(row)
+            failures.extend(broken)
+        warnings = list(self.warnings)
+        task = self.agreement.task if self.agreement is not None else "auto"
+        if task not in ("auto", "none") and rows and all(r.agreement is None for r in rows):
+            warnings.append(f"task '{task}' fits no output of the model (shapes {', '.join('x'.join(map(str, r.shape)) for r in rows)})")
+        return rows, failures, warnings
 
 
 def compare_models(
     reference: onnx.ModelProto,
     candidate: onnx.ModelProto,
-    feeds: Mapping[str, np.ndarray],
+    feeds: Mapping[str, np.ndarray] | Dataset,
     bounds: Bounds = Bounds(),
     *,
     input_source: str = "given",
     names: tuple[str, str] = ("the original model", "the rewritten model"),
     progress: Progress | None = None,
+    agreement: AgreementOptions | None = None,
+    batch_size: int | None = None,
+    dims: Mapping[str, int] | None = None,
 ) -> Comparison:
-    """Run both models on ``feeds`` in onnxruntime, one session at a time, and compare every output.
+    """Run both models on ``feeds`` in onnxruntime and compare every output.
 
+    ``feeds``: arrays by input name, run once (one session at a time), or a ``Dataset`` run in batches of
+    ``batch_size`` (default: ``batch_size_for``: the model's fixed batch, the batch symbol's value in ``dims``, or
+    DEFAULT_BATCH), both sessions open, the figures accumulated
+    over all samples. ``agreement``: add task-level figures (top-1/top-5, mask IoU, sequences) to each output.
     ``names`` name the two models in progress steps and errors; ``input_source`` is recorded as given.
     """
     check_same_inputs(reference, candidate)
+    if not isinstance(feeds, Mapping):
+        return _compare_on_dataset(reference, candidate, feeds, bounds, input_source, names, progress, agreement,
+                                   batch_size, dims)
     steps = ["loading " + names[0], "running " + names[0], "loading " + names[1], "running " + names[1]]
     done = 0
 
@@ -187,5 +286,30 @@ def compare_models(
     del sess
     if progress is not None:
         progress("validating: done", len(steps), len(steps))
-    rows, failures, warnings = compare_outputs(ref_out, cand_out, bounds)
-    return Comparison(rows, {k: list(v.shape) for k, v in feeds.items()}, input_source, bounds, failures, warnings)
+    rows, failures, warnings = compare_outputs(ref_out, cand_out, bounds, agreement)
+    return Comparison(rows, {k: list(v.shape) for k, v in feeds.items()}, input_source, bounds, failures, warnings,
+                      task_level=agreement is not None)
+
+
+def _compare_on_dataset(reference, candidate, data: Dataset, bounds: Bounds, input_source: str, names, progress,
+                        agreement, batch_size, dims) -> Comparison:
+    size, warnings = batch_size_for(reference, data.count, batch_size, dims)
+    runs = data.count // size if data.count % size and fixed_batch(reference) else -(-data.count // size)
+    if progress is not None:
+        progress(f"validating: loading {names[0]} and {names[1]}", 0, runs)
+    sessions = session(reference, names[0]), session(candidate, names[1])
+    batched = BatchedComparison(bounds, agreement)
+    first_shapes, samples = None, 0
+    for i, batch in enumerate(data.batches(size)):
+        if i == runs:
+            break  # the rest is shorter than the model's fixed batch
+        if progress is not None:
+            progress(f"validating: batch {i + 1}/{runs}", i, runs)
+        first_shapes = first_shapes or {k: list(v.shape) for k, v in batch.items()}
+        batched.add(run(sessions[0], batch, names[0]), run(sessions[1], batch, names[1]))
+        samples += next(iter(batch.values())).shape[0]
+    if progress is not None:
+        progress("validating: done", runs, runs)
+    rows, failures, more = batched.result()
+    return Comparison(rows, first_shapes or {}, input_source, bounds, failures, warnings + more, samples=samples,
+                      task_level=agreement is not None)

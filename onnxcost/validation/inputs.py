@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from ..datasets import Dataset, Preprocess, open_dataset
 from ..errors import InputSpecError, first_line
 from ..tensors import numel
 from ..units import human_bytes
@@ -108,19 +109,24 @@ def random_inputs(
 
 def resolve_feeds(
     model: onnx.ModelProto,
-    feeds: Mapping[str, np.ndarray] | str | os.PathLike | None = None,
+    feeds: Mapping[str, np.ndarray] | Dataset | str | os.PathLike | None = None,
     seed: int = 0,
     shapes: Mapping[str, Sequence[int]] | None = None,
     dims: Mapping[str, int] | None = None,
-) -> tuple[dict[str, np.ndarray], str, list[str]]:
-    """(feeds, where they come from, warnings): arrays as given, an .npz path loaded and checked against the
-    model's inputs, or (None) seeded random inputs of the model's shapes."""
+    *,
+    preprocess: Preprocess | None = None,
+) -> tuple[dict[str, np.ndarray] | Dataset, str, list[str]]:
+    """(feeds, where they come from, warnings): arrays as given (one run), a path opened as a dataset
+    (``datasets.open_dataset``: an .npz, a folder of .npy files or of images, checked against the model's inputs),
+    a Dataset as given, or (None) seeded random inputs of the model's shapes."""
     if feeds is None:
         drawn, warnings = random_inputs(model, seed, shapes, dims)
         return drawn, f"random, seed {seed}", warnings
     if isinstance(feeds, (str, os.PathLike)):
-        return load_inputs(feeds, model), str(feeds), []
-    return dict(feeds), "given", []
+        return open_dataset(feeds, input_specs(model), preprocess=preprocess), str(feeds), []
+    if isinstance(feeds, Mapping):
+        return dict(feeds), "given", []
+    return open_dataset(feeds, input_specs(model)), "given", []
 
 
 def _draw(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
