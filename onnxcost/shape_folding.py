@@ -210,6 +210,7 @@ EVALUATORS: dict[str, Evaluator] = {
     "Not": lambda i, a: [np.logical_not(i[0])],
     "And": _broadcasting(np.logical_and),
     "Or": _broadcasting(np.logical_or),
+    "Xor": _broadcasting(np.logical_xor),  # the sign test of floor division as PyTorch exports it
     "Where": _where,
     "Range": _range,
     "ConstantOfShape": _constant_of_shape,
@@ -244,6 +245,47 @@ def fold(
                 values[name] = np.asarray(value)
         folded.append(node)
     return folded
+
+
+def evaluate(node: onnx.NodeProto, values: Mapping[str, np.ndarray],
+             static_shapes: Mapping[str, tuple[int, ...]]) -> list[np.ndarray] | None:
+    """The outputs of one standard-domain ``node`` computed from ``values`` (Shape and Size from
+    ``static_shapes``), or None when an input is unknown, the op is not one evaluated here, or a result would be
+    too large."""
+    if node.domain not in ("", "ai.onnx"):
+        return None
+    outputs = _evaluate(node, values, static_shapes)
+    return None if outputs is None or len(outputs) < len(node.output) else outputs
+
+
+def evaluate_with_reference(node: onnx.NodeProto, values: Mapping[str, np.ndarray],
+                            opset: int) -> list[np.ndarray] | None:
+    """The outputs of ``node`` computed by onnx's reference implementation, for an op ``evaluate`` does not know,
+    when every input is a known value. The caller has checked that the outputs' shapes are known and small; random
+    ops and ops without inputs are never run. None when the reference raises or a result is not a number."""
+    names = [name for name in node.input if name]
+    if not names or any(name not in values for name in names) or node.op_type in _NOT_REPEATABLE:
+        return None
+    from onnx.reference import ReferenceEvaluator  # imported only when an exporter used such an op for shapes
+
+    graph = helper.make_graph(
+        [node], "one_node", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(values[n].dtype),
+                                                           values[n].shape) for n in dict.fromkeys(names)],
+        [helper.make_tensor_value_info(n, 0, None) for n in node.output if n])
+    try:
+        with np.errstate(all="ignore"):
+            evaluator = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]))
+            outputs = evaluator.run(None, {n: values[n] for n in names})
+    except Exception:  # any input the op rejects: left unknown
+        logger.debug("reference evaluation failed: node '%s' (%s)", node.name, node.op_type, exc_info=True)
+        return None
+    outputs = [np.asarray(out) for out in outputs]
+    if any(out.size > MAX_FOLDED_ELEMENTS or out.dtype.kind not in "biuf" for out in outputs):
+        return None
+    return outputs
+
+
+_NOT_REPEATABLE = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli"}
 
 
 def _evaluate(node, values, static_shapes) -> list | None:
@@ -293,6 +335,7 @@ def propagation_bound(model: onnx.ModelProto) -> int:
 
     graphs = list(walk.graphs(model.graph))
     sizes: dict[str, int] = {}
+    vectors: set[str] = set()  # values known to be 1-D (shapes, their Concats, 1-D constants)
     rank = 1
     for graph in graphs:
         for value in [*graph.input, *graph.output, *graph.value_info]:
@@ -302,6 +345,8 @@ def propagation_bound(model: onnx.ModelProto) -> int:
             rank = max(rank, len(tensor.dims))
             if keeps_data(tensor):
                 sizes[tensor.name] = numel(tensor.dims)
+                if len(tensor.dims) == 1:
+                    vectors.add(tensor.name)
     if not sizes and not any(node.op_type in ("Shape", "Size") for graph in graphs for node in graph.node):
         return 0  # nothing to propagate (the common case of a graph without shape subgraphs)
     for graph in graphs:
@@ -319,16 +364,18 @@ def propagation_bound(model: onnx.ModelProto) -> int:
             slot = _SHAPE_SLOTS.get(op_type)
             if slot is not None and len(inputs) > slot:
                 rank = max(rank, sizes.get(inputs[slot], 0))  # its output has as many dims as that value has elements
-            size = _value_bound(op_type, inputs, sizes, rank)
+            size = _value_bound(op_type, inputs, sizes, rank, vectors)
             if size is not None:
                 sizes.update((name, size) for name in outputs if name)
+            if op_type == "Shape" or op_type == "Concat" and any(name in vectors for name in inputs):
+                vectors.update(outputs)
     return max(sizes.values(), default=0)
 
 
 _SHAPE_SLOTS = {"Reshape": 1, "Expand": 1, "ConstantOfShape": 0}
 
 
-def _value_bound(op_type: str, inputs: list[str], sizes: dict[str, int], rank: int) -> int | None:
+def _value_bound(op_type: str, inputs: list[str], sizes: dict[str, int], rank: int, vectors: set[str]) -> int | None:
     if op_type == "Shape":
         return rank
     if op_type == "Size":
@@ -337,6 +384,8 @@ def _value_bound(op_type: str, inputs: list[str], sizes: dict[str, int], rank: i
         return None
     if op_type == "Concat":
         return sum(sizes[name] for name in inputs)
+    if op_type == "Gather" and len(inputs) == 2 and inputs[0] in vectors:
+        return sizes[inputs[1]]  # from a 1-D value, one element per index: x.size(i) is 1, not the rank
     return max(sizes[name] for name in inputs)
 
 

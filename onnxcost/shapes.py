@@ -2,16 +2,23 @@
 
 Order (see docs/conventions.md):
 1. ``inputs`` / ``dims`` overrides are written into the graph's inputs; an
-   input dimension nobody gave is set to 1 and named in a warning.
+   input dimension nobody gave is set to 1 and named in a warning. Only then
+   are the inputs' element counts checked (a zero dimension is legal: an
+   empty tensor; a negative one arrives named, see skeleton.name_free_dims).
 2. onnx shape inference with data propagation (without it when the values
    it would propagate could exceed 65,536 elements: it has no limit of its own,
    and neither has step 4, which is then skipped).
-3. If shapes are still missing: the shape-computing subgraphs are evaluated
-   with numpy, fed back as constants, and inference runs again, until no
-   round learns anything new.
+3. If shapes are still missing: one pass over the main graph in order,
+   node by node, evaluates the shape-computing nodes with numpy and infers
+   the other nodes' shapes with onnx's per-node inference given those values
+   (a chain of Pads or Reshapes whose sizes depend on the shapes before them,
+   as in window attention, is settled in that one pass). Then rounds: the
+   shape subgraphs are evaluated, fed back as constants, and inference runs
+   again, until no round learns anything new.
 4. If shapes are still missing: onnxruntime's symbolic shape inference (not
    when a shape input or a rank is too long for it to handle in bounded time).
-5. A dimension still unknown is set to 1; the tensors are named in a warning.
+5. A dimension still unknown is set to 1; the tensors are named in a warning, and so is the first node
+   (in order) whose inputs' shapes are known but whose outputs' are not: where inference stopped.
 
 Errors name the ``inputs`` parameter (the CLI shows its flag); warnings are printed as they are and
 name the command's flags (``--input``, ``--dim``).
@@ -30,9 +37,9 @@ from onnx import numpy_helper
 
 from . import walk
 from .errors import InputSpecError, InvalidModelError, first_line
-from .shape_folding import MAX_FOLDED_ELEMENTS, fold, propagation_bound
+from .shape_folding import MAX_FOLDED_ELEMENTS, evaluate, evaluate_with_reference, fold, propagation_bound
 from .skeleton import keeps_data
-from .structure import MAX_ELEMENTS
+from .structure import MAX_ELEMENTS, check_count, topological_order
 from .tensors import numel
 
 Dim = int | str | None
@@ -76,7 +83,7 @@ def resolve_shapes(
         raw, values = _fold_and_infer(skeleton, raw, values, warnings, data_prop)
     if _missing(skeleton.graph, raw) and data_prop and _symbolic_is_bounded(skeleton.graph, raw, warnings):
         _merge(raw, _ort_symbolic(skeleton, values, warnings))
-    types = _finalize(skeleton.graph, raw, warnings)
+    types = _finalize(skeleton.graph, raw, values, warnings)
     return ShapeResult(types, values, warnings)
 
 
@@ -114,8 +121,6 @@ def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings:
             warnings.append(f"input '{value.name}' has no declared shape; give it with --input {value.name}:DxDx...")
             continue
         for axis, dim in enumerate(declared):
-            if isinstance(dim, int) and dim < 0:
-                raise InvalidModelError(f"input '{value.name}' declares a negative dimension {dim}")
             if isinstance(dim, str):
                 used_symbols.add(dim)
                 if dim not in bindings:
@@ -129,6 +134,8 @@ def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings:
                     f"(give the shape with --input {value.name}:DxDx...)"
                 )
                 value.type.tensor_type.shape.dim[axis].dim_value = 1
+        check_count(f"input '{value.name}'", [bindings[d] if isinstance(d, str) else 1 if d is None else d
+                                              for d in declared])
     for symbol in sorted(set(dims) - used_symbols):
         warnings.append(f"--dim {symbol}: no model input has a dimension named '{symbol}'")
     for sub in walk.graphs(graph):
@@ -256,16 +263,21 @@ def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
 
 
 def _fold_and_infer(skeleton, raw, values, warnings, data_prop=True):
-    """Rounds of: evaluate shape subgraphs with numpy, then infer with their values as constants."""
+    """One node-by-node pass, then rounds of: evaluate shape subgraphs with numpy, then infer with their values as
+    constants."""
     graph = skeleton.graph
-    folded_names: set[str] = set()
+    folded_names = _node_by_node(skeleton, raw, values)
+    learned = bool(folded_names)
+    if not _missing(graph, raw):
+        return raw, values
     for _ in range(MAX_FOLD_ROUNDS):
         static = {name: tuple(dims) for name, (_, dims) in raw.items() if _is_static(dims)}
         before = len(values)
         folded = fold(list(graph.node), values, static)
         folded_names.update(out for node in folded for out in node.output if out)
-        if len(values) == before:
+        if len(values) == before and not learned:
             break
+        learned = False
         working = _with_constants(skeleton, values, folded_names)
         known_before = sum(_known(dims) for _, dims in raw.values())
         _merge(raw, _collect(_onnx_infer(working, warnings, data_prop)))
@@ -275,6 +287,91 @@ def _fold_and_infer(skeleton, raw, values, warnings, data_prop=True):
         if sum(_known(dims) for _, dims in raw.values()) == known_before or not _missing(graph, raw):
             break
     return raw, values
+
+
+def _node_by_node(skeleton: onnx.ModelProto, raw: dict, values: dict[str, np.ndarray]) -> set[str]:
+    """One pass over the main graph in order: each node whose inputs are known values is evaluated (numpy), each
+    other node whose inputs have static shapes gets its outputs' shapes from onnx's inference of that node alone,
+    given the values known of its inputs. ``raw`` and ``values`` are extended in place; returns the names of the
+    values computed. Nodes with subgraphs and other domains are left to the whole-graph inference."""
+    opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in skeleton.opset_import}
+    folded: set[str] = set()
+    # A small initializer whose data does not match its dims (_constant_values) is no input to infer from.
+    broken = {t.name for t in skeleton.graph.initializer if keeps_data(t) and t.name not in values}
+    static = {name: tuple(dims) for name, (_, dims) in raw.items() if _is_static(dims) and name not in broken}
+    for node in _in_order(skeleton.graph):
+        outputs = [name for name in node.output if name]
+        if node.domain not in ("", "ai.onnx") or any(True for _ in walk.subgraphs(node)):
+            continue
+        computed = None if all(name in values for name in outputs) else evaluate(node, values, static)
+        if computed is not None:
+            for name, value in zip(node.output, computed):
+                if name:
+                    values[name] = np.asarray(value)
+                    folded.add(name)
+                    raw[name] = (numpy_helper.from_array(values[name]).data_type, list(values[name].shape))
+                    static[name] = values[name].shape
+            continue
+        if not all(name in static for name in node.input if name):
+            continue
+        if not all(name in static for name in outputs):
+            inferred = _infer_node(node, raw, values, opsets.get("", 1), skeleton.ir_version)
+            if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
+                # onnx infers no mask before opset 12 (Caffe2 and early PyTorch exports): it has the data's shape,
+                # its type (bool from opset 10).
+                mask_type = onnx.TensorProto.BOOL if opsets.get("", 1) >= 10 else raw[node.input[0]][0]
+                inferred.setdefault(node.output[1], (mask_type, list(static[node.input[0]])))
+            for name, (elem, dims) in inferred.items():
+                _merge(raw, {name: (elem, dims)})
+                if _is_static(raw[name][1]):
+                    static[name] = tuple(raw[name][1])
+        if all(name in values for name in node.input if name) and all(
+                name in static and numel(static[name]) <= MAX_FOLDED_ELEMENTS for name in outputs):
+            # An op numpy does not evaluate here (BitShift, Trilu, ...) on known values: onnx's reference does.
+            computed = evaluate_with_reference(node, values, opsets.get("", 1))
+            for name, value in zip(node.output, computed or ()):
+                if name and value.shape == static[name]:
+                    values[name] = value
+                    folded.add(name)
+    return folded
+
+
+def _in_order(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """Nodes in execution order (some exporters store them out of order; the common sorted case costs one check)."""
+    return topological_order(graph, ())
+
+
+_SCHEMAS: dict[tuple[str, int], onnx.defs.OpSchema | None] = {}
+
+
+def _infer_node(node: onnx.NodeProto, raw: Mapping, values: Mapping[str, np.ndarray], opset: int,
+                ir_version: int) -> dict[str, tuple[int, list[Dim]]]:
+    """Output types of ``node`` alone from onnx's inference, its inputs' types from ``raw`` and their values where
+    known; {} when onnx cannot say (no schema, an inference that raises)."""
+    key = (node.op_type, opset)
+    if key not in _SCHEMAS:
+        try:
+            _SCHEMAS[key] = onnx.defs.get_schema(node.op_type, opset, "")
+        except onnx.defs.SchemaError:
+            _SCHEMAS[key] = None
+    schema = _SCHEMAS[key]
+    if schema is None:
+        return {}
+    types = {name: onnx.helper.make_tensor_type_proto(raw[name][0], raw[name][1]) for name in node.input if name}
+    data = {name: numpy_helper.from_array(values[name], name) for name in node.input if name in values}
+    try:
+        inferred = onnx.shape_inference.infer_node_outputs(
+            schema, node, types, data, opset_imports=[onnx.helper.make_opsetid("", opset)],
+            ir_version=ir_version or onnx.IR_VERSION)
+    except Exception:  # the C++ side raises several types on inputs it rejects
+        logger.debug("no per-node inference of '%s' (%s)", node.name, node.op_type, exc_info=True)
+        return {}
+    result = {}
+    for name, proto in inferred.items():
+        if proto.HasField("tensor_type") and proto.tensor_type.HasField("shape"):
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in proto.tensor_type.shape.dim]
+            result[name] = (proto.tensor_type.elem_type, dims)
+    return result
 
 
 def _with_constants(skeleton: onnx.ModelProto, values: Mapping[str, np.ndarray], folded: set[str]) -> onnx.ModelProto:
@@ -323,7 +420,8 @@ def _symbolic_quietly(model: onnx.ModelProto) -> onnx.ModelProto | None:
 
 # --- finalize ---------------------------------------------------------------
 
-def _finalize(graph: onnx.GraphProto, raw: Mapping, warnings: list[str]) -> dict[str, TensorType]:
+def _finalize(graph: onnx.GraphProto, raw: Mapping, values: Mapping[str, np.ndarray],
+              warnings: list[str]) -> dict[str, TensorType]:
     types: dict[str, TensorType] = {}
     for name, (elem, dims) in raw.items():
         types[name] = TensorType(elem, None if dims is None else tuple(d if isinstance(d, int) and d >= 0 else 1 for d in dims))
@@ -353,7 +451,47 @@ def _finalize(graph: onnx.GraphProto, raw: Mapping, warnings: list[str]) -> dict
             f"{len(unknown_rank)} tensor(s) have no inferable shape; their nodes' costs count only what is known: "
             f"{_some(unknown_rank)}"
         )
+    if unknown_dims or unknown_rank:
+        stop = _stopping_point(graph, raw, values)
+        if stop:
+            warnings.append(stop)
     return types
+
+
+def _stopping_point(graph: onnx.GraphProto, raw: Mapping, values: Mapping[str, np.ndarray]) -> str | None:
+    """Where inference stopped: the first node of the main graph, in order, whose inputs' shapes are all known and
+    an output's is not; and, when a value it reads (a shape, a size) is what is missing, the node that could not
+    compute that value."""
+    def static(name: str) -> bool:
+        return _is_static(raw.get(name, (0, None))[1])
+
+    def unknown_value(name: str) -> bool:  # a shape-like value (an integer tensor) a node computes and no one knows
+        return bool(name) and name not in values and name in producers and raw.get(name, (0,))[0] in _INTEGER_TYPES
+
+    producers = {name: node for node in graph.node for name in node.output if name}
+    for node in _in_order(graph):
+        if all(static(name) for name in node.input if name) and not all(static(name) for name in node.output if name):
+            break
+    else:
+        return None
+    where = f"shape inference stopped at node {_node_label(node)}: its inputs' shapes are known, not its outputs'"
+    missing = next((name for name in node.input if unknown_value(name)), None)
+    if missing is None:
+        return where
+    culprit = producers[missing]
+    for _ in range(len(producers)):  # up the chain of unknown values to the first node that could not compute one
+        unknown = [name for name in culprit.input if unknown_value(name)]
+        if not unknown:
+            break
+        culprit = producers[unknown[0]]
+    return f"{where}; the value of '{missing}' it needs is unknown: node {_node_label(culprit)} could not be evaluated"
+
+
+_INTEGER_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.BOOL}
+
+
+def _node_label(node: onnx.NodeProto) -> str:
+    return f"'{node.name}' ({node.op_type})" if node.name else f"'{node.output[0]}' ({node.op_type})"
 
 
 def _some(labels: list[str], limit: int = 5) -> str:

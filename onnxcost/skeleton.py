@@ -5,7 +5,8 @@ large tensors is left behind, so its size grows with the graph and not with
 the weights (a 7B-parameter model's skeleton is a few MB). Constant nodes
 become initializers, so weights behave the same whether an exporter stored
 them as initializers (PyTorch) or Constant nodes (Paddle2ONNX). Local
-functions are inlined.
+functions are inlined. A negative dim_value, which some exporters (Paddle2ONNX)
+write for "unknown", becomes a named free dimension (``name_free_dims``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,25 @@ def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
         skeleton = _inline_functions(skeleton)
     for sub in walk.graphs(skeleton.graph):
         _constants_to_initializers(sub)
+        name_free_dims(sub)
     return skeleton
+
+
+def free_dim_name(tensor: str, axis: int) -> str:
+    """The name given to axis ``axis`` of ``tensor`` when the model declares it with a negative dim_value:
+    ``x_dim0`` for axis 0 of input ``x`` (docs/conventions.md); bound like any dim_param (``dims={"x_dim0": 1}``)."""
+    return f"{tensor}_dim{axis}"
+
+
+def name_free_dims(graph: onnx.GraphProto) -> None:
+    """Negative dim_values of ``graph``'s inputs, outputs and value_info (-1 is how Paddle2ONNX and others write
+    "unknown") become dim_params named by ``free_dim_name``, so they are free dimensions like any other."""
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        if not value.type.HasField("tensor_type"):
+            continue
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if dim.WhichOneof("value") == "dim_value" and dim.dim_value < 0:
+                dim.dim_param = free_dim_name(value.name, axis)
 
 
 def keeps_data(tensor: TensorProto) -> bool:

@@ -123,7 +123,8 @@ MAX_ELEMENTS = 2**63 - 1
 
 def check_model(model: onnx.ModelProto) -> None:
     """Refuse what no runtime would load: unknown opset versions, nodes that break their
-    operator's schema, unsortable graphs and impossible dimensions. Runs before shape inference."""
+    operator's schema, unsortable graphs and initializers of impossible dimensions. Runs before shape inference,
+    on the skeleton; the inputs' dimensions are checked after the user's overrides (shapes.resolve_shapes)."""
     if model.ir_version < 0:
         raise InvalidModelError(f"the model declares IR version {model.ir_version}, which is no version")
     if model.ir_version > onnx.IR_VERSION:
@@ -173,26 +174,17 @@ def _check_order(graph: onnx.GraphProto, outer: set[str]) -> None:
 
 
 def _check_dims(graph: onnx.GraphProto) -> None:
-    initializers = {t.name for t in graph.initializer}
-    for value in graph.input:
-        if value.name in initializers or not value.type.HasField("tensor_type"):
-            continue
-        dims = [d.dim_value for d in value.type.tensor_type.shape.dim if d.WhichOneof("value") == "dim_value"]
-        if any(d <= 0 for d in dims):
-            raise InvalidModelError(
-                f"input '{value.name}' declares a dimension of {min(dims)}; "
-                f"give a real shape with inputs {value.name}:DxDx...",
-                parameter="inputs",
-            )
-        _check_count(f"input '{value.name}'", dims)
+    """Initializers' dimensions. Inputs are checked by shapes.resolve_shapes once the user's overrides are applied:
+    a zero dimension is legal there (an empty tensor) and a negative one a free dimension (skeleton.name_free_dims)."""
     for sub in walk.graphs(graph):
         for tensor in sub.initializer:
             if any(d < 0 for d in tensor.dims):
                 raise InvalidModelError(f"initializer '{tensor.name}' has a negative dimension")
-            _check_count(f"initializer '{tensor.name}'", tensor.dims)
+            check_count(f"initializer '{tensor.name}'", tensor.dims)
 
 
-def _check_count(what: str, dims) -> None:
+def check_count(what: str, dims) -> None:
+    """Refuse a shape ``dims`` (known, non-negative) whose element count a 64-bit size cannot hold."""
     count = numel(dims)
     if count > MAX_ELEMENTS:
         raise InvalidModelError(f"{what} claims {count} elements, more than a 64-bit size can hold")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from onnxcost.shape_folding import MAX_FOLDED_ELEMENTS, fold
+from onnxcost.shape_folding import MAX_FOLDED_ELEMENTS, evaluate_with_reference, fold, propagation_bound
+from support.builders import model
 
 
 def i64(*values):
@@ -101,8 +102,51 @@ def test_the_element_cap(caplog):
     ("Squeeze", {"data": np.zeros((1, 3), np.int64), "axes": i64(0)}, {}, [0, 0, 0]),
     ("Cast", {"data": np.array([1.7, -1.7], np.float32)}, {"to": 7}, [1, -1]),  # to int64 truncates
     ("ReduceProd", {"data": i64(2, 3, 4)}, {"keepdims": 0}, 24),
+    ("Xor", {"a": np.array([True, True, False]), "b": np.array([True, False, False])}, {}, [False, True, False]),
 ])
 def test_single_evaluators(op, inputs, attrs, expected):
     values = dict(inputs)
     fold([helper.make_node(op, list(inputs), ["out"], **attrs)], values, {})
     assert values["out"].tolist() == expected
+
+
+@pytest.mark.parametrize("a, b, quotient", [(7, 2, 3), (-7, 2, -4), (7, -2, -4), (-8, 2, -4)])
+def test_floor_division_as_pytorch_exports_it(a, b, quotient):
+    # a // b: Div truncates (-7 / 2 -> -3), then 1 is taken off where the signs differ (Xor of the Less) and the
+    # remainder a - q·b is not 0: -7 // 2 = -3 - 1 = -4, -8 // 2 = -4 exactly.
+    nodes = [
+        helper.make_node("Div", ["a", "b"], ["q"]),
+        helper.make_node("Less", ["a", "zero"], ["a_neg"]),
+        helper.make_node("Less", ["b", "zero"], ["b_neg"]),
+        helper.make_node("Xor", ["a_neg", "b_neg"], ["negative"]),
+        helper.make_node("Mul", ["q", "b"], ["qb"]),
+        helper.make_node("Sub", ["a", "qb"], ["rest"]),
+        helper.make_node("Equal", ["rest", "zero"], ["exact"]),
+        helper.make_node("Not", ["exact"], ["inexact"]),
+        helper.make_node("And", ["negative", "inexact"], ["fix"]),
+        helper.make_node("Cast", ["fix"], ["fix64"], to=7),
+        helper.make_node("Sub", ["q", "fix64"], ["floor"]),
+    ]
+    values = {"a": np.array(a, np.int64), "b": np.array(b, np.int64), "zero": np.array(0, np.int64)}
+    fold(nodes, values, {})
+    assert int(values["floor"]) == quotient
+
+
+def test_ops_numpy_does_not_evaluate_go_to_the_reference():
+    # BitShift is not among the evaluators: [4, 6] >> 1 = [2, 3] by onnx's reference implementation.
+    node = helper.make_node("BitShift", ["s", "one"], ["half"], direction="RIGHT")
+    values = {"s": np.array([4, 6], np.uint64), "one": np.array([1], np.uint64)}
+    assert fold([node], dict(values), {}) == []
+    assert evaluate_with_reference(node, values, 17)[0].tolist() == [2, 3]
+    assert evaluate_with_reference(helper.make_node("RandomUniformLike", ["s"], ["r"]), values, 17) is None
+
+
+def test_propagation_bound_of_sizes_gathered_from_a_shape():
+    # Shape of a rank-4 x gives 4 values; each Gather of one index from it gives 1 (x.size(i)), not 4; the Concat
+    # of three such sizes and a 1-D constant of 2: 3·1 + 2 = 5. Without the 1-D rule each Gather would count 4.
+    nodes = [helper.make_node("Shape", ["x"], ["s"])]
+    nodes += [helper.make_node("Gather", ["s", f"i{k}"], [f"d{k}"], axis=0) for k in range(3)]
+    nodes += [helper.make_node("Unsqueeze", [f"d{k}", "axes"], [f"u{k}"]) for k in range(3)]
+    nodes += [helper.make_node("Concat", ["u0", "u1", "u2", "pair"], ["target"], axis=0)]
+    weights = {**{f"i{k}": np.array(k, np.int64) for k in range(3)}, "axes": i64(0), "pair": i64(7, 7)}
+    assert propagation_bound(model(nodes, {"x": [1, 2, 3, 4]}, ["target"], weights)) == 5

@@ -120,3 +120,42 @@ def test_data_dependent_dimension_is_named():
     ]
     report = onnxcost.analyze_model(model(nodes, {"x": [4, 4]}, ["pairs"], output_types={"pairs": TensorProto.INT64}))
     assert any("'idx' (NonZero)" in w and "assumed 1" in w for w in report.warnings)
+
+
+def test_a_shape_computed_by_an_op_numpy_does_not_evaluate():
+    # Reshape x [4, 6] to Shape(x) >> 1 = [2, 3] (BitShift on uint64, evaluated by onnx's reference), then Relu.
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+        helper.make_node("Cast", ["s"], ["su"], to=TensorProto.UINT64, name="to_uint"),
+        helper.make_node("BitShift", ["su", "one"], ["half"], direction="RIGHT", name="shift"),
+        helper.make_node("Cast", ["half"], ["target"], to=TensorProto.INT64, name="to_int"),
+        helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape"),
+        helper.make_node("Relu", ["y"], ["z"], name="relu"),
+    ]
+    report = onnxcost.analyze_model(model(nodes, {"x": [4, 6]}, ["z"], {"one": np.array([1], np.uint64)}))
+    assert report.warnings == []
+    assert report.nodes[-1].output_shapes == [[2, 3]]
+
+
+def test_where_inference_stopped_is_named():
+    # A shape computed by an op of another domain: nothing can evaluate it, so the Reshape's dims stay unknown;
+    # the warning names the Reshape and the node whose value it lacks.
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+        helper.make_node("Halve", ["s"], ["target"], domain="org.example", name="halve"),
+        helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape"),
+    ]
+    built = model(nodes, {"x": [4, 6]}, ["y"], extra_opsets={"org.example": 1})
+    built.graph.value_info.append(helper.make_tensor_value_info("target", TensorProto.INT64, [2]))
+    report = onnxcost.analyze_model(built)
+    assert ("shape inference stopped at node 'reshape' (Reshape): its inputs' shapes are known, not its outputs'; "
+            "the value of 'target' it needs is unknown: node 'halve' (Halve) could not be evaluated") in report.warnings
+
+
+def test_dropout_mask_of_old_opsets_has_the_data_shape():
+    # onnx infers no Dropout mask before opset 12 (bvlc_alexnet in onnx's own test data has two): it is the
+    # shape of the data, [2, 5]; the mask's type is the data's at opset 9.
+    node = helper.make_node("Dropout", ["x"], ["y", "mask"], ratio=0.5, name="drop")
+    report = onnxcost.analyze_model(model([node], {"x": [2, 5]}, ["y", "mask"], opset=9))
+    assert report.warnings == []
+    assert report.nodes[0].output_shapes == [[2, 5], [2, 5]]

@@ -30,6 +30,13 @@ FLAGS = {
     "feeds": "--inputs",
     "inputs": "--input",
     "dims": "--dim",
+    "preprocess": "--preprocess",
+    "batch_size": "--batch-size",
+    "task": "--task",
+    "blank": "--blank",
+    "weight_bits": "--weight-bits",
+    "batch": "--batch",
+    "optimizer": "--optimizer",
 }
 
 
@@ -38,13 +45,24 @@ def fail(exc: BaseException, debug: bool) -> None:
     the user's input, 3 for a bug. The line is one line whatever the message holds: names from the file (newlines,
     escape sequences, markup) are escaped."""
     if debug:
-        sys.stderr.write(terminal_safe("".join(traceback.format_exception(exc))))
+        sys.stderr.write(terminal_safe(_stack(exc)))
+        sys.stderr.flush()  # before the console's line, which goes through another buffer
     if isinstance(exc, OnnxcostError):
         stderr.print(f"error: {visible(exc.message_for(FLAGS))}", soft_wrap=True)
         raise typer.Exit(exc.exit_code)
     stderr.print(f"internal error: {type(exc).__name__}: {visible(first_line(exc))}. This is a bug in onnxcost: please "
                  "report it with the output of --debug", soft_wrap=True)
     raise typer.Exit(3)
+
+
+def _stack(exc: BaseException) -> str:
+    """The traceback of ``exc`` (causes included) without its last "Type: message" line, which the one-line error
+    that follows says already; always ending with a newline."""
+    report = traceback.TracebackException.from_exception(exc)
+    tail = len(list(report.format_exception_only()))
+    chunks = list(report.format())
+    text = "".join(chunks[:len(chunks) - tail]) if tail < len(chunks) else ""
+    return text if not text or text.endswith("\n") else text + "\n"
 
 
 @contextmanager
