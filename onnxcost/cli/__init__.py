@@ -13,6 +13,7 @@ import typer
 
 from .failing import usage_error_line
 from .output import stderr
+from .advise import advise
 from .audit import audit
 from .check import check
 from .diff import diff
@@ -21,7 +22,7 @@ from .rewrite import rewrite
 from .sample import sample
 from .validate import validate
 
-COMMANDS = (report, rewrite, sample, validate, check, diff, audit)  # in the order --help lists them
+COMMANDS = (report, rewrite, sample, validate, check, diff, audit, advise)  # in the order --help lists them
 
 app = typer.Typer(
     name="onnxcost",
