@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import OnnxcostError
 from .loading import DEFAULT_MAX_FILE_BYTES
-from .report import Report, Totals
+from .report import Report
 from .units import parse_quantity
 
 SCHEMA = "onnxcost.check/1"
@@ -35,15 +35,20 @@ class Metric:
     name: str  # as written in max-growth: "peak_memory"
     label: str  # for people: "peak activations"
     unit: str  # "count" (K, M, G: powers of 1000) or "bytes" (also KiB, MiB, GiB)
-    total: str  # the attribute of report.Totals
+    total: str  # the attribute of report.Totals, or "" for a figure planned from the report's rows (the arena)
 
     @property
     def key(self) -> str:
         """The budget's key in flags and config files: "max-peak-memory"."""
         return "max-" + self.name.replace("_", "-")
 
-    def of(self, totals: Totals) -> int:
-        return getattr(totals, self.total)
+    def of(self, report: Report) -> int:
+        """The report's figure: a total, or the size of its planned activation arena (onnxcost.arena)."""
+        if self.total:
+            return getattr(report.totals, self.total)
+        from .arena import plan_arena
+
+        return plan_arena(report).size
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
@@ -53,6 +58,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("param_bytes", "parameter bytes", "bytes", "param_bytes"),
     Metric("peak_memory", "peak activations", "bytes", "peak_activation_bytes"),
     Metric("memory_traffic", "memory traffic", "bytes", "memory_traffic_bytes"),
+    Metric("arena", "activation arena", "bytes", ""),
 )}
 LIMIT_KEYS = {m.key: m for m in METRICS.values()}
 GROWTH_KEY, BASELINE_KEY = "max-growth", "baseline"
@@ -264,12 +270,12 @@ def check_report(report: Report, budgets: BudgetSet, baseline: Report | None = N
         raise BudgetError("max-growth needs a baseline (a model or a saved report) to measure growth against")
     rows = []
     for name, limit in budgets.limits.items():
-        metric, actual = METRICS[name], METRICS[name].of(report.totals)
+        metric, actual = METRICS[name], METRICS[name].of(report)
         rows.append(BudgetRow(metric.key, name, limit, actual, limit - actual, actual <= limit,
                               source=budgets.origins.get(metric.key, "")))
     for name, percent in budgets.growth.items():
-        metric, actual = METRICS[name], METRICS[name].of(report.totals)
-        before = metric.of(baseline.totals)
+        metric, actual = METRICS[name], METRICS[name].of(report)
+        before = metric.of(baseline)
         # Exact: Fraction of the shortest decimal of the float ("2.1" is 21/10, not 2.10000000000000008882).
         limit = math.floor(before * (100 + Fraction(repr(percent))) / 100)
         grown = (actual - before) * 100 / before if before else (0.0 if actual == 0 else None)  # one rounding

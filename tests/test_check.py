@@ -305,3 +305,30 @@ def test_the_reports_warnings_reach_stderr_and_the_junit_output(tmp_path):
     validate_junit(root)
     assert "--dim batch=N" in root.find("testsuite/system-out").text
     assert run(path, "--max-macs", "10K", "--dim", "batch=2").returncode == 1  # 20,000 MACs
+
+
+# --- the activation arena (onnxcost.arena) as a budget ---------------------------------------------------------
+
+def test_max_arena_through_the_api_and_the_flag(grown):
+    # x [1, 1000] and y [1, 10] floats, alive together at the one MatMul: 4,000 + 40 = 4,040 bytes, the peak too.
+    report = onnxcost.analyze(grown["base"])
+    rows = check_report(report, parse_budgets({"max-arena": 4_040, "max-peak-memory": 4_040})).rows
+    assert [(row.name, row.actual, row.ok) for row in rows] == [("max-peak-memory", 4_040, True),
+                                                               ("max-arena", 4_040, True)]
+    below = check_report(report, parse_budgets({"max-arena": "4039"}))
+    assert not below.ok and below.failures[0].describe() == "max-arena (4,040 > 4,039)"
+    done = run(grown["base"], "--max-arena", "4KiB", "-f", "json")  # 4,096 bytes
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["budgets"][0] | {"source": ""} == {
+        "name": "max-arena", "metric": "arena", "limit": 4_096, "actual": 4_040, "margin": 56, "ok": True,
+        "baseline": None, "max_growth_percent": None, "growth_percent": None, "source": ""}
+    assert run(grown["base"], "--max-arena", "4000").returncode == 1
+
+
+def test_arena_growth_against_a_saved_report(grown):
+    # The saved report keeps its rows, so its arena is planned again: 4,040 bytes; grown3 has x [1, 1030]:
+    # 4,120 + 40 = 4,160 bytes, +2.97%.
+    result = check(grown["grown3"], {"max-growth": "arena=2%"}, baseline=grown["base.json"])
+    row = result.rows[0]
+    assert (row.name, row.baseline, row.actual, row.limit, row.ok) == ("max-growth-arena", 4_040, 4_160, 4_120, False)
+    assert row.growth_percent == pytest.approx(120 / 4_040 * 100)

@@ -162,3 +162,11 @@ def test_growth_as_text_or_table_and_flags_win():
     assert merged.limits == {"macs": 6_000_000_000, "params": 25_000_000} and merged.growth == {"macs": 5.0}
     assert merged.origins == {"max-macs": "command line", "max-params": "cfg", "max-growth-macs": "command line"}
     assert not BudgetSet() and not parse_budgets({"--max-macs": None})
+
+
+def test_max_arena_is_a_budget_key(tmp_path):
+    (tmp_path / "onnxcost.toml").write_text('max-arena = "8MiB"\n[budgets."*.onnx"]\nmax-growth = "arena=1%"\n')
+    config = load_config(tmp_path / "onnxcost.toml")
+    assert config.defaults.limits == {"arena": 8 * 2**20}
+    assert config.rules[0].budgets.growth == {"arena": 1.0}
+    assert parse_limit("64MiB", METRICS["arena"], "x") == 64 * 2**20  # bytes, like the peak

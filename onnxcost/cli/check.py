@@ -34,8 +34,9 @@ def check(
     max_param_bytes: _limit("the parameters' bytes", "30MB or 64MiB") = None,
     max_peak_memory: _limit("the peak activation bytes", "64MiB") = None,
     max_memory_traffic: _limit("the memory traffic bytes", "2GiB") = None,
+    max_arena: _limit("the bytes of the planned activation arena (docs/arena.md)", "64MiB") = None,
     baseline: Annotated[Optional[str], typer.Option(metavar="BASE", help="Measure growth against BASE: an .onnx file or a saved report .json.", show_default=False)] = None,
-    max_growth: Annotated[list[str], typer.Option(metavar="METRIC=PCT,...", help="Fail when a total grows more than PCT over BASE, e.g. macs=2%,params=0% (metrics: macs, flops, params, param_bytes, peak_memory, memory_traffic).", show_default=False)] = [],
+    max_growth: Annotated[list[str], typer.Option(metavar="METRIC=PCT,...", help="Fail when a total grows more than PCT over BASE, e.g. macs=2%,params=0% (metrics: macs, flops, params, param_bytes, peak_memory, memory_traffic, arena).", show_default=False)] = [],
     config: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Budgets from this pyproject.toml or onnxcost.toml (default: the nearest one above the current folder). Flags win over it.", show_default=False)] = None,
     input: Shapes = [],
     dim: Dims = [],
@@ -65,7 +66,8 @@ def check(
 
         flags = {"--max-macs": max_macs, "--max-flops": max_flops, "--max-params": max_params,
                  "--max-param-bytes": max_param_bytes, "--max-peak-memory": max_peak_memory,
-                 "--max-memory-traffic": max_memory_traffic, "--max-growth": ",".join(max_growth) or None}
+                 "--max-memory-traffic": max_memory_traffic, "--max-arena": max_arena,
+                 "--max-growth": ",".join(max_growth) or None}
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
         inputs = [path for path in (model, baseline, config) if path is not None]
         check_paths(inputs, output)

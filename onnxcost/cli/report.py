@@ -14,6 +14,9 @@ from .options import (
     parse_inputs, parse_max_file_size,
 )
 from .output import emit, stderr, terminal_width, warn_all, wrote
+from .report_options import (
+    ArenaOption, BaselineParams, Batch, MixedPrecision, OptimizerOption, Training, WeightBits, section_inputs, sections,
+)
 
 
 def report(
@@ -25,6 +28,13 @@ def report(
     output: Output = None,
     top: Annotated[Optional[int], typer.Option(help="Show only the N heaviest nodes (by MACs, then FLOPs, then traffic).", min=1, metavar="N")] = None,
     annotate: Annotated[Optional[Path], typer.Option("--annotate", metavar="OUT.onnx", help="Also write a copy of the model with each node's costs in its metadata (for Netron).")] = None,
+    weight_bits: WeightBits = None,
+    baseline_params: BaselineParams = None,
+    training: Training = False,
+    batch: Batch = None,
+    optimizer: OptimizerOption = None,
+    mixed_precision: MixedPrecision = False,
+    arena: ArenaOption = False,
     max_file_size: MaxFileSize = "2GiB",
     debug: Debug = False,
 ) -> None:
@@ -38,21 +48,28 @@ def report(
 
       onnxcost report model.onnx -f json -o cost.json
 
-      onnxcost report --sample vgg16
+      onnxcost report --sample vgg16 --training --batch 32 --optimizer adam --arena
+
+      onnxcost report --sample squeezenet1_0 --weight-bits 32,8,6 --baseline-params alexnet
     """
     with reported_errors(debug):
         from ..analysis import analyze
         from ..render import render
+        from ..render.report_sections import with_sections
 
         target, source = model_or_sample(model, sample)
-        inputs = [model] if model is not None else []
+        inputs = ([model] if model is not None else []) + section_inputs(baseline_params)
         check_paths(inputs, output)
         check_paths(inputs, annotate)
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
         with stderr.status("costing the model...") if stderr.is_terminal else nullcontext():
             result = analyze(target, shapes, dims, max_file_bytes=limit, source=source)
         warn_all(result.warnings)
-        emit(render(result, format.value, top=top, width=terminal_width()), output, keep=inputs)
+        extra = sections(result, format.value, training=training, batch=batch, optimizer=optimizer,
+                         mixed_precision=mixed_precision, weight_bits=weight_bits, baseline_params=baseline_params,
+                         arena=arena, max_file_bytes=limit)
+        text = render(result, format.value, top=top, width=terminal_width())
+        emit(with_sections(text, format.value, extra, terminal_width()), output, keep=inputs)
         if annotate is not None:
             from ..annotate import annotate as write_annotated
 
