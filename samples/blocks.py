@@ -231,6 +231,10 @@ class GraphBuilder:
             self._shaped(out, (n, c, *spatial))
         return out
 
+    def lrn(self, x: str, name: str, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, bias: float = 1.0) -> str:
+        """Local response normalization across ``size`` channels (AlexNet's Caffe defaults)."""
+        return self._shaped(self.node("LRN", [x], name, size=size, alpha=alpha, beta=beta, bias=bias), self.shape(x))
+
     def global_avg_pool(self, x: str, name: str) -> str:
         """GlobalAveragePool: [N, C, H, W] → [N, C, 1, 1]."""
         n, c = self.shape(x)[:2]

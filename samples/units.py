@@ -43,6 +43,18 @@ def bottleneck(g: GraphBuilder, x: str, width: int, cout: int, stride: int, name
     return g.relu(g.add(out, shortcut, f"{name}.add"), f"{name}.relu")
 
 
+def basic_block(g: GraphBuilder, x: str, cout: int, stride: int, name: str) -> str:
+    """ResNet basic block (He et al., Fig. 2 left; torchvision's BasicBlock for ResNet-18/34): two 3x3
+    convs with BatchNorm, ReLU after the sum, the stride on the first; a projection shortcut (1x1 +
+    BatchNorm) when the shape changes."""
+    out = g.conv_bn_act(x, cout, 3, name, stride=stride, parts=("conv1", "bn1", "relu"))
+    out = g.conv_bn_act(out, cout, 3, name, act=None, parts=("conv2", "bn2", "relu"), gamma=RESIDUAL_GAMMA)
+    shortcut = x
+    if stride != 1 or g.channels(x) != cout:
+        shortcut = g.conv_bn_act(x, cout, 1, f"{name}.downsample", stride=stride, act=None, parts=("0", "1", ""))
+    return g.relu(g.add(out, shortcut, f"{name}.add"), f"{name}.relu")
+
+
 def preact_bottleneck(g: GraphBuilder, x: str, cout: int, stride: int, name: str) -> str:
     """Pre-activation bottleneck (He et al. 2016, the authors' resnet-pre-act.lua): BN → ReLU → conv
     three times, width cout/4, stride on the first 1x1, convolutions without bias. When the shape
@@ -173,6 +185,39 @@ def transition(g: GraphBuilder, x: str, cout: int, name: str) -> str:
     return g.avg_pool(y, f"{name}.pool", kernel=2, stride=2)
 
 
+# --- Dual Path Networks (Cadene's port of the authors' MXNet code; BatchNorm eps 0.001) -------------
+
+def bn_act_conv(g: GraphBuilder, x: str, cout: int, kernel: int, name: str, stride: int = 1, groups: int = 1) -> str:
+    """DPN's BnActConv2d: BatchNorm → ReLU → conv without bias ('same' padding), named
+    ``name.bn``, ``name.act``, ``name.conv``."""
+    y = g.relu(g.batch_norm(x, f"{name}.bn", eps=1e-3), f"{name}.act")
+    return g.conv(y, g.channels(y), cout, kernel, f"{name}.conv", stride=stride, groups=groups, bias=False,
+                  pad=(kernel - 1) // 2)
+
+
+def dual_path_block(g: GraphBuilder, x: tuple[str, str | None], width: int, bw: int, inc: int, groups: int,
+                    name: str, kind: str = "normal") -> tuple[str, str]:
+    """A DPN unit (Chen et al. 2017, Fig. 2e): on the concatenation of the residual and dense paths,
+    BN-ReLU-1x1 (``width``) → BN-ReLU-3x3 (``groups``) → BN-ReLU-1x1 to ``bw`` + ``inc`` channels; the
+    first ``bw`` are added to the residual path, the other ``inc`` appended to the dense path.
+    ``kind`` 'proj' (stride 1) or 'down' (stride 2) first projects the input to ``bw`` + 2·``inc``
+    channels, the new residual and dense paths. ``x`` is (residual, dense), dense None for a
+    single tensor; returns the new (residual, dense)."""
+    resid, dense = x
+    x_in = resid if dense is None else g.concat([resid, dense], f"{name}.cat_in")
+    stride = 2 if kind == "down" else 1
+    if kind != "normal":
+        projected = bn_act_conv(g, x_in, bw + 2 * inc, 1, f"{name}.c1x1_w_s{stride}", stride=stride)
+        resid, dense = g.split(projected, [bw, 2 * inc], f"{name}.split_w")
+    y = bn_act_conv(g, x_in, width, 1, f"{name}.c1x1_a")
+    y = bn_act_conv(g, y, width, 3, f"{name}.c3x3_b", stride=stride, groups=groups)
+    # Scaled down as the last layer of a residual branch (RESIDUAL_GAMMA): no BatchNorm follows it.
+    y = g.conv(g.relu(g.batch_norm(y, f"{name}.c1x1_c.bn", eps=1e-3), f"{name}.c1x1_c.act"), width, bw + inc, 1,
+               f"{name}.c1x1_c.conv", bias=False, gain=2 * RESIDUAL_GAMMA**2)
+    out1, out2 = g.split(y, [bw, inc], f"{name}.split_c")
+    return g.add(resid, out1, f"{name}.resid"), g.concat([dense, out2], f"{name}.dense")
+
+
 # --- Inception-v3 (torchvision's modules; every conv is BasicConv2d: conv, BN eps 0.001, ReLU) ------
 
 def basic_conv(g: GraphBuilder, x: str, cout: int, kernel, name: str, stride: int = 1, pad=0) -> str:
@@ -254,6 +299,141 @@ def inception_aux(g: GraphBuilder, x: str, classes: int, name: str) -> str:
     y = basic_conv(g, y, 768, 5, f"{name}.conv1")
     y = g.flatten(g.global_avg_pool(y, f"{name}.adaptive_avg_pool"), f"{name}.flatten")
     return g.linear(y, 768, classes, f"{name}.fc")
+
+
+# --- Inception-v4 and Inception-ResNet-v2 (Cadene's pretrained-models modules; BasicConv2d as above,
+# average pools without the padding in the count) ----------------------------------------------------
+
+def _avg_pool_3x3(g: GraphBuilder, x: str, name: str) -> str:
+    return g.avg_pool(x, name, kernel=3, stride=1, pad=1, count_include_pad=False)
+
+
+def inception_v4_stem(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-v4's Mixed_3a, Mixed_4a and Mixed_5a (Szegedy et al. 2016, Fig. 3), ``name``.3-5:
+    64 channels at 147x147 to 384 at 35x35, each step a max pool or strided conv concatenated
+    with a conv branch."""
+    pooled = g.max_pool(x, f"{name}.3.maxpool", kernel=3, stride=2)
+    x = g.concat([pooled, basic_conv(g, x, 96, 3, f"{name}.3.conv", stride=2)], f"{name}.3.cat")
+    b0 = basic_conv(g, x, 64, 1, f"{name}.4.branch0.0")
+    b0 = basic_conv(g, b0, 96, 3, f"{name}.4.branch0.1")
+    b1 = basic_conv(g, x, 64, 1, f"{name}.4.branch1.0")
+    b1 = basic_conv(g, b1, 64, (1, 7), f"{name}.4.branch1.1", pad=(0, 3))
+    b1 = basic_conv(g, b1, 64, (7, 1), f"{name}.4.branch1.2", pad=(3, 0))
+    b1 = basic_conv(g, b1, 96, 3, f"{name}.4.branch1.3")
+    x = g.concat([b0, b1], f"{name}.4.cat")
+    conv = basic_conv(g, x, 192, 3, f"{name}.5.conv", stride=2)
+    return g.concat([conv, g.max_pool(x, f"{name}.5.maxpool", kernel=3, stride=2)], f"{name}.5.cat")
+
+
+def inception_v4_a(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-v4's Inception-A (Fig. 4), 384 channels at 35x35: 1x1, 1x1-3x3, 1x1-3x3-3x3 and
+    pooled 1x1 branches of 96 channels each."""
+    b0 = basic_conv(g, x, 96, 1, f"{name}.branch0")
+    b1 = basic_conv(g, x, 64, 1, f"{name}.branch1.0")
+    b1 = basic_conv(g, b1, 96, 3, f"{name}.branch1.1", pad=1)
+    b2 = basic_conv(g, x, 64, 1, f"{name}.branch2.0")
+    b2 = basic_conv(g, b2, 96, 3, f"{name}.branch2.1", pad=1)
+    b2 = basic_conv(g, b2, 96, 3, f"{name}.branch2.2", pad=1)
+    b3 = basic_conv(g, _avg_pool_3x3(g, x, f"{name}.branch3.0"), 96, 1, f"{name}.branch3.1")
+    return g.concat([b0, b1, b2, b3], f"{name}.cat")
+
+
+def inception_reduction_a(g: GraphBuilder, x: str, name: str, k: int, l: int, m: int, n: int) -> str:
+    """Reduction-A (Fig. 7) with the paper's filter counts k, l, m, n (Table 1): a strided 3x3 of n,
+    1x1 (k) → 3x3 (l) → strided 3x3 (m), and a max pool, concatenated."""
+    b0 = basic_conv(g, x, n, 3, f"{name}.branch0", stride=2)
+    b1 = basic_conv(g, x, k, 1, f"{name}.branch1.0")
+    b1 = basic_conv(g, b1, l, 3, f"{name}.branch1.1", pad=1)
+    b1 = basic_conv(g, b1, m, 3, f"{name}.branch1.2", stride=2)
+    return g.concat([b0, b1, g.max_pool(x, f"{name}.branch2", kernel=3, stride=2)], f"{name}.cat")
+
+
+def inception_v4_b(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-v4's Inception-B (Fig. 5), 1024 channels at 17x17: 7x7 convs factorized into 1x7
+    and 7x1."""
+    row, col = ((1, 7), (0, 3)), ((7, 1), (3, 0))
+    b0 = basic_conv(g, x, 384, 1, f"{name}.branch0")
+    b1 = basic_conv(g, x, 192, 1, f"{name}.branch1.0")
+    b1 = basic_conv(g, b1, 224, row[0], f"{name}.branch1.1", pad=row[1])
+    b1 = basic_conv(g, b1, 256, col[0], f"{name}.branch1.2", pad=col[1])
+    b2 = basic_conv(g, x, 192, 1, f"{name}.branch2.0")
+    for index, ((kernel, pad), width) in enumerate(zip([col, row, col, row], [192, 224, 224, 256]), start=1):
+        b2 = basic_conv(g, b2, width, kernel, f"{name}.branch2.{index}", pad=pad)
+    b3 = basic_conv(g, _avg_pool_3x3(g, x, f"{name}.branch3.0"), 128, 1, f"{name}.branch3.1")
+    return g.concat([b0, b1, b2, b3], f"{name}.cat")
+
+
+def inception_v4_reduction_b(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-v4's Reduction-B (Fig. 8), 17x17 to 8x8: 1x1-strided 3x3, 1x1-1x7-7x1-strided 3x3 and
+    a max pool."""
+    b0 = basic_conv(g, x, 192, 1, f"{name}.branch0.0")
+    b0 = basic_conv(g, b0, 192, 3, f"{name}.branch0.1", stride=2)
+    b1 = basic_conv(g, x, 256, 1, f"{name}.branch1.0")
+    b1 = basic_conv(g, b1, 256, (1, 7), f"{name}.branch1.1", pad=(0, 3))
+    b1 = basic_conv(g, b1, 320, (7, 1), f"{name}.branch1.2", pad=(3, 0))
+    b1 = basic_conv(g, b1, 320, 3, f"{name}.branch1.3", stride=2)
+    return g.concat([b0, b1, g.max_pool(x, f"{name}.branch2", kernel=3, stride=2)], f"{name}.cat")
+
+
+def inception_v4_c(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-v4's Inception-C (Fig. 6), 1536 channels at 8x8: 3x3 branches split into parallel
+    1x3 and 3x1 convs."""
+    b0 = basic_conv(g, x, 256, 1, f"{name}.branch0")
+    b1 = basic_conv(g, x, 384, 1, f"{name}.branch1_0")
+    b1 = g.concat([basic_conv(g, b1, 256, (1, 3), f"{name}.branch1_1a", pad=(0, 1)),
+                   basic_conv(g, b1, 256, (3, 1), f"{name}.branch1_1b", pad=(1, 0))], f"{name}.cat1")
+    b2 = basic_conv(g, x, 384, 1, f"{name}.branch2_0")
+    b2 = basic_conv(g, b2, 448, (3, 1), f"{name}.branch2_1", pad=(1, 0))
+    b2 = basic_conv(g, b2, 512, (1, 3), f"{name}.branch2_2", pad=(0, 1))
+    b2 = g.concat([basic_conv(g, b2, 256, (1, 3), f"{name}.branch2_3a", pad=(0, 1)),
+                   basic_conv(g, b2, 256, (3, 1), f"{name}.branch2_3b", pad=(1, 0))], f"{name}.cat2")
+    b3 = basic_conv(g, _avg_pool_3x3(g, x, f"{name}.branch3.0"), 256, 1, f"{name}.branch3.1")
+    return g.concat([b0, b1, b2, b3], f"{name}.cat")
+
+
+def inception_resnet_mixed_5b(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-ResNet-v2's Mixed_5b (the Inception-v3-style module of the TF-slim model that
+    replaces the paper's stem ending): 192 to 320 channels at 35x35."""
+    b0 = basic_conv(g, x, 96, 1, f"{name}.branch0")
+    b1 = basic_conv(g, x, 48, 1, f"{name}.branch1.0")
+    b1 = basic_conv(g, b1, 64, 5, f"{name}.branch1.1", pad=2)
+    b2 = basic_conv(g, x, 64, 1, f"{name}.branch2.0")
+    b2 = basic_conv(g, b2, 96, 3, f"{name}.branch2.1", pad=1)
+    b2 = basic_conv(g, b2, 96, 3, f"{name}.branch2.2", pad=1)
+    b3 = basic_conv(g, _avg_pool_3x3(g, x, f"{name}.branch3.0"), 64, 1, f"{name}.branch3.1")
+    return g.concat([b0, b1, b2, b3], f"{name}.cat")
+
+
+def inception_resnet_block(g: GraphBuilder, x: str, branches: Sequence[Sequence[tuple]], scale: float, name: str,
+                           relu: bool = True) -> str:
+    """An Inception-ResNet-v2 unit (Block35, Block17, Block8; Figs. 16-19): parallel branches of
+    BasicConv2d, each a list of (channels, kernel, pad), concatenated; a 1x1 conv with bias back to
+    the input's channels, scaled by ``scale`` (the paper's residual scaling, 0.1-0.3) and added to
+    the input; ReLU unless ``relu`` is False."""
+    outs = []
+    for index, layers in enumerate(branches):
+        y = x
+        for depth, (width, kernel, pad) in enumerate(layers):
+            label = f"{name}.branch{index}" + (f".{depth}" if len(layers) > 1 else "")
+            y = basic_conv(g, y, width, kernel, label, pad=pad)
+        outs.append(y)
+    joined = g.concat(outs, f"{name}.cat")
+    y = g.conv(joined, g.channels(joined), g.channels(x), 1, f"{name}.conv2d")
+    y = g.add(g.mul(y, g.scalar(f"{name}.scale", scale), f"{name}.scaled"), x, f"{name}.add")
+    return g.relu(y, f"{name}.relu") if relu else y
+
+
+def inception_resnet_mixed_7a(g: GraphBuilder, x: str, name: str) -> str:
+    """Inception-ResNet-v2's Reduction-B (Fig. 18): three 1x1-then-strided-3x3 branches and a max pool,
+    1088 to 2080 channels, 17x17 to 8x8."""
+    b0 = basic_conv(g, x, 256, 1, f"{name}.branch0.0")
+    b0 = basic_conv(g, b0, 384, 3, f"{name}.branch0.1", stride=2)
+    b1 = basic_conv(g, x, 256, 1, f"{name}.branch1.0")
+    b1 = basic_conv(g, b1, 288, 3, f"{name}.branch1.1", stride=2)
+    b2 = basic_conv(g, x, 256, 1, f"{name}.branch2.0")
+    b2 = basic_conv(g, b2, 288, 3, f"{name}.branch2.1", pad=1)
+    b2 = basic_conv(g, b2, 320, 3, f"{name}.branch2.2", stride=2)
+    return g.concat([b0, b1, b2, g.max_pool(x, f"{name}.branch3", kernel=3, stride=2)], f"{name}.cat")
 
 
 # --- Xception (Keras layer names) -------------------------------------------------
