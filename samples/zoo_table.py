@@ -69,15 +69,36 @@ class Row:
     peak_activation_bytes: int
     peak_node: str
     compute_layers: int
+    arena_bytes: int
+    int8_bytes: int
+    receptive_field: str
+    receptive_node: str
 
 
-def row(name: str, report: Report) -> Row:
-    """The table row of the sample ``name`` from its report."""
+def row(name: str, report: Report, model) -> Row:
+    """The table row of the sample ``name`` (``model``) from its report."""
+    from onnxcost.arena import plan_arena
+    from onnxcost.precision_sizes import precision_sizes
+    from onnxcost.receptive import receptive_fields
+
     title, source = ARCHITECTURES[name]
     shape = report.model.inputs[0].shape
     totals = report.totals
+    field, node = widest_field(receptive_fields(model, report), report)
     return Row(name, title, source, "x".join(str(d) for d in shape), totals.params, totals.macs,
-               totals.peak_activation_bytes, report.peak.node or "", totals.compute_layers)
+               totals.peak_activation_bytes, report.peak.node or "", totals.compute_layers,
+               plan_arena(report).size, precision_sizes(report, [8]).sizes[0].bytes, field, node)
+
+
+GLOBAL_POOLS = {"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean", "ReduceMax"}
+
+
+def widest_field(fields, report: Report) -> tuple[str, str]:
+    """The largest receptive field of a node that is not a global pool ('196x196', its node), or ('-', '')."""
+    op_types = {r.name: r.op_type for r in report.nodes}
+    widest = max(((f.rf, name) for name, f in fields.items() if op_types.get(name) not in GLOBAL_POOLS
+                  and all(isinstance(v, int) for v in f.rf)), default=None)
+    return ("-", "") if widest is None else ("x".join(str(v) for v in widest[0]), widest[1])
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,10 @@ COLUMNS = [
     Column("Peak activations (bytes)", "--:", lambda r: f"{r.peak_activation_bytes:,}"),
     Column("at node", "---", lambda r: f"`{r.peak_node}`"),
     Column("Compute layers", "--:", lambda r: f"{r.compute_layers}"),
+    Column("Arena (bytes)", "--:", lambda r: f"{r.arena_bytes:,}"),
+    Column("Weights at int8 (bytes)", "--:", lambda r: f"{r.int8_bytes:,}"),
+    Column("Receptive field", "--:", lambda r: r.receptive_field),
+    Column("at node", "---", lambda r: f"`{r.receptive_node}`" if r.receptive_node else ""),
 ]
 
 INTRODUCTION = [
@@ -120,6 +145,12 @@ INTRODUCTION = [
     "- Peak activations: the largest total of live tensors over a topological schedule, and the node",
     "  running at that moment.",
     "- Compute layers: Conv, Gemm and MatMul nodes.",
+    "- Arena: a static activation arena planned over the same schedule and verified (docs/arena.md); it",
+    "  equals the peak when no byte is lost to fragmentation.",
+    "- Weights at int8: one byte per parameter, biases included (docs/sizes.md).",
+    "- Receptive field: the largest over the nodes, in input pixels (height x width), global pools left out",
+    "  (docs/receptive-field.md). After a squeeze-and-excitation block every position sees the whole image",
+    "  through the block's global pool, so SE models show their theoretical field, far wider than the input.",
     "",
 ]
 
@@ -140,7 +171,7 @@ def build_rows(names: Iterable[str] | None = None) -> list[Row]:
     rows = []
     for name in names or SAMPLES:
         model = SAMPLES[name]()
-        rows.append(row(name, onnxcost.analyze_model(model, f"sample:{name}")))
+        rows.append(row(name, onnxcost.analyze_model(model, f"sample:{name}"), model))
         del model
     return rows
 
