@@ -11,6 +11,9 @@
     plan = passes.Rewriter(model, passes.Separable()).plan(passes.Energy(0.95))   # a dry run
     plan = passes.Rewriter(model, passes.Grouped(4)).plan(passes.Rank(2), compare=True)  # with the rivals' errors
 
+    result = passes.rewrite("model.onnx", passes.Separable(), passes.TargetMacs(ratio=0.7),
+                            calibration="pages.npz")              # activation-aware factors, held-out validation
+
     result = passes.rewrite("model.onnx", passes.Separable(), passes.Rank(1), dry_run=True)  # what the CLI calls
     print(result.plan.macs_after, result.model)                                              # ..., None
     record = result.to_dict()                                                                # docs/rewrite-schema.md
@@ -31,7 +34,10 @@ One rewriter (``driver``) serves every structure (``Separable``, ``Grouped``); a
   their numerics (pure numpy); ``emitters``: the graph pieces they write;
 - ``sites``, ``fold``: the convs as the passes see them, with following affine ops folded in;
 - ``budget``: the rank allocation for a MACs budget; ``layer_models``, ``measure``: one conv alone as a
-  model, and its timing in onnxruntime; ``errors``: the passes' exceptions.
+  model, and its timing in onnxruntime; ``errors``: the passes' exceptions;
+- calibration data (``calibration=``): ``calibration`` (the split into calibration and held-out samples, the
+  refit pass), ``patches`` (im2col), ``statistics`` (second moments of each conv's input patches, one
+  onnxruntime session), ``whitening`` (the activation-aware SVD), ``refit`` (the 1x1 conv by least squares).
 """
 
 from __future__ import annotations

@@ -85,12 +85,14 @@ class BlockSVD(BlockwiseSVD):
 class GroupedFactors:
     """spatial: (M, Cin/G, *k), M = G·G·r, the grouped KxK conv's filters (middle channel q·(G·r) + p·r + t).
     pointwise: (Cout, M/G), the grouped 1x1 conv's weights after the exporters' shuffle of G groups
-    (output p·a + o, local input t·G + q)."""
+    (output p·a + o, local input t·G + q).
+    bias: the 1x1 conv's bias when refitted (``refit``), else None (the conv's own bias)."""
 
     spatial: np.ndarray
     pointwise: np.ndarray
     rank: int
     groups: int
+    bias: np.ndarray | None = None
 
     @property
     def middle(self) -> int:
@@ -114,7 +116,7 @@ class GroupedFactors:
         cout = self.pointwise.shape[0]
         pointwise = self.pointwise.reshape(cout, r, g).transpose(0, 2, 1).reshape(cout, g * r)  # t·G + q -> q·r + t
         return GroupedFactors(spatial=np.ascontiguousarray(spatial), pointwise=np.ascontiguousarray(pointwise),
-                              rank=r, groups=g)
+                              rank=r, groups=g, bias=self.bias)
 
 
 def block_svd(weight: np.ndarray, groups: int) -> BlockSVD:

@@ -11,9 +11,11 @@ onnxruntime. ``rewrite`` does it all in one call and returns a ``RewriteResult``
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import replace
 
+import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
@@ -23,7 +25,8 @@ from onnxcost.loading import DEFAULT_MAX_FILE_BYTES, external_tensors, load_mode
 from onnxcost.report import Report
 from onnxcost.validation import Bounds, Comparison, Progress, compare_models, resolve_feeds
 
-from . import surgery
+from . import calibration as calibrating, surgery
+from .calibration import Calibration
 from .errors import RewriteValidationFailed
 from .measure import Timer
 from .modes import Mode
@@ -33,6 +36,7 @@ from .protocol import Structure
 from .result import RewriteResult
 from .selection import Selection
 from .sites import ConvSite, collect_sites
+from .statistics import collect_moments
 
 EXACT_MAX_REL_ERROR = 1e-4  # exact mode fails validation past this relative L2 error
 
@@ -61,6 +65,31 @@ class Rewriter:
         self.opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), None)
         self._planner = Planner(structure, self.sites, self.report, self.opset, self.model.ir_version)
         self._applied = False
+        self.calibration: Calibration | None = None
+        self._refit = True
+        self._refitted: dict[str, object] = {}  # per layer, the factors with their 1x1 conv refitted
+
+    def calibrate(self, data, selection: Selection = Selection(), *, refit: bool = True,
+                  progress: Progress | None = None, preprocess=None) -> Calibration:
+        """Activation-aware factors from now on: the patch statistics of every conv ``selection`` and the structure
+        allow, over ``data``'s calibration samples (a dataset with ``.batches(n)`` and ``.count``, or its path;
+        the last samples are held out, ``calibration.Calibration``). ``refit``: ``apply`` refits each rewritten
+        layer's 1x1 conv by least squares on the rewritten model's activations (``refit``); it then always
+        writes a bias (zeros before the fit when the conv had none, so the predicted params count it).
+        ``preprocess``: how a folder of images becomes the input (``datasets.Preprocess``). Plan with the same
+        ``selection``: a conv outside it has no statistics, and weight-only errors do not compare with output ones."""
+        self.calibration = Calibration.of(data, self.model, preprocess)
+        self._refit = refit
+        sites = [s for s in self.sites.values()
+                 if s.problem is None and selection.reason(s) is None and self.structure.eligible(s) is None]
+        if refit:
+            for site in sites:
+                if site.bias is None:
+                    site.bias = np.zeros(site.cout, dtype=site.dtype)
+        blocks = {s.name: self.structure.statistics_block(s) for s in sites}
+        self._planner.calibrate(collect_moments(self.model, sites, blocks, self.calibration.batches(), progress,
+                                                self.calibration.used))
+        return self.calibration
 
     def plan(self, mode: Mode | None = None, selection: Selection = Selection(), *, emission: str = AUTO,
              measure: bool = False, timer: Timer | None = None, progress: Progress | None = None,
@@ -71,10 +100,24 @@ class Rewriter:
         ``measure``: time each rewritten conv against the original and leave the slower ones;
         ``compare``: also each rival structure's weight error at every rewritten layer's MACs.
         """
-        return self._planner.plan(mode, selection, emission=emission, measure=measure, timer=timer, progress=progress,
+        plan = self._planner.plan(mode, selection, emission=emission, measure=measure, timer=timer, progress=progress,
                                   compare=compare)
+        if self.calibration is not None:
+            c = self.calibration
+            refit = self._refit and not plan.exact
+            plan.calibration = {"samples": c.used, "held_out": c.held_out, "refit": refit}
+            plan.notes.append(
+                f"factors calibrated on {c.used} sample(s): SVD whitened by each block's input patch moments"
+                + (", then each 1x1 conv and bias refitted by least squares on the rewritten model's activations"
+                   if refit else "")
+                + "; kept energy and the budget are of each layer's output on that data, not of its weights")
+            if compare:
+                plan.notes.append("the other structures are compared by the weight error of their weight-only factors; "
+                                  "a calibrated layer's weight error is larger by design (it minimises the output error)")
+        return plan
 
-    def apply(self, plan: Plan, *, full_check: bool = True) -> tuple[onnx.ModelProto, Report]:
+    def apply(self, plan: Plan, *, full_check: bool = True,
+              progress: Progress | None = None) -> tuple[onnx.ModelProto, Report]:
         """The rewritten model and onnxcost's report of it (which must confirm the plan to the MAC).
 
         ``full_check``: run onnx.checker's full check on the result (skip it only when the model is
@@ -83,6 +126,8 @@ class Rewriter:
         if self._applied:
             raise RuntimeError("a Rewriter applies one plan; make a new one for another")
         self._applied = True
+        if self.calibration is not None and self._refit and not plan.exact:  # exact factors need no refit
+            self._refit_layers(plan, progress)
         model = surgery.rewrite_graph(self.graph, self.sites, plan, self.structure, self._factors, self.model)
         if full_check:
             surgery.check(model, self.model)
@@ -91,7 +136,47 @@ class Rewriter:
         return model, report
 
     def _factors(self, site: ConvSite, rank: int):
+        refitted = self._refitted.get(site.name)
+        if refitted is not None and refitted.rank == rank:
+            return refitted
         return self._planner.decomposition(site).factors(rank)
+
+    def _refit_layers(self, plan: Plan, progress: Progress | None) -> None:
+        """The rewritten layers' 1x1 convs refitted, each on the inputs it will see: a layer is refitted once every
+        rewritten layer before it (upstream of its input) is, on the model with those refitted and the others
+        whitened (a fresh copy of the graph per pass; ``self.graph`` is the one ``apply`` edits). Layers with no
+        pending layer upstream share a pass, so a chain of L layers takes L passes over the data."""
+        upstream = _upstream(self.graph, {layer.name: self.sites[layer.name] for layer in plan.rewritten})
+        pending = list(plan.rewritten)
+        passes = 0
+        while pending:
+            ready = [l for l in pending if upstream[l.name] <= self._refitted.keys()]
+            if not ready:  # cannot happen in a graph without cycles: the first pending layer is always ready
+                raise RuntimeError("no rewritten layer is ready to be refitted")
+            passes += 1
+            graph = gs.import_onnx(self.model)
+            copies = {site.name: site for site in collect_sites(graph, self.report)}
+            model = surgery.rewrite_graph(graph, copies, copy.deepcopy(plan), self.structure, self._factors, self.model)
+            sites = [self.sites[layer.name] for layer in ready]
+            factors = {l.name: self._planner.decomposition(self.sites[l.name]).factors(l.rank) for l in ready}
+            what = f"refitting the 1x1 convs (pass {passes}, {len(plan.rewritten) - len(pending) + len(ready)}" \
+                   f" of {len(plan.rewritten)} layers)"
+            self._refitted.update(calibrating.refit(self.model, model, self.structure, sites, factors,
+                                                    self.calibration.batches(), self.calibration.used, progress, what))
+            pending = [l for l in pending if l.name not in self._refitted]
+
+
+def _upstream(graph: gs.Graph, sites: dict[str, ConvSite]) -> dict[str, set[str]]:
+    """Per site, the other sites whose outputs reach its input (the graph's nodes are in topological order)."""
+    owner = {id(node): name for name, site in sites.items() for node in (site.node, *site.chain)}
+    reach: dict[str, set[str]] = {}
+    for node in graph.nodes:
+        found = set().union(*(reach.get(t.name, set()) for t in node.inputs))
+        if id(node) in owner:
+            found = found | {owner[id(node)]}
+        for t in node.outputs:
+            reach[t.name] = found
+    return {name: reach.get(site.input.name, set()) - {name} for name, site in sites.items()}
 
 
 def rewrite(
@@ -108,6 +193,9 @@ def rewrite(
     compare: bool | None = None,
     validate: bool = True,
     feeds=None,
+    calibration=None,
+    refit: bool = True,
+    preprocess=None,
     seed: int = 0,
     bounds: Bounds = Bounds(),
     check: bool = True,
@@ -123,23 +211,33 @@ def rewrite(
     report. ``dry_run``: the plan only (the result's model, report and comparison are None); ``compare``
     (default: ``dry_run``) adds the rival structures' errors at each layer's MACs. ``feeds``: the validation
     inputs, a dict of arrays or the path of an .npz (None: seeded random inputs, ``seed``). With ``check``
-    a failed validation raises ``RewriteValidationFailed`` (its ``result`` has the details); exact mode
+    a failed validation raises ``RewriteValidationFailed`` (its ``result`` has the details). ``calibration``: data
+    (a dataset with ``.batches(n)`` and ``.count``, or the path ``onnxcost.datasets.open_dataset`` reads) that makes
+    the factors activation-aware (``Rewriter.calibrate``; ``refit`` the 1x1 convs by least squares); without
+    ``feeds``, its held-out samples validate. ``preprocess`` (``datasets.Preprocess``): how a folder of images given
+    as ``calibration`` or ``feeds`` becomes the model's input. Exact mode
     fails past a relative L2 error of 1e-4 on any output, other modes only past ``bounds``.
     ``progress(what, done, total)`` hears of each step.
     """
     if progress is not None:
         progress("costing the model", 0, 1)
     rewriter = Rewriter(model, structure, inputs=inputs, dims=dims, source=source, max_file_bytes=max_file_bytes)
+    if calibration is not None:
+        rewriter.calibrate(calibration, selection, refit=refit, progress=progress, preprocess=preprocess)
     plan = rewriter.plan(mode, selection, emission=emission, measure=measure, timer=timer, progress=progress,
                          compare=dry_run if compare is None else compare)
     if dry_run:
         return RewriteResult(plan, None, None, None, dry_run=True)
     if progress is not None:
         progress("rewriting and costing the rewritten model", 0, 1)
-    rewritten, report = rewriter.apply(plan, full_check=full_check)
+    rewritten, report = rewriter.apply(plan, full_check=full_check, progress=progress)
     comparison, input_warnings = None, []
     if validate:
-        feeds, described, input_warnings = resolve_feeds(rewriter.model, feeds, seed, inputs, dims)
+        held_out = None
+        if feeds is None and rewriter.calibration is not None:
+            feeds, held_out = rewriter.calibration.validation()
+        feeds, described, input_warnings = resolve_feeds(rewriter.model, feeds, seed, inputs, dims, preprocess=preprocess)
+        described = held_out or described
         comparison = validate_rewrite(rewriter.model, rewritten, plan, feeds=feeds, input_source=described,
                                       bounds=bounds, progress=progress)
     result = RewriteResult(plan, rewritten, report, comparison, input_warnings=input_warnings)

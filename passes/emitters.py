@@ -53,13 +53,15 @@ def spatial_conv(site: ConvSite, name: str, weights: np.ndarray, group: int, out
 
 
 def pointwise_conv(site: ConvSite, name: str, x: gs.Variable, weights: np.ndarray, group: int,
-                   names: Names) -> gs.Node:
+                   names: Names, bias: np.ndarray | None = None) -> gs.Node:
     """1x1 Conv ``<site>/<name>`` from ``x`` to the site's output, ``group`` groups, 2-D ``weights``
-    (Cout, channels per group), carrying the site's bias (its tensors ``<site>/<name>.weight``, ``.bias``)."""
+    (Cout, channels per group), carrying ``bias`` (a refitted one) or else the site's bias (its tensors
+    ``<site>/<name>.weight``, ``.bias``)."""
+    bias = site.bias if bias is None else bias
     ones = [1] * site.spatial_rank
     inputs = [x, constant(names.tensor(f"{site.name}/{name}.weight"), weights.reshape(*weights.shape, *ones), site.dtype)]
-    if site.bias is not None:
-        inputs.append(constant(names.tensor(f"{site.name}/{name}.bias"), site.bias, site.dtype))
+    if bias is not None:
+        inputs.append(constant(names.tensor(f"{site.name}/{name}.bias"), bias, site.dtype))
     return gs.Node("Conv", name=names.node(f"{site.name}/{name}"),
                    attrs={"kernel_shape": ones, "strides": ones, "dilations": ones, "pads": [0] * 2 * len(ones),
                           "group": group},

@@ -64,12 +64,14 @@ class ChannelSVD(BlockwiseSVD):
 @dataclass(frozen=True)
 class SeparableFactors:
     """depthwise: (Cin·r, 1, *k), output channel c·r + t filters input channel c.
-    pointwise: (Cout, Cin/g·r), the weights of a 1x1 conv with ``group`` groups reading those channels."""
+    pointwise: (Cout, Cin/g·r), the weights of a 1x1 conv with ``group`` groups reading those channels.
+    bias: the 1x1 conv's bias when refitted (``refit``), else None (the conv's own bias)."""
 
     depthwise: np.ndarray
     pointwise: np.ndarray
     rank: int
     group: int
+    bias: np.ndarray | None = None
 
     def concat_order(self) -> SeparableFactors:
         """The same factors for r multiplier-1 depthwise convs joined by a Concat (only for group 1).
@@ -86,7 +88,7 @@ class SeparableFactors:
         cout = self.pointwise.shape[0]
         pointwise = self.pointwise.reshape(cout, cin, r).transpose(0, 2, 1).reshape(cout, r * cin)
         return SeparableFactors(depthwise=np.ascontiguousarray(depthwise), pointwise=np.ascontiguousarray(pointwise),
-                                rank=r, group=1)
+                                rank=r, group=1, bias=self.bias)
 
 
 def channel_svd(weight: np.ndarray, group: int = 1) -> ChannelSVD:

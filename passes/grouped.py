@@ -30,6 +30,8 @@ the dense conv plus Cout² when Cout <= Cin·K.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import onnx_graphsurgeon as gs
 
@@ -40,6 +42,8 @@ from .modes import Exact, Mode
 from .protocol import Cost
 from .separable import Separable
 from .sites import ConvSite
+from .statistics import SecondMoments
+from .whitening import CalibratedBlockSVD, calibrated_block_svd
 
 SHUFFLE = "shuffle"
 GATHER = "gather"
@@ -71,6 +75,33 @@ class Grouped:
         """The SVD of every (output group, input group) block of the site's (folded) weights."""
         return block_svd(site.weight, self.groups)
 
+    def statistics_block(self, site: ConvSite) -> int:
+        """Input channels per block of the patch statistics: an input group, Cin/G."""
+        return site.cin // self.groups
+
+    def decompose_calibrated(self, site: ConvSite, moments: SecondMoments) -> CalibratedBlockSVD:
+        """Per block (p, q), the SVD of B_pq whitened by input group q's patch moments (``whitening``)."""
+        return calibrated_block_svd(site.weight, self.groups, moments.moments(), moments.samples)
+
+    def middle(self, site: ConvSite, factors: GroupedFactors, patches: np.ndarray) -> np.ndarray:
+        """The grouped KxK conv's output at every position of (rows, Cin, K) ``patches``, after the shuffle:
+        (rows, M) in the order the grouped 1x1 conv reads."""
+        rows, cin, k = patches.shape
+        g, m = self.groups, factors.middle
+        filters = factors.spatial.reshape(g, m // g, -1).transpose(0, 2, 1)  # (G, b·K, M/G): group q's filters
+        grouped = patches.reshape(rows, g, (cin // g) * k).transpose(1, 0, 2)  # (G, rows, b·K)
+        z = (grouped @ filters).transpose(1, 0, 2).reshape(rows, m)  # middle channel q·(M/G) + j
+        return z[:, channel_shuffle_permutation(m, g)]
+
+    def pointwise_groups(self, site: ConvSite) -> int:
+        """The 1x1 conv's groups: G."""
+        return self.groups
+
+    def refitted(self, factors: GroupedFactors, weights: np.ndarray, bias: np.ndarray) -> GroupedFactors:
+        """``factors`` with the grouped 1x1 conv's weights and bias replaced."""
+        dtype = factors.pointwise.dtype
+        return replace(factors, pointwise=weights.astype(dtype), bias=bias.astype(dtype))
+
     def cost(self, site: ConvSite, rank: int) -> Cost:
         """Grouped KxK conv (M = G·G·rank middle channels) plus the grouped 1x1 conv; the shuffle has no MACs."""
         return Cost.of_conv_pair(site, *self._shapes(site, rank))
@@ -99,7 +130,7 @@ class Grouped:
             nodes.append(gs.Node("Gather", name=names.node(f"{site.name}/shuffle"), attrs={"axis": 1},
                                  inputs=[middle, gs.Constant(names.tensor(f"{site.name}/shuffle.indices"), order)],
                                  outputs=[shuffled]))
-        nodes.append(pointwise_conv(site, "gpw", shuffled, factors.pointwise, g, names))
+        nodes.append(pointwise_conv(site, "gpw", shuffled, factors.pointwise, g, names, factors.bias))
         return nodes
 
     def notes(self, mode: Mode) -> list[str]:

@@ -51,6 +51,7 @@ class LayerPlan:
     nodes: list[str] = field(default_factory=list)  # names of the emitted nodes (after apply)
     alternatives: list[Alternative] = field(default_factory=list)  # with plan(compare=True), rewritten layers only
     least_error: str | None = None  # with plan(compare=True): the structure with the least weight error at macs_after
+    output_rel_error: float | None = None  # calibrated only: predicted sqrt(E‖(W − Ŵ)p‖² / E‖W p‖²) on the data
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Plan:
     budget: int | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    calibration: dict | None = None  # calibrated only: samples, held_out, refit (docs/rewrite-schema.md)
 
     @property
     def rewritten(self) -> list[LayerPlan]:
@@ -77,5 +79,11 @@ class Plan:
         return [layer for layer in self.layers if layer.rewrite]
 
     def to_dict(self) -> dict:
-        """Every field, layers and alternatives as dicts (values may be numpy scalars)."""
-        return asdict(self)
+        """Every field, layers and alternatives as dicts (values may be numpy scalars); the calibrated-only keys
+        (``calibration``, a layer's ``output_rel_error``) only when calibrated, so other records keep their bytes."""
+        record = asdict(self)
+        if self.calibration is None:
+            del record["calibration"]
+            for layer in record["layers"]:
+                del layer["output_rel_error"]
+        return record

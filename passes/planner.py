@@ -29,6 +29,8 @@ from .protocol import Decomposition, Structure, relative_error
 from .rivals import Rivals, comparison_notes, least_error
 from .selection import Selection
 from .sites import ConvSite
+from .statistics import SecondMoments
+from .whitening import ActivationAware
 
 AUTO = "auto"  # the emission: every variant that applies, timed, the fastest kept
 TIE_MARGIN = 0.05  # emissions timed within 5% of each other are a tie: timing noise on a busy machine is that large
@@ -53,11 +55,21 @@ class Planner:
         self._traffic: dict[tuple[str, int, str], int] = {}
         self._timings: dict[tuple[str, int], dict[str, float]] = {}
         self._rivals = Rivals(structure)
+        self.moments: dict[str, SecondMoments] = {}  # per site, patch statistics: its factors are calibrated
+
+    def calibrate(self, moments: dict[str, SecondMoments]) -> None:
+        """From now on the sites of ``moments`` get the activation-aware decomposition (``whitening``)."""
+        self.moments.update(moments)
+        for name in moments:
+            self._decompositions.pop(name, None)
+            self._traffic = {k: v for k, v in self._traffic.items() if k[0] != name}
 
     def decomposition(self, site: ConvSite) -> Decomposition:
-        """The structure's decomposition of ``site`` (computed on first use)."""
+        """The structure's decomposition of ``site`` (computed on first use): calibrated when it has statistics."""
         if site.name not in self._decompositions:
-            self._decompositions[site.name] = self.structure.decompose(site)
+            moments = self.moments.get(site.name)
+            self._decompositions[site.name] = (self.structure.decompose(site) if moments is None
+                                               else self.structure.decompose_calibrated(site, moments))
         return self._decompositions[site.name]
 
     def plan(self, mode: Mode | None = None, selection: Selection = Selection(), *, emission: str = AUTO,
@@ -121,7 +133,8 @@ class Planner:
 
     def _budget_ranks(self, mode: TargetMacs, candidates: Sequence[ConvSite], budget: int,
                       excluded: dict[str, str]) -> Ranks:
-        """The ranks that meet ``budget`` with the least total relative squared weight error."""
+        """The ranks that meet ``budget`` with the least total relative squared error: of the weights, or with
+        calibration data of each layer's output on it (the decomposition's errors are then output errors)."""
         total = self.report.totals.macs
         needed = total - budget
         if needed <= 0:
@@ -212,6 +225,9 @@ class Planner:
         norm = d.squared_norm
         layer.kept_energy = 1.0 - d.squared_error(rank) / norm if norm > 0 else 1.0
         layer.weight_rel_error = relative_error(d, rank)
+        if isinstance(d, ActivationAware):  # its singular values are of the output on the data, not of W
+            layer.output_rel_error = layer.weight_rel_error
+            layer.weight_rel_error = d.weight_relative_error(rank)
         if layer.rewrite:
             cost = self.structure.cost(site, rank)
             layer.macs_after, layer.params_after = cost.macs, cost.params
@@ -243,8 +259,9 @@ class Planner:
                          f"({macs_after / totals.macs:.3f}x)" if totals.macs else "MACs grow")
         if budget is not None:
             error = sum(1 - l.kept_energy for l in rewritten)
+            what = "output error on the calibration data" if self.moments else "weight error"
             notes.append(f"budget {human_count(budget)} MACs: {len(rewritten)} layer(s) rewritten, predicted "
-                         f"{human_count(macs_after)} MACs, summed relative squared weight error {error:.4g}")
+                         f"{human_count(macs_after)} MACs, summed relative squared {what} {error:.4g}")
         warnings = [] if self.sites else ["the model has no Conv in its main graph"]
         return Plan(
             structure=self.structure.name, mode=mode.describe(), exact=isinstance(mode, Exact), layers=layers,

@@ -16,6 +16,14 @@ everything else the same way for every structure (see ``driver``). A structure i
   ``site.input`` and producing ``site.output``;
 - ``notes(mode)``: what the report must say about a mode (e.g. the cost of exact);
 - ``rivals()``: other structures to compare with at equal MACs (``plan(compare=True)``), maybe none.
+
+With calibration data (``calibration``), a structure also provides:
+
+- ``statistics_block(site)``: input channels per block of the patch statistics its factors need;
+- ``decompose_calibrated(site, moments)``: the activation-aware decomposition (``whitening``);
+- ``middle(site, factors, patches)``: the first factor's output, in the order the final 1x1 conv reads it;
+- ``pointwise_groups(site)`` and ``refitted(factors, weights, bias)``: the 1x1 conv's groups, and the factors
+  with its weights and bias replaced by the least-squares refit (``refit``).
 """
 
 from __future__ import annotations
@@ -99,3 +107,18 @@ class Structure(Protocol):
 
     def rivals(self) -> Sequence[Structure]:
         """The structures ``plan(compare=True)`` puts beside it at each rewritten layer's MACs (maybe none)."""
+
+    def statistics_block(self, site: ConvSite) -> int:
+        """Input channels per block of the patch statistics its calibrated factors need."""
+
+    def decompose_calibrated(self, site: ConvSite, moments: Any) -> Decomposition:
+        """The activation-aware decomposition of the site's weights for ``moments`` (``statistics.SecondMoments``)."""
+
+    def middle(self, site: ConvSite, factors: Any, patches: Any) -> Any:
+        """The first factor's output at every row of (rows, Cin, K) ``patches``, in the order the 1x1 conv reads."""
+
+    def pointwise_groups(self, site: ConvSite) -> int:
+        """The groups of the final 1x1 conv."""
+
+    def refitted(self, factors: Any, weights: Any, bias: Any) -> Any:
+        """``factors`` with the final 1x1 conv's weights and bias replaced."""

@@ -26,7 +26,9 @@ rewrite costs the dense conv plus N·Cin·K²·∏out MACs.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import onnx_graphsurgeon as gs
 
 from .emitters import Names, pointwise_conv, spatial_conv
@@ -34,6 +36,8 @@ from .factorize import ChannelSVD, SeparableFactors, channel_svd
 from .modes import Exact, Mode
 from .protocol import Cost
 from .sites import ConvSite
+from .statistics import SecondMoments
+from .whitening import CalibratedChannelSVD, calibrated_channel_svd
 
 MULTIPLIER = "multiplier"
 CONCAT = "concat"
@@ -55,6 +59,30 @@ class Separable:
     def decompose(self, site: ConvSite) -> ChannelSVD:
         """The per-input-channel SVD of the site's (folded) weights."""
         return channel_svd(site.weight, site.group)
+
+    def statistics_block(self, site: ConvSite) -> int:
+        """Input channels per block of the patch statistics: 1 (each channel's matrix is factored alone)."""
+        return 1
+
+    def decompose_calibrated(self, site: ConvSite, moments: SecondMoments) -> CalibratedChannelSVD:
+        """Per input channel, the SVD of M_c whitened by the channel's patch moments (``whitening``)."""
+        return calibrated_channel_svd(site.weight, site.group, moments.moments(), moments.samples)
+
+    def middle(self, site: ConvSite, factors: SeparableFactors, patches: np.ndarray) -> np.ndarray:
+        """The depthwise conv's output at every position of (rows, Cin, K) ``patches``: (rows, Cin·r), channel
+        c·r + t, the order the 1x1 conv of the multiplier layout reads."""
+        rows, cin, k = patches.shape
+        filters = factors.depthwise.reshape(cin, factors.rank, k).transpose(0, 2, 1)  # (Cin, K, r)
+        return (patches.transpose(1, 0, 2) @ filters).transpose(1, 0, 2).reshape(rows, cin * factors.rank)
+
+    def pointwise_groups(self, site: ConvSite) -> int:
+        """The 1x1 conv's groups: the original's."""
+        return site.group
+
+    def refitted(self, factors: SeparableFactors, weights: np.ndarray, bias: np.ndarray) -> SeparableFactors:
+        """``factors`` with the 1x1 conv's weights and bias replaced (multiplier layout)."""
+        dtype = factors.pointwise.dtype
+        return replace(factors, pointwise=weights.astype(dtype), bias=bias.astype(dtype))
 
     def cost(self, site: ConvSite, rank: int) -> Cost:
         """Depthwise conv (multiplier ``rank``) plus the 1x1 conv, by onnxcost's Conv rule."""
@@ -83,7 +111,7 @@ class Separable:
                 parts.append(part)
             nodes.append(gs.Node("Concat", name=names.node(f"{site.name}/dw"), attrs={"axis": 1}, inputs=parts, outputs=[middle]))
             pointwise = ordered.pointwise
-        nodes.append(pointwise_conv(site, "pw", middle, pointwise, site.group, names))
+        nodes.append(pointwise_conv(site, "pw", middle, pointwise, site.group, names, factors.bias))
         return nodes
 
     def notes(self, mode: Mode) -> list[str]:

@@ -201,3 +201,21 @@ def test_html_page_never_replaces_the_input_or_the_model_written(block, tmp_path
     assert result.exit_code == 2 and result.stdout == ""
     said = {"input": "it is the input", "output": "--html"}[where]
     assert said in result.stderr and block.read_bytes() == before and not out.exists()
+
+
+def test_calibrate_on_the_command_line(block, tmp_path):
+    # 10 samples of the block's input: 8 calibrate, 2 (a fifth) are held out and validate.
+    import numpy as np
+
+    data = tmp_path / "data.npz"
+    np.savez(data, x=np.random.default_rng(0).standard_normal((10, 16, 16, 16)).astype(np.float32))
+    result = rewrite("--rank", 2, "--calibrate", data, block, "-o", tmp_path / "out.onnx", "-f", "json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["plan"]["calibration"] == {"samples": 8, "held_out": 2, "refit": True}
+    assert record["validation"]["input_source"] == "2 held-out calibration sample(s)"
+    table = rewrite("--rank", 2, "--calibrate", data, "--no-refit", "--dry-run", block)
+    assert table.exit_code == 0, table.output
+    assert "calibrated on 8 samples" in table.stdout and "output" in table.stdout
+    missing = rewrite("--rank", 2, "--calibrate", tmp_path / "missing.npz", "--dry-run", block)
+    assert missing.exit_code == 2 and "missing.npz: no such file or folder" in missing.stderr

@@ -37,6 +37,7 @@ FLAGS = {
     "weight_bits": "--weight-bits",
     "batch": "--batch",
     "optimizer": "--optimizer",
+    "calibration": "--calibrate",
 }
 
 

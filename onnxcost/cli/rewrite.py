@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from .dataset_options import Data, PreprocessSpec, parse_preprocess
 from .failing import reported_errors
 from .options import (
-    Atol, Debug, Dims, InputsFile, MaxFileSize, MaxRelError, ModelToRewrite, ResultFormat, ResultFormatOption, Rtol,
+    Atol, Debug, Dims, MaxFileSize, MaxRelError, ModelToRewrite, ResultFormat, ResultFormatOption, Rtol,
     SampleToRewrite, Seed, Shapes, make_bounds, model_or_sample, parse_dims, parse_inputs, parse_max_file_size,
 )
-from .output import ProgressBar, emit, terminal_width, warn, warn_all, wrote
+from .output import ProgressBar, emit, terminal_width, warn_all
 from .rewrite_options import (
-    DryRun, Emission, EmissionOption, Energy, Exact, Exclude, Force, Grouped, HtmlPage, Include, IncludeDepthwise, InPlace, Measure,
-    MinChannels, Rank, RewriteOutput, Separable, TargetMacs, Validate, check_html_target, parse_mode, parse_structure, write_html,
-    write_target,
+    Calibrate, DryRun, Emission, EmissionOption, Energy, Exact, Exclude, Force, Grouped, HtmlPage, Include, IncludeDepthwise,
+    InPlace, Measure, MinChannels, Rank, Refit, RewriteOutput, Separable, TargetMacs, Validate, check_html_target, finish,
+    parse_mode, parse_structure, write_html, write_target,
 )
 
 
@@ -20,7 +21,8 @@ def rewrite(
     rank: Rank = None, energy: Energy = None, target_macs: TargetMacs = None, include: Include = [],
     exclude: Exclude = [], min_channels: MinChannels = 5, include_depthwise: IncludeDepthwise = False,
     dry_run: DryRun = False, measure: Measure = False, emission: EmissionOption = Emission.auto,
-    validate: Validate = True, inputs_file: InputsFile = None, seed: Seed = 0, max_rel_error: MaxRelError = None,
+    calibrate: Calibrate = None, refit: Refit = True, preprocess: PreprocessSpec = None,
+    validate: Validate = True, inputs_file: Data = None, seed: Seed = 0, max_rel_error: MaxRelError = None,
     atol: Atol = None, rtol: Rtol = None, force: Force = False, output: RewriteOutput = None, in_place: InPlace = False,
     sample: SampleToRewrite = None, input: Shapes = [], dim: Dims = [], format: ResultFormatOption = ResultFormat.table,
     max_file_size: MaxFileSize = "2GiB", html: HtmlPage = None, debug: Debug = False,
@@ -44,10 +46,11 @@ def rewrite(
       onnxcost rewrite --grouped 4 --rank 8 --dry-run model.onnx
 
       onnxcost rewrite --grouped 2 --exact --sample vgg16 -o vgg16.g2.onnx
+
+      onnxcost rewrite --separable --target-macs 0.7x --calibrate pages/ --preprocess 'mean=0.5 std=0.5' model.onnx -o out.onnx
     """
     with reported_errors(debug):
         from .. import passes
-        from ..errors import ValidationFailed
         from ..render import render_rewrite
 
         structure, mode = parse_structure(separable, grouped), parse_mode(exact, rank, energy, target_macs)
@@ -61,19 +64,11 @@ def rewrite(
         with ProgressBar() as progress:
             result = passes.rewrite(target, structure, mode, selection, inputs=shapes, dims=dims, emission=emission.value,
                                     measure=measure, dry_run=dry_run, validate=validate, feeds=inputs_file, seed=seed,
+                                    calibration=calibrate, refit=refit, preprocess=parse_preprocess(preprocess),
                                     bounds=bounds, check=False, full_check=False, progress=progress, source=source,
                                     max_file_bytes=limit)  # save runs the full check on the written file
         warn_all(result.plan.warnings)
         emit(render_rewrite(result, format.value, source, width=terminal_width()))
         warn_all([*result.input_warnings, *(result.comparison.warnings if result.comparison is not None else [])])
         write_html(html, result, source, model)
-        if dry_run:
-            return
-        if not result.ok and not force:
-            raise ValidationFailed(f"validation failed, nothing written: {result.comparison.summary()}")
-        if not result.ok:
-            warn("validation failed; writing anyway (--force)")
-        if not validate:
-            warn("not validated (--no-validate): the outputs were not compared in onnxruntime")
-        result.save(destination)
-        wrote(destination)
+        finish(result, destination, dry_run, force, validate)

@@ -36,6 +36,8 @@ Validate = Annotated[bool, typer.Option("--validate/--no-validate", help="Run or
 Force = Annotated[bool, typer.Option("--force", help="Write the model even when validation fails.")]
 RewriteOutput = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="OUT.onnx", help="Where to write the rewritten model (atomically).")]
 InPlace = Annotated[bool, typer.Option("--in-place", help="Write over MODEL.onnx.")]
+Calibrate = Annotated[Optional[Path], typer.Option("--calibrate", metavar="DATA", help="Calibration data (an .npz with one array per model input, a folder of <input>.npy files, or a folder of images, see --preprocess; first axis = samples): each layer's factors minimise its output error on the data (whitened SVD, then the 1x1 conv and bias refitted by least squares), --target-macs spends the budget by that error, and the last fifth of the samples (at most 16) is held out to validate.")]
+Refit = Annotated[bool, typer.Option("--refit/--no-refit", help="With --calibrate: refit each rewritten layer's 1x1 conv and bias by least squares on the rewritten model's activations (--no-refit: whitened SVD only).")]
 HtmlPage = Annotated[Optional[Path], typer.Option("--html", metavar="FILE.html", help="Also write the plan, per-layer costs, errors and validation as one self-contained HTML page (written even when validation fails).")]
 
 
@@ -114,3 +116,21 @@ def write_html(html: Optional[Path], result, source: str, model: Optional[str]) 
 
     emit(render_rewrite_html(result, source), html, keep=[model] if model is not None else [])
     wrote(html)
+
+
+def finish(result, destination: Optional[Path], dry_run: bool, force: bool, validate: bool) -> None:
+    """After the rewrite is shown: nothing for a dry run; else refuse a failed validation unless --force, say what
+    was not checked, and write the model."""
+    from ..errors import ValidationFailed
+    from .output import warn, wrote
+
+    if dry_run:
+        return
+    if not result.ok and not force:
+        raise ValidationFailed(f"validation failed, nothing written: {result.comparison.summary()}")
+    if not result.ok:
+        warn("validation failed; writing anyway (--force)")
+    if not validate:
+        warn("not validated (--no-validate): the outputs were not compared in onnxruntime")
+    result.save(destination)
+    wrote(destination)

@@ -16,7 +16,8 @@ from .terminal import fraction, ratio, scientific
 def render_rewrite_html(result, source: str = "") -> str:
     """The rewrite ``result`` as one HTML page; ``source`` names the model that was rewritten."""
     plan = result.plan
-    title = f"{'plan (dry run)' if result.dry_run else 'rewrite'}: {plan.structure}, {plan.mode}"
+    mode = plan.mode + (f", calibrated on {plan.calibration['samples']} samples" if plan.calibration is not None else "")
+    title = f"{'plan (dry run)' if result.dry_run else 'rewrite'}: {plan.structure}, {mode}"
     sections = [
         f'<header><h1>onnxcost {esc(title)}</h1><p class="source">{esc(source)}</p></header>',
         _totals(plan, result.report), _messages(plan, result.input_warnings), _layers(plan), _timings(plan),
@@ -55,6 +56,7 @@ def _messages(plan, input_warnings) -> str:
 
 def _layers(plan) -> str:
     layers = plan.rewritten
+    calibrated = plan.calibration is not None
     if not layers:
         return section("layers", "Rewritten layers", "<p>no layer is rewritten</p>")
     rows = [Row(layer.name, [(layer.macs_after, _counts(layer.macs_before, layer.macs_after)),
@@ -78,10 +80,14 @@ def _layers(plan) -> str:
             (_bytes(layer.traffic_before, layer.traffic_after), layer.traffic_after),
             layer.emission or "-",
         ])
+        if calibrated:
+            cells[-1].insert(6, (fraction(layer.output_rel_error), layer.output_rel_error))
     headers = ["layer", "channels", "kernel", "r", "kept energy", "weight rel. err", "MACs before → after", "ratio",
                "params before → after", "memory traffic before → after", "emission"]
+    if calibrated:  # the predicted error of the layer's output on the calibration data
+        headers.insert(6, "output rel. err")
     return section("layers", f"Rewritten layers ({len(layers)})", chart,
-                   table(headers, cells, numeric=range(3, 10), css="sortable"))
+                   table(headers, cells, numeric=range(3, 10 + calibrated), css="sortable"))
 
 
 def _counts(before: int, after: int) -> str:

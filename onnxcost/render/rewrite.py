@@ -37,12 +37,16 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
                 report_params: int | None = None, dry_run: bool = False, report_traffic: int | None = None) -> str:
     """The per-layer table and the totals; ``report_*``: the report of the written model (None in a dry run)."""
     console, buffer = text_console(width)
-    title = f"{'Plan (dry run)' if dry_run else 'Rewrite'}: {plan.structure}, {plan.mode} - {visible(source)}"
+    calibrated = plan.calibration is not None
+    mode = plan.mode + (f", calibrated on {plan.calibration['samples']} samples" if calibrated else "")
+    title = f"{'Plan (dry run)' if dry_run else 'Rewrite'}: {plan.structure}, {mode} - {visible(source)}"
     layers = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
     rivals = list(dict.fromkeys(a.structure for layer in plan.rewritten for a in layer.alternatives))
     headers = [("layer", "left"), ("channels", "left"), ("kernel", "left"), ("r", "right"), ("kept\nenergy", "right"),
                ("weight\nrel. err", "right"), ("MACs\nbefore -> after", "right"), ("ratio", "right"),
                ("params\nbefore -> after", "right"), ("memory traffic\nbefore -> after", "right"), ("emission", "left")]
+    if calibrated:  # the predicted error of the layer's output on the calibration data
+        headers.insert(6, ("output\nrel. err", "right"))
     for header, justify in headers:  # one line per layer
         layers.add_column(header, justify=justify, overflow="fold", no_wrap=True)
     for layer in plan.rewritten:
@@ -53,6 +57,8 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
                  ratio(layer.macs_after, layer.macs_before),
                  f"{human_count(layer.params_before)} -> {human_count(layer.params_after)}",
                  f"{human_bytes(layer.traffic_before)} -> {human_bytes(layer.traffic_after)}", layer.emission or "-"]
+        if calibrated:
+            cells.insert(6, fraction(layer.output_rel_error))
         layers.add_row(*cells)
     console.print(layers)
     for layer in plan.rewritten:
