@@ -137,6 +137,41 @@ def run_cli(args: Sequence[str], prefix: Sequence[str] = ()) -> dict:
             "returncode": completed.returncode, "stderr": completed.stderr}
 
 
+_PYTHON_WRAPPER = """
+import atexit, os, runpy, sys
+def _peak():
+    with open("/proc/self/status") as handle:
+        hwm = next((line.split()[1] for line in handle if line.startswith("VmHWM:")), "0")
+    with open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(hwm)
+atexit.register(_peak)
+how, what, *rest = sys.argv[1:]
+if how == "-m":
+    sys.argv = [what, *rest]
+    runpy.run_module(what, run_name="__main__", alter_sys=True)
+else:
+    sys.argv = ["-c", *rest]
+    exec(compile(what, "<benchmark>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def run_python(args: Sequence[str], python: str = sys.executable) -> dict:
+    """Wall time (interpreter start and imports included), exit code and peak RSS (VmHWM) of the whole process
+    ``python -m MODULE ARGS...`` or ``python -c CODE ARGS...`` (``args`` starts with '-m' or '-c'), for any
+    interpreter ``python`` (another virtual environment's, say). Raises when the command fails."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak_file:
+        env = {**os.environ, "BENCH_PEAK_FILE": peak_file.name}
+        start = time.perf_counter()
+        completed = subprocess.run([python, "-c", _PYTHON_WRAPPER, *args], capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - start
+        peak = int(open(peak_file.name).read().strip() or 0) * 1024
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:2])} failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
+    return {"seconds": seconds, "peak_rss": peak, "stdout": completed.stdout}
+
+
 def median_of(runs: list[dict], key: str) -> float:
     """The median of ``key`` over the runs' JSON results."""
     return statistics.median(run[key] for run in runs)

@@ -32,6 +32,8 @@ DEQUANTIZE_DOMAINS = ("", "ai.onnx", "com.microsoft")
 RESCALED = frozenset({"MatMulInteger", "ConvInteger", "DynamicQuantizeLinear"})  # what quantize_dynamic rescales
 IN_MEMORY_SOURCE = "<in-memory model>"
 STANDARD_DOMAINS = ("", "ai.onnx")  # whose nodes onnx.checker validates before any rule runs
+# Figures of a row that add up, times its repeat, into its op type's summary and into the totals.
+SUMMED = ("macs", "flops", "special_ops", "memory_traffic_bytes", "macs_float", "macs_int8", "macs_weight_only")
 # What a rule of another domain raises on a node that does not fit the op's definition (nobody checked it).
 MISMATCH_ERRORS = (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError)
 
@@ -105,6 +107,7 @@ class _Analysis:
         self.row_quantization: list[list[str]] = []  # scales and zero points each row consumes
         self.unknown_ops: Counter[str] = Counter()
         self.uncosted: list[str] = []
+        self.sizes: dict[str, int] = {}  # tensor name -> bytes, worked out once (rows, totals and the peak ask again)
 
     # --- walking ------------------------------------------------------------
 
@@ -135,7 +138,7 @@ class _Analysis:
                 continue
             index = self._add_row(node, scope, repeat)
             own.append((index, node))
-            if any(True for _ in walk.subgraphs(node)):
+            if walk.has_subgraphs(node):
                 self._walk_subgraphs(node, self.rows[index], scope, repeat, visible)
         return own
 
@@ -206,30 +209,35 @@ class _Analysis:
 
     def _add_row(self, node: onnx.NodeProto, scope: str, repeat: int) -> int:
         index = len(self.rows)
-        name = node.name or f"{node.op_type}_{index}"
-        in_types = [self.types.get(n) if n else None for n in node.input]
-        out_types = [self.types.get(n) if n else None for n in node.output]
-        opset = self.opsets.get(node.domain if node.domain != "ai.onnx" else "", 0)
-        context = NodeContext(node, in_types, out_types, self.values, opset, self.dequantized)
+        # Each read of a protobuf field makes a new Python object: the node's fields are read once.
+        op_type, domain = node.op_type, node.domain
+        domain = domain if domain != "ai.onnx" else ""
+        inputs, outputs = list(node.input), list(node.output)
+        name = node.name or f"{op_type}_{index}"
+        types, size = self.types, self._size
+        in_types = [types.get(n) if n else None for n in inputs]
+        out_types = [types.get(n) if n else None for n in outputs]
+        context = NodeContext(node, in_types, out_types, self.values, self.opsets.get(domain, 0), self.dequantized)
         cost, costed = self._cost(context, name)
-        roots, quantization = self._weights(context)
-        self._note_passthrough(node)
-        output_bytes = sum(_bytes(t) for t in out_types)
-        bytes_read = cost.bytes_read if cost.bytes_read is not None else sum(_bytes(t) for t in in_types)
+        roots, quantization = self._weights(context, inputs, outputs)
+        self._note_passthrough(node, op_type, inputs, outputs)
+        output_bytes = sum(size(n) for n in outputs if n)
+        bytes_read = cost.bytes_read if cost.bytes_read is not None else sum(size(n) for n in inputs if n)
+        constants = self.constants
         row = NodeRow(
             index=index,
             name=name,
-            op_type=node.op_type,
-            domain=node.domain if node.domain != "ai.onnx" else "",
+            op_type=op_type,
+            domain=domain,
             scope=scope,
             repeat=repeat,
             macs=cost.macs,
             flops=cost.flops,
             special_ops=cost.special_ops,
-            params=sum(self._elements(r) for r in roots),
-            param_bytes=sum(_stored_bytes(self.constants[r]) for r in roots),
-            inputs=list(node.input),
-            outputs=list(node.output),
+            params=sum(self._elements(r) for r in roots) if roots else 0,
+            param_bytes=sum(_stored_bytes(constants[r]) for r in roots) if roots else 0,
+            inputs=inputs,
+            outputs=outputs,
             output_shapes=[list(t.shape) if t is not None and t.shape is not None else None for t in out_types],
             output_bytes=output_bytes,
             bytes_read=bytes_read,
@@ -238,8 +246,8 @@ class _Analysis:
             macs_float=cost.macs - cost.macs_int8 - cost.macs_weight_only,
             macs_int8=cost.macs_int8,
             macs_weight_only=cost.macs_weight_only,
-            quantization_params=sum(numel(self.constants[r].dims) for r in quantization),
-            quantization_param_bytes=sum(_stored_bytes(self.constants[r]) for r in quantization),
+            quantization_params=sum(numel(constants[r].dims) for r in quantization) if quantization else 0,
+            quantization_param_bytes=sum(_stored_bytes(constants[r]) for r in quantization) if quantization else 0,
         )
         self.rows.append(row)
         self.row_roots.append(roots)
@@ -272,15 +280,15 @@ class _Analysis:
                 ) from exc
             raise
 
-    def _weights(self, context: NodeContext) -> tuple[list[str], list[str]]:
+    def _weights(self, context: NodeContext, inputs: list[str], outputs: list[str]) -> tuple[list[str], list[str]]:
         """Stored tensors the node consumes (through Identity/Cast/DequantizeLinear/... chains): its weights, and its
-        quantization parameters (scales and zero points, whatever their rank)."""
+        quantization parameters (scales and zero points, whatever their rank). ``inputs``, ``outputs``: the node's."""
         node = context.node
         domain, op_type = node.domain, node.op_type
-        rescaling = op_type == "Mul" and bool(node.output) and node.output[0] in self.rescaling
+        rescaling = op_type == "Mul" and bool(outputs) and outputs[0] in self.rescaling
         roots: list[str] = []
         quantization: list[str] = []
-        for slot, name in enumerate(node.input):
+        for slot, name in enumerate(inputs):
             if not name:
                 continue
             root = self.passthrough_source.get(name, name)
@@ -303,8 +311,8 @@ class _Analysis:
                     self.packed[root] = logical
         return roots, quantization
 
-    def _note_passthrough(self, node: onnx.NodeProto) -> None:
-        if node.op_type in WEIGHT_PASSTHROUGH and node.input and node.input[0] and node.output:
+    def _note_passthrough(self, node: onnx.NodeProto, op_type: str, inputs: list[str], outputs: list[str]) -> None:
+        if op_type in WEIGHT_PASSTHROUGH and inputs and inputs[0] and outputs:
             source = self.passthrough_source.get(node.input[0], node.input[0])
             if source in self.constants:
                 self.passthrough_source[node.output[0]] = source
@@ -317,6 +325,13 @@ class _Analysis:
                     self.dequantized[node.output[0]] = data.elem_type
             elif node.input[0] in self.dequantized:
                 self.dequantized[node.output[0]] = self.dequantized[node.input[0]]
+
+    def _size(self, name: str) -> int:
+        """Bytes of tensor ``name`` (0 when its shape is unknown)."""
+        size = self.sizes.get(name)
+        if size is None:
+            size = self.sizes[name] = _bytes(self.types.get(name))
+        return size
 
     def _elements(self, root: str) -> int:
         """A weight's logical elements (a packed one's values, not its bytes)."""
@@ -340,25 +355,35 @@ class _Analysis:
         roots_by_op: dict[str, set[str]] = {}
         weights: set[str] = set()
         quantization: set[str] = set()
+        dequantized_weights = self.dequantized_weights
         for row, roots, scales in zip(self.rows, self.row_roots, self.row_quantization):
             key = _op_key(row.domain, row.op_type)
-            summary = summaries.setdefault(key, OpTypeSummary())
+            summary = summaries.get(key)
+            if summary is None:
+                summary = summaries[key] = OpTypeSummary()
+                roots_by_op[key] = set()
+            repeat = row.repeat
             summary.count += 1
-            for figures in (totals, summary):
-                figures.macs += row.macs * row.repeat
-                figures.flops += row.flops * row.repeat
-                figures.special_ops += row.special_ops * row.repeat
-                figures.memory_traffic_bytes += row.memory_traffic_bytes * row.repeat
-                figures.macs_float += row.macs_float * row.repeat
-                figures.macs_int8 += row.macs_int8 * row.repeat
-                figures.macs_weight_only += row.macs_weight_only * row.repeat
-            written = sum(_bytes(self.types.get(out)) for out in row.outputs if out in self.dequantized_weights)
-            totals.activation_bytes += (row.output_bytes - written) * row.repeat  # dequantized weights: not activations
-            if row.repeat and (row.domain, row.op_type) in COMPUTE_OPS:
+            summary.macs += row.macs * repeat
+            summary.flops += row.flops * repeat
+            summary.special_ops += row.special_ops * repeat
+            summary.memory_traffic_bytes += row.memory_traffic_bytes * repeat
+            summary.macs_float += row.macs_float * repeat
+            summary.macs_int8 += row.macs_int8 * repeat
+            summary.macs_weight_only += row.macs_weight_only * repeat
+            written = 0
+            if dequantized_weights:  # dequantized weights are not activations
+                written = sum(self._size(out) for out in row.outputs if out in dequantized_weights)
+            totals.activation_bytes += (row.output_bytes - written) * repeat
+            if repeat and (row.domain, row.op_type) in COMPUTE_OPS:
                 totals.compute_layers += 1
-            weights.update(roots)
-            quantization.update(scales)
-            roots_by_op.setdefault(key, set()).update(roots)
+            if roots:
+                weights.update(roots)
+                roots_by_op[key].update(roots)
+            if scales:
+                quantization.update(scales)
+        for name in SUMMED:  # every row is in exactly one op type: the totals are the op types' sums
+            setattr(totals, name, sum(getattr(summary, name) for summary in summaries.values()))
         totals.params = sum(self._elements(r) for r in weights)
         totals.param_bytes = sum(_stored_bytes(self.constants[r]) for r in weights)
         for root in weights:
@@ -376,14 +401,15 @@ class _Analysis:
         graph = self.skeleton.graph
         initializers = {t.name for t in graph.initializer}
         graph_inputs = [v.name for v in graph.input if v.name not in initializers]
-        sizes = {name: _bytes(self.types.get(name)) for name in graph_inputs}
-        for _, node in main:
-            sizes.update((name, _bytes(self.types.get(name))) for name in node.output
+        sizes = {name: self._size(name) for name in graph_inputs}
+        reads, writes = [], []
+        for index, node in main:  # the rows hold each node's inputs and outputs already read from the protobuf
+            row = self.rows[index]
+            writes.append(row.outputs)
+            reads.append(node_inputs(node) if walk.has_subgraphs(node) else [name for name in row.inputs if name])
+            sizes.update((name, self._size(name)) for name in row.outputs
                          if name and name not in self.dequantized_weights)
-        peak, step, live = peak_activations(
-            [node_inputs(node) for _, node in main], [list(node.output) for _, node in main],
-            graph_inputs, [v.name for v in graph.output], sizes,
-        )
+        peak, step, live = peak_activations(reads, writes, graph_inputs, [v.name for v in graph.output], sizes)
         at = self.rows[main[step][0]] if step is not None else None
         return Peak(
             bytes=peak,

@@ -45,11 +45,16 @@ def live_bytes_per_step(
     sizes: Mapping[str, int],
 ) -> list[int]:
     """Bytes live at each step (empty for a graph without nodes)."""
-    steps = len(node_inputs)
+    spans = lifetimes(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes)
+    return _curve(spans, sizes, len(node_inputs))
+
+
+def _curve(spans: Mapping[str, tuple[int, int]], sizes: Mapping[str, int], steps: int) -> list[int]:
+    """Bytes live at each of ``steps`` steps, given every activation's (first, last) step."""
     if steps == 0:  # a graph that hands its inputs straight to its outputs runs nothing
         return []
     change = [0] * (steps + 1)
-    for name, (start, end) in lifetimes(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes).items():
+    for name, (start, end) in spans.items():
         change[start] += sizes[name]
         change[end + 1] -= sizes[name]
     curve, live = [], 0
@@ -68,12 +73,12 @@ def peak_activations(
     top: int = 5,
 ) -> tuple[int, int | None, list[str]]:
     """(peak bytes, step of the peak or None, names of the largest tensors live there)."""
-    curve = live_bytes_per_step(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes)
+    spans = lifetimes(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes)
+    curve = _curve(spans, sizes, len(node_inputs))
     peak = max(curve, default=0)
     if peak <= 0:
         return 0, None, []
     peak_step = curve.index(peak)  # the first step at the peak
-    spans = lifetimes(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes)
     alive = [name for name, (start, end) in spans.items() if start <= peak_step <= end]
     alive.sort(key=lambda name: (-sizes[name], name))
     return peak, peak_step, alive[:top]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from onnx import TensorProto
 
 # Bits per element, by TensorProto enum name (names missing from an older onnx are skipped).
@@ -36,10 +38,7 @@ STORAGE_CLASSES = ("float", "int8", "int4", "int32")
 
 def numel(shape) -> int:
     """Element count of a shape (1 for a scalar); exact for any size."""
-    total = 1
-    for dim in shape:
-        total *= int(dim)
-    return total
+    return math.prod(map(int, shape))  # Python ints (not numpy's, which wrap at 2**63), multiplied in C
 
 
 def tensor_bytes(elem_type: int, count: int) -> int:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import onnx
 from onnx import AttributeProto
 
+_GRAPH, _GRAPHS = AttributeProto.GRAPH, AttributeProto.GRAPHS
+
 
 def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
     """(attribute name, graph) for each graph attribute of ``node`` (If branches, Loop/Scan bodies)."""
@@ -18,14 +20,27 @@ def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
                 yield f"{attr.name}[{index}]", graph
 
 
+def has_subgraphs(node: onnx.NodeProto) -> bool:
+    """Whether ``node`` holds a graph attribute (the test ``subgraphs`` makes, without a generator per node)."""
+    for attr in node.attribute:
+        if attr.type == _GRAPH or attr.type == _GRAPHS:
+            return True
+    return False
+
+
 def graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
     """``graph`` and all graphs nested in it, outermost first."""
     stack = [graph]
     while stack:
         current = stack.pop()
         yield current
+        # Inline rather than through subgraphs(): this runs over every node of the model, several times per report.
         for node in current.node:
-            stack.extend(sub for _, sub in subgraphs(node))
+            for attr in node.attribute:
+                if attr.type == _GRAPH:
+                    stack.append(attr.g)
+                elif attr.type == _GRAPHS:
+                    stack.extend(attr.graphs)
 
 
 def model_graphs(model: onnx.ModelProto) -> Iterator[onnx.GraphProto]:

@@ -29,3 +29,11 @@ def test_start_up_imports_no_heavy_package(args):
 def test_the_heavy_packages_come_with_the_work():
     # The same check sees them once a command needs them: analysis imports networkx (graph algorithms).
     assert "networkx" in imported_by("-c", "import onnxcost; onnxcost.analyze")
+
+
+def test_help_does_not_import_onnx_or_numpy():
+    # --help imports the render package for its escaping alone; the renderers (the HTML page needs onnx and numpy)
+    # come with the command that renders.
+    names = imported_by("-m", "onnxcost", "--help")
+    assert names & {"onnx", "numpy"} == set()
+    assert "numpy" in imported_by("-c", "from onnxcost.render import render_html")  # the check sees them

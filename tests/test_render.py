@@ -1,6 +1,7 @@
 """Renderers: the JSON schema, exact integers, byte-for-byte determinism, and the other formats."""
 
 import csv
+import enum
 import io
 import json
 
@@ -75,3 +76,63 @@ def test_top_keeps_the_heaviest(report):
     data = json.loads(render(report, "json", top=1))
     assert [n["name"] for n in data["nodes"]] == ["conv"]
     assert data["totals"]["macs"] == CONV_MACS  # totals stay whole
+
+
+# --- indented JSON: the same text as json.dumps(indent=...), written faster ------------------------------------
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+class _Ratio(float):
+    def __repr__(self):  # json writes float subclasses with float.__repr__, not their own
+        return "ratio"
+
+
+def _numpy_scalar(value):
+    return value.item()
+
+
+JSON_VALUES = [
+    {"schema": "onnxcost.report/1", "nodes": [{"index": 0, "inputs": ["x", ""], "output_shapes": [[1, 4], None, []]}]},
+    {}, [], [{}], [[]], {"a": {}, "b": [], "c": [[], {}]}, (1, (2, 3)),
+    "plain", "", 0, -7, 2**70, True, False, None, 1.5, -0.0, 1e-05, 1e22, 0.1 + 0.2,
+    float("nan"), float("inf"), float("-inf"), [float("nan"), {"e": float("-inf")}],
+    {"ünï": "ço∂é ✓ 😀", "ctrl": "tab\tnew\nline\u2028 quote\" back\\ nul\x00 del\x7f"},
+    {1: "int key", 2.5: "float key", True: "bool key", None: "none key", "s": "str"},
+    {False: 0, 0.0: 1},  # equal keys: json keeps the last value under the first key's text
+    {"level": _Level.HIGH, "ratio": _Ratio(0.25), "levels": [_Level.HIGH]},
+    [[[[[1]]]]],
+]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES, ids=range(len(JSON_VALUES)))
+@pytest.mark.parametrize("indent", [1, 2, 4])
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_indented_json_is_json_dumps_byte_for_byte(value, indent, ensure_ascii):
+    from onnxcost.render.indented_json import dumps
+
+    assert dumps(value, indent=indent, ensure_ascii=ensure_ascii) == json.dumps(value, indent=indent,
+                                                                                 ensure_ascii=ensure_ascii)
+
+
+def test_indented_json_layout_by_hand():
+    from onnxcost.render.indented_json import dumps
+
+    # Two spaces per level, ',' at line ends, ': ' after keys, empty containers closed on the spot.
+    assert dumps({"a": [1, {"b": None}], "c": [], "d": "é"}, indent=2) == (
+        '{\n  "a": [\n    1,\n    {\n      "b": null\n    }\n  ],\n  "c": [],\n  "d": "\\u00e9"\n}'
+    )
+
+
+def test_indented_json_hands_other_objects_to_default():
+    import numpy as np
+
+    from onnxcost.render.as_json import json_text
+    from onnxcost.render.indented_json import dumps
+
+    record = {"error": np.float32(0.5), "count": np.int64(3), "shape": [np.int64(2)]}
+    assert json_text(record) == '{\n  "error": 0.5,\n  "count": 3,\n  "shape": [\n    2\n  ]\n}\n'
+    assert dumps(record, default=_numpy_scalar) == json.dumps(record, indent=2, default=_numpy_scalar)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps({"x": object()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from operator import attrgetter
 
 from ..report import Report
 from .sanitize import visible
@@ -18,15 +19,30 @@ TEXT_COLUMNS = ("name", "op_type", "domain", "scope")  # from the file: escaped 
 
 
 def shape_text(shape: list[int] | None) -> str:
-    return "?" if shape is None else "x".join(str(d) for d in shape) or "scalar"
+    return "?" if shape is None else "x".join(map(str, shape)) or "scalar"
+
+
+_ROW_VALUES = attrgetter(*COLUMNS)
+_TEXT_AT = [COLUMNS.index(column) for column in TEXT_COLUMNS]
+_SHAPES_AT = COLUMNS.index("output_shapes")
 
 
 def render_csv(report: Report, top: int | None = None) -> str:
+    escaped: dict[str, str] = {}  # each distinct name, op type, domain and scope escaped once
+
+    def line(row) -> list:
+        values = list(_ROW_VALUES(row))
+        for at in _TEXT_AT:
+            text = values[at]
+            safe = escaped.get(text)
+            if safe is None:
+                safe = escaped[text] = visible(text)
+            values[at] = safe
+        values[_SHAPES_AT] = ";".join(map(shape_text, values[_SHAPES_AT]))
+        return values
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in heaviest(report, top):
-        values = vars(row) | {"output_shapes": ";".join(shape_text(s) for s in row.output_shapes)}
-        values.update((key, visible(values[key])) for key in TEXT_COLUMNS)
-        writer.writerow([values[column] for column in COLUMNS])
+    writer.writerows(map(line, heaviest(report, top)))
     return buffer.getvalue()

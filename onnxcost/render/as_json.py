@@ -3,9 +3,8 @@ and validate results (docs/rewrite-schema.md, docs/validate-schema.md)."""
 
 from __future__ import annotations
 
-import json
-
 from ..report import Report
+from .indented_json import dumps
 from .selection import heaviest
 
 
@@ -14,13 +13,13 @@ def render_json(report: Report, top: int | None = None) -> str:
     if top is not None:
         wanted = {row.index for row in heaviest(report, top)}
         data["nodes"] = [row for row in data["nodes"] if row["index"] in wanted]
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def json_text(record: dict) -> str:
     """A result's record as indented JSON (ASCII, NaN and infinities as JavaScript writes them), numpy scalars as
     Python numbers."""
-    return json.dumps(record, indent=2, default=_plain) + "\n"
+    return dumps(record, indent=2, default=_plain) + "\n"
 
 
 def _plain(value):

@@ -9,15 +9,22 @@ from .as_csv import shape_text
 from .sanitize import visible
 
 
-def _n(value: int) -> str:
-    return f"{value:,}"
+_n = "{:,}".format  # exact integers, thousands separated: 1,234,567
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |"]
     lines.append("|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|")
-    lines.extend("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows)
+    lines.extend(_row(cells) for cells in rows)
     return lines
+
+
+def _row(cells: list[str]) -> str:
+    """A table line, '|' inside a cell escaped."""
+    text = " | ".join(cells)
+    if text.count("|") != len(cells) - 1:  # some cell holds a '|' of its own (the separators make len - 1)
+        text = " | ".join(cell.replace("|", "\\|") for cell in cells)
+    return "| " + text + " |"
 
 
 def _peak_at(report: Report) -> str:

@@ -8,9 +8,8 @@ and target "". Nodes are matched by name, so unnamed nodes cannot be shown.
 
 from __future__ import annotations
 
-import json
-
 from ..report import Report
+from .indented_json import dumps
 from .selection import heaviest
 
 NODE_METRICS = ["macs", "flops", "special_ops", "params", "output_bytes", "memory_traffic_bytes"]
@@ -26,4 +25,4 @@ def render_netron(report: Report, top: int | None = None) -> str:
             {"kind": "node", "target": row.name, "name": name, "value": getattr(row, name)} for name in NODE_METRICS
         )
     document = {"signature": "netron:attachment", "metadata": [], "metrics": metrics}
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    return dumps(document, indent=1, ensure_ascii=False) + "\n"

@@ -1,0 +1,148 @@
+"""onnxcost against its peer and its floor, whole-process: the table of issue 13 in one command.
+
+    python benchmarks/peers.py [--repeats 5] [--skip-7b] [--onnx-tool-venv DIR]
+
+Every figure is a whole process (interpreter start and imports included), timed from the parent with
+``perf_counter``; peak memory is the process's own VmHWM. Each case is a pair run in the same loop, a then b,
+``--repeats`` times, so a noisy moment lands on both; the table shows the medians and their ratio.
+
+- MobileNet V2 and ResNet-50 (the samples written to files): ``onnxcost report FILE`` (the table) against
+  onnx-tool's ``python -m onnx_tool -i FILE`` (its profile: shapes, MACs, parameters, memory, the per-node
+  table). onnx-tool is installed by this script into its own throwaway virtual environment (``python -m venv``,
+  ``pip install onnx-tool``), deleted afterwards unless ``--onnx-tool-venv`` names one to keep and reuse.
+- ``onnxcost --help``.
+- The 47k-node transformer of report_scale.py (1,436 blocks, 47,388 nodes): ``onnxcost report -f json -o``
+  against ``onnx.load`` of the same file (``import onnx`` included); and the same pair on the 12k-node one
+  (364 blocks, 12,012 nodes): the growth from 12k to 47k against the growth in nodes.
+- The LLaMA-7B-shaped decoder of report_external_7b.py (weights in a sparse external file, never read):
+  ``onnxcost report -f json -o`` against ``onnx.load(load_external_data=False)``.
+
+Exits non-zero only when a report's totals are not the hand counts of report_scale.py / report_external_7b.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+import onnx
+
+from _common import MB, machine, run_python, table
+from report_external_7b import Llama, write_model
+from report_scale import Transformer, build_transformer
+
+LOAD = "import sys, onnx; onnx.load(sys.argv[1], load_external_data=False)"
+
+
+def onnx_tool_python(keep: str | None, scratch: Path) -> str:
+    """The interpreter of a virtual environment holding onnx-tool (made and filled here when needed)."""
+    folder = Path(keep) if keep else scratch / "onnx-tool-venv"
+    python = folder / "bin" / "python"
+    if not python.exists():
+        print(f"installing onnx-tool into {folder} ...", flush=True)
+        venv.create(folder, with_pip=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "onnx-tool"], check=True)
+    version = subprocess.run([str(python), "-m", "pip", "show", "onnx-tool"], capture_output=True, text=True).stdout
+    print("onnx-tool", next((line.split()[1] for line in version.splitlines() if line.startswith("Version:")), "?"))
+    return str(python)
+
+
+def pair(a: list[str], b: list[str] | None, repeats: int, python_b: str = sys.executable) -> tuple[list[dict], list[dict]]:
+    """``repeats`` runs of a and b, interleaved (a, b, a, b, ...); b may be None (a alone)."""
+    print("measuring", " ".join(Path(arg).name for arg in a[1:]), "..." if b is None else "and its peer ...", flush=True)
+    runs_a, runs_b = [], []
+    run_python(a)  # warm the page cache for the files and the packages: the first run is not measured
+    if b is not None:
+        run_python(b, python_b)
+    for _ in range(repeats):
+        runs_a.append(run_python(a))
+        if b is not None:
+            runs_b.append(run_python(b, python_b))
+    return runs_a, runs_b
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def seconds(runs: list[dict]) -> str:
+    return f"{median(runs, 'seconds'):.3f} s, {median(runs, 'peak_rss') / MB:,.0f} MiB" if runs else "–"
+
+
+def ratio(a: list[dict], b: list[dict]) -> float:
+    return median(a, "seconds") / median(b, "seconds")
+
+
+def check_report(path: Path, params: int, macs: int) -> list[str]:
+    totals = json.loads(path.read_text())["totals"]
+    wrong = [f"{path.name}: {key} {totals[key]:,} != {want:,} by hand"
+             for key, want in (("params", params), ("macs", macs)) if totals[key] != want]
+    path.unlink()
+    return wrong
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each pair; the medians are shown")
+    parser.add_argument("--skip-7b", action="store_true", help="leave out the 7B decoder")
+    parser.add_argument("--onnx-tool-venv", help="keep onnx-tool's virtual environment here (reused when present)")
+    args = parser.parse_args()
+    print(machine())
+    scratch = Path(tempfile.mkdtemp(prefix="onnxcost-peers-"))
+    rows, problems = [], []
+    try:
+        peer = onnx_tool_python(args.onnx_tool_venv, scratch)
+        onnxcost = ["-m", "onnxcost"]
+        for sample in ("mobilenet_v2", "resnet50"):
+            path = scratch / f"{sample}.onnx"
+            run_python([*onnxcost, "sample", sample, "-o", str(path)])
+            a, b = pair([*onnxcost, "report", str(path)], ["-m", "onnx_tool", "-i", str(path)], args.repeats, peer)
+            rows.append([f"{sample} sample, `report` (table)", seconds(a), "onnx-tool -i: " + seconds(b),
+                         f"{ratio(a, b):.2f}x"])
+        a, _ = pair([*onnxcost, "--help"], None, args.repeats)
+        rows.append(["`onnxcost --help`", seconds(a), "–", "–"])
+
+        growth = {}
+        for blocks in (364, 1436):
+            spec = Transformer(blocks=blocks)
+            path = scratch / f"transformer_{spec.nodes}.onnx"
+            onnx.save(build_transformer(spec), str(path))
+            out = scratch / "report.json"
+            a, b = pair([*onnxcost, "report", str(path), "-f", "json", "-o", str(out)], ["-c", LOAD, str(path)],
+                        args.repeats)
+            problems += check_report(out, spec.params(), spec.macs())
+            growth[spec.nodes] = (median(a, "seconds"), median(b, "seconds"))
+            rows.append([f"{spec.nodes:,}-node transformer, `report -f json`", seconds(a),
+                         "onnx.load: " + seconds(b), f"{ratio(a, b):.1f}x the parse"])
+            path.unlink()
+        (small, (a_small, b_small)), (large, (a_large, b_large)) = sorted(growth.items())
+        rows.append([f"growth {small:,} → {large:,} nodes (x{large / small:.2f})", f"x{a_large / a_small:.2f}",
+                     f"onnx.load: x{b_large / b_small:.2f}", "–"])
+
+        if not args.skip_7b:
+            spec = Llama()
+            path, data = write_model(spec, scratch)
+            out = scratch / "report.json"
+            a, b = pair([*onnxcost, "report", str(path), "-f", "json", "-o", str(out)], ["-c", LOAD, str(path)],
+                        args.repeats)
+            problems += check_report(out, spec.params(), spec.macs())
+            rows.append(["7B decoder, 13.5 GB external weights, `report -f json`", seconds(a),
+                         "onnx.load: " + seconds(b), f"{ratio(a, b):.1f}x"])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\nwhole process, medians of {args.repeats} interleaved runs (time, peak RSS):\n")
+    print(table(["case", "onnxcost", "peer / floor", "ratio"], rows))
+    for problem in problems:
+        print("WRONG:", problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
