@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
-import networkx as nx
 import onnx
 
 from . import walk
@@ -43,7 +42,7 @@ def outer_references(node: onnx.NodeProto) -> set[str]:
 def node_inputs(node: onnx.NodeProto) -> list[str]:
     """Explicit inputs plus the implicit ones of subgraphs."""
     names = [name for name in node.input if name]
-    if node.attribute:
+    if walk.has_subgraphs(node):
         names.extend(sorted(outer_references(node) - set(names)))
     return names
 
@@ -98,6 +97,8 @@ def _already_sorted(inputs: list[list[str]], producer: dict[str, int]) -> bool:
 
 
 def _describe_cycle(nodes: list[onnx.NodeProto], inputs: list[list[str]], producer: dict[str, int]) -> str:
+    import networkx as nx  # only on this error path: it costs every run ~0.1 s of start-up
+
     digraph = nx.DiGraph()
     for index, names in enumerate(inputs):
         for name in names:
@@ -157,7 +158,7 @@ def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int
     if domain not in opsets:  # onnx.checker and onnxruntime refuse it: no operator set says what the op means
         raise InvalidModelError(f"node {_label(node, index)}: the model imports no opset of domain "
                                 f"'{domain or 'ai.onnx'}'")
-    if any(True for _ in walk.subgraphs(node)):
+    if walk.has_subgraphs(node):
         return  # the checker would check the subgraph without its outer scope; its nodes are checked one by one
     try:
         onnx.checker.check_node(node, context)
