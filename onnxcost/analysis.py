@@ -114,6 +114,7 @@ class _Analysis:
     def run(self) -> Report:
         graph = self.skeleton.graph
         main = self._walk(graph, scope="", repeat=1, outer=set())
+        self._receptive_fields(main)
         self._warn_uncounted()
         totals, by_op_type = self._totals()
         peak = self._peak(main)
@@ -126,6 +127,21 @@ class _Analysis:
             nodes=self.rows,
             warnings=self.warnings,
         )
+
+    def _receptive_fields(self, main: list[tuple[int, onnx.NodeProto]]) -> None:
+        """Each main-graph row's receptive field and jump (receptive.trace over the rows' shapes)."""
+        from .receptive import CONVS, POOLS, trace
+
+        if not any(node.op_type in CONVS or node.op_type in POOLS for _, node in main):
+            return  # no windowed op: no field starts anywhere (transformers)
+        shapes = {t.name: list(t.dims) for t in self.skeleton.graph.initializer}
+        for value in self.skeleton.graph.input:
+            tensor = self.types.get(value.name)
+            shapes[value.name] = list(tensor.shape) if tensor is not None and tensor.shape is not None else None
+        for row in self.rows:
+            shapes.update(zip(row.outputs, row.output_shapes))
+        for index, field in trace(((index, node) for index, node in main), shapes).items():
+            self.rows[index].receptive_field, self.rows[index].jump = list(field.rf), list(field.jump)
 
     def _walk(self, graph: onnx.GraphProto, scope: str, repeat: int, outer: set[str]) -> list[tuple[int, onnx.NodeProto]]:
         """Rows for ``graph`` (subgraphs' rows follow their node); returns (row index, node) of its own nodes."""

@@ -52,6 +52,10 @@ class NodeRow:
     macs_weight_only: int = 0
     quantization_params: int = 0  # elements of the scales and zero points it reads (any rank)
     quantization_param_bytes: int = 0
+    # per spatial axis, in input pixels: the receptive field of its first output and the jump between neighbouring
+    # outputs (docs/receptive-field.md); None for nodes without spatial axes or inside subgraphs
+    receptive_field: list[float] | None = None
+    jump: list[float] | None = None
 
 
 @dataclass

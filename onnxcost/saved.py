@@ -108,11 +108,11 @@ def _is_saved_report(path: Path) -> bool:
 # parameters): a report saved before them reads them as 0, every other field stays required.
 ADDED_LATER = frozenset({
     "macs_float", "macs_int8", "macs_weight_only", "param_bytes_float", "param_bytes_int8", "param_bytes_int4",
-    "param_bytes_int32", "quantization_params", "quantization_param_bytes",
+    "param_bytes_int32", "quantization_params", "quantization_param_bytes", "receptive_field", "jump",
 })
 
 # What each annotation of the report's dataclasses admits (they are strings: report.py defers annotations).
-_SCALARS = {"int": int, "str": str, "bool": bool}
+_SCALARS = {"int": int, "str": str, "bool": bool, "float": (int, float)}
 
 
 def _build(cls, data: dict, where: str, **given):
@@ -125,7 +125,7 @@ def _build(cls, data: dict, where: str, **given):
         if f.name in values:
             continue
         if f.name not in data and f.name in ADDED_LATER:
-            continue  # a report saved before the precision breakdown: the dataclass default (0)
+            continue  # a report saved before the field existed: the dataclass default (0 or None)
         if f.name not in data:
             raise SavedReportError(f"{where}.{f.name} is missing")
         values[f.name] = _checked(data[f.name], str(f.type), f"{where}.{f.name}")
@@ -174,7 +174,7 @@ def _strings(values: list, where: str) -> list[str]:
 
 
 def _expected(kind: str, optional: bool) -> str:
-    names = {"int": "an integer", "str": "a string", "bool": "true or false", "list": "a list", "dict": "an object"}
+    names = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "list": "a list", "dict": "an object"}
     text = names.get(kind) or names.get(kind.partition("[")[0], kind)
     return f"{text} or null" if optional else text
 

@@ -194,3 +194,31 @@ def test_a_field_that_ended_does_not_start_again():
     got = fields_of(nodes, w, size=8, channels=4)
     assert got["c1"] == square(3, 1, -1)
     assert "flatten" not in got and "unflatten" not in got and "c2" not in got
+
+
+def test_the_report_carries_the_fields(vgg16):
+    import json
+
+    import onnxcost
+    from onnxcost.render import render
+
+    report = onnxcost.analyze(vgg16)
+    rows = {row.name: row for row in report.nodes}
+    # 3x3 convs add 2·jump, 2x2/2 pools add 1·jump and double it: 1+2+2 = 5, pool1 6 (jump 2), +4+4 = 14,
+    # pool2 16 (jump 4), +8·3 = 40, pool3 44 (jump 8), +16·3 = 92, pool4 100 (jump 16), +32·3 = 196 at conv5_3
+    assert (rows["conv5_3"].receptive_field, rows["conv5_3"].jump) == ([196, 196], [16, 16])
+    assert (rows["pool5"].receptive_field, rows["pool5"].jump) == ([212, 212], [32, 32])  # 196 + (2-1)·16
+    assert rows["fc6"].receptive_field is None  # after Flatten: no spatial axes
+    nodes = {row["name"]: row for row in json.loads(render(report, "json"))["nodes"]}
+    assert nodes["pool5"]["receptive_field"] == [212, 212] and nodes["fc6"]["jump"] is None
+    assert any("pool5" in line and "212x212" in line for line in render(report, "table").splitlines())
+
+
+def test_a_model_without_windowed_ops_has_no_field_column():
+    import onnxcost
+    from onnxcost.render import render
+
+    built = model([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], {"x": [1, 8, 16]}, ["y"], {"w": zeros(16, 4)})
+    report = onnxcost.analyze(built)
+    assert report.nodes[0].receptive_field is None
+    assert "receptive field" not in render(report, "table")

@@ -17,18 +17,22 @@ from .terminal import optional, share_bar, text_console
 def render_table(report: Report, top: int | None = None, width: int | None = None) -> str:
     console, buffer = text_console(width)
     nodes = Table(box=box.SIMPLE_HEAD, title=f"Top {top} nodes by MACs" if top is not None else None, title_justify="left")
+    spatial = any(r.receptive_field for r in report.nodes)  # a column for CNNs, none for transformers
     for header, justify in [("#", "right"), ("node", "left"), ("op", "left"), ("output shape", "left"),
+                            *([("receptive field", "right")] if spatial else []),
                             ("MACs", "right"), ("MACs share", "left"), ("FLOPs", "right"), ("params", "right"),
                             ("output", "right"), ("traffic", "right")]:
         nodes.add_column(header, justify=justify, overflow="fold")
-    optional(nodes, "MACs share", "FLOPs", "traffic", "output", "output shape", "#")  # on a narrow terminal, first dropped first
+    # on a narrow terminal, the first named is dropped first
+    optional(nodes, "MACs share", "receptive field", "FLOPs", "traffic", "output", "output shape", "#")
     rows = heaviest(report, top)
     largest = max((r.macs * r.repeat for r in report.nodes), default=0)
     for r in rows:
         name = visible((f"{r.scope}/" if r.scope else "") + r.name) + (f" ×{r.repeat}" if r.repeat != 1 else "")
+        field = ["x".join(f"{v:g}" for v in r.receptive_field) if r.receptive_field else ""] if spatial else []
         nodes.add_row(
             str(r.index), name, visible(r.op_type) + ("" if r.costed else "*"),
-            ", ".join(shape_text(s) for s in r.output_shapes),
+            ", ".join(shape_text(s) for s in r.output_shapes), *field,
             human_count(r.macs), share_bar(r.macs * r.repeat, report.totals.macs, largest), human_count(r.flops), human_count(r.params),
             human_bytes(r.output_bytes), human_bytes(r.memory_traffic_bytes),
         )
