@@ -39,3 +39,11 @@ def test_help_does_not_import_onnx_or_numpy():
     names = imported_by("-m", "onnxcost", "--help")
     assert names & {"onnx", "numpy"} == set()
     assert "numpy" in imported_by("-c", "from onnxcost.render import render_html")  # the check sees them
+
+
+def test_a_report_imports_only_what_it_needs(tmp_path):
+    # A whole `onnxcost report` run: no onnxruntime, graphsurgeon, sympy or networkx, and no pydantic (typer 0.29
+    # coerces every parameter through it, ~0.3 s of imports: pyproject keeps typer below it).
+    names = imported_by("-m", "onnxcost", "report", "--sample", "squeezenet1_1", "-o", str(tmp_path / "r.txt"))
+    assert names & {*HEAVY, "pydantic"} == set()
+    assert "onnx" in names  # the check sees what the report does import
