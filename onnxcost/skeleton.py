@@ -64,14 +64,19 @@ def free_dim_name(tensor: str, axis: int) -> str:
     return f"{tensor}_dim{axis}"
 
 
+ANONYMOUS_DIMS = frozenset({"?"})  # Paddle2ONNX's "unknown": each one its own dimension, not one shared symbol
+
+
 def name_free_dims(graph: onnx.GraphProto) -> None:
     """Negative dim_values of ``graph``'s inputs, outputs and value_info (-1 is how Paddle2ONNX and others write
-    "unknown") become dim_params named by ``free_dim_name``, so they are free dimensions like any other."""
+    "unknown") and dim_params "?" become dim_params named by ``free_dim_name``, so they are free dimensions like
+    any other, independent of each other."""
     for value in [*graph.input, *graph.output, *graph.value_info]:
         if not value.type.HasField("tensor_type"):
             continue
         for axis, dim in enumerate(value.type.tensor_type.shape.dim):
-            if dim.WhichOneof("value") == "dim_value" and dim.dim_value < 0:
+            kind = dim.WhichOneof("value")
+            if (kind == "dim_value" and dim.dim_value < 0) or (kind == "dim_param" and dim.dim_param in ANONYMOUS_DIMS):
                 dim.dim_param = free_dim_name(value.name, axis)
 
 

@@ -41,6 +41,14 @@ def test_negative_dims_are_named_after_input_and_axis_and_bind_with_dims():
     assert [i.shape for i in report.model.inputs] == [[2, 3, 48, 192]]
 
 
+def test_question_mark_dims_are_each_their_own_dimension():
+    # Paddle2ONNX also writes "?" for unknown: [None, 3, "?", "?"] must take 48x192, not one symbol for both.
+    built = model([helper.make_node("Conv", ["x", "W"], ["y"], name="conv", pads=[1, 1, 1, 1])],
+                  {"x": [1, 3, "?", "?"]}, ["y"], PADDLE_CONV, opset=11)
+    assert onnxcost.analyze(built, inputs={"x": [1, 3, 48, 192]}).totals.macs == PADDLE_MACS
+    assert onnxcost.analyze(built, dims={"x_dim2": 48, "x_dim3": 192}).totals.macs == PADDLE_MACS
+
+
 def test_unbound_negative_dims_are_assumed_1_with_the_usual_warning():
     report = onnxcost.analyze(paddle_style(), dims={"x_dim2": 48})
     assert "input 'x': dimension 'x_dim0' is unknown; assumed 1 (give it with --dim x_dim0=N)" in report.warnings
