@@ -19,8 +19,9 @@ up to at most the peak: arena = peak, the least any plan can reach.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .errors import OnnxcostError
 from .memory import lifetimes, live_bytes_per_step
@@ -31,6 +32,16 @@ SCHEMA = "onnxcost.arena/1"
 GREEDY, REORDERED, TWO_SIDED = "greedy-by-size", "greedy-by-size, reordered", "two-sided"
 REORDER_ROUNDS = 64  # greedy passes at most when the first is above the peak...
 REORDER_WORK = 4_000_000  # ...and at most this many step entries in all (a 10k-node transformer: ~30k a pass)
+
+# With in_place: ops whose output may overwrite an input's bytes (onnxsim's allowlists, element by element or a
+# view of the same bytes); the input must be read by this node alone, not be a graph input or output, and have
+# the output's size (which rules out broadcasting).
+IN_PLACE_UNARY = frozenset({
+    "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Selu", "Softplus", "Softsign", "HardSigmoid", "Clip", "Neg",
+    "Abs", "Sqrt", "Exp", "Log", "Reciprocal", "Identity", "Erf", "Celu", "Round", "Ceil", "Floor", "Sign",
+    "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+})
+IN_PLACE_BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Max", "Min", "And", "Or", "Xor", "Mod"})
 
 
 @dataclass
@@ -55,6 +66,9 @@ class Arena:
     strategy: str  # GREEDY or TWO_SIDED
     alignment: int
     tensors: list[ArenaTensor]
+    # with in-place reuse: tensor -> the tensor whose bytes it shares (the first of its group); empty without
+    aliases: dict[str, str] = field(default_factory=dict)
+    in_place: bool = False
 
     @property
     def overhead_bytes(self) -> int:
@@ -72,6 +86,7 @@ class Arena:
             "strategy": self.strategy,
             "alignment": self.alignment,
             "tensors": [asdict(tensor) for tensor in self.tensors],
+            **({"in_place": True, "aliases": self.aliases} if self.in_place else {}),
         }
 
 
@@ -79,9 +94,11 @@ class ArenaError(OnnxcostError):
     """An arena cannot be planned as asked (an alignment that is not a positive integer)."""
 
 
-def plan_arena(report: Report, alignment: int = 1) -> Arena:
+def plan_arena(report: Report, alignment: int = 1, in_place: bool = False) -> Arena:
     """Plan the activation arena of ``report``'s main graph, each tensor's size rounded up to ``alignment`` bytes
-    (1: none; TFLite aligns to 16, onnxruntime to 64). The plan is verified before it is returned."""
+    (1: none; TFLite aligns to 16, onnxruntime to 64). ``in_place``: an element-wise op or a view may write its
+    output over an input it alone reads (``in_place_groups``), as runtimes do; the lower bound is then the live
+    bytes with those tensors counted once. The plan is verified before it is returned."""
     if isinstance(alignment, bool) or not isinstance(alignment, int) or alignment < 1:
         raise ArenaError(f"alignment must be a positive number of bytes, not {alignment!r}", parameter="alignment")
     main = [row for row in report.nodes if not row.scope]
@@ -92,15 +109,75 @@ def plan_arena(report: Report, alignment: int = 1) -> Arena:
     schedule = ([row.inputs for row in main], [row.outputs for row in main],
                 [tensor.name for tensor in report.model.inputs], [tensor.name for tensor in report.model.outputs])
     spans = lifetimes(*schedule, sizes)
-    bound = max(live_bytes_per_step(*schedule, sizes), default=0)
-    offsets, strategy = plan_offsets(spans, sizes, bound)
+    if in_place:
+        group = in_place_groups(main, sizes, set(schedule[2]), set(schedule[3]))
+        group_spans: dict[str, tuple[int, int]] = {}
+        group_sizes: dict[str, int] = {}
+        for name, (start, end) in spans.items():
+            root = group.get(name, name)
+            first, last = group_spans.get(root, (start, end))
+            group_spans[root] = (min(first, start), max(last, end))
+            group_sizes[root] = max(group_sizes.get(root, 0), sizes[name])
+        bound = _largest_live(group_spans, group_sizes)
+        offsets, strategy = plan_offsets(group_spans, group_sizes, bound)
+        offsets = {name: offsets[group.get(name, name)] for name in spans}
+        aliases = {name: group[name] for name in spans if group.get(name, name) != name}
+    else:
+        bound = max(live_bytes_per_step(*schedule, sizes), default=0)
+        offsets, strategy = plan_offsets(spans, sizes, bound)
+        aliases = {}
     tensors = [ArenaTensor(name, offsets[name], sizes[name], start, end) for name, (start, end) in spans.items()]
     arena = Arena(max((t.offset + t.size for t in tensors), default=0), report.totals.peak_activation_bytes, bound,
-                  strategy, alignment, tensors)
+                  strategy, alignment, tensors, aliases, in_place)
     clashes = overlaps(arena)
     if clashes:  # a bug in the planner, never the user's input: not an OnnxcostError
         raise AssertionError(f"arena plan overlaps: {clashes[0]}")
     return arena
+
+
+def in_place_groups(main, sizes: Mapping[str, int], graph_inputs: set[str], graph_outputs: set[str]) -> dict[str, str]:
+    """Tensor -> the first tensor of its in-place group (onnxsim's rules): an op of IN_PLACE_UNARY joins its output
+    to input 0, one of IN_PLACE_BINARY to input 0 or else input 1, when that input is an activation read by this
+    node alone, neither a graph input nor a graph output, of the output's size. Chains join into one group."""
+    readers = Counter(name for row in main for name in row.inputs if name)
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    def eligible(candidate: str, output: str) -> bool:
+        return (candidate in sizes and candidate not in graph_inputs and candidate not in graph_outputs
+                and readers[candidate] == 1 and sizes[candidate] == sizes.get(output))
+
+    for row in main:
+        if row.domain not in ("", "ai.onnx") or len(row.outputs) != 1 or not row.inputs:
+            continue
+        if row.op_type in IN_PLACE_UNARY:
+            candidates = row.inputs[:1]
+        elif row.op_type in IN_PLACE_BINARY and len(row.inputs) == 2:
+            candidates = row.inputs
+        else:
+            continue
+        for candidate in candidates:
+            if eligible(candidate, row.outputs[0]):
+                parent[row.outputs[0]] = root(candidate)  # the output takes the group of the bytes it reuses
+                break
+    return {name: root(name) for name in parent}
+
+
+def _largest_live(spans: Mapping[str, tuple[int, int]], sizes: Mapping[str, int]) -> int:
+    """The most bytes alive at one step, for tensors (or groups) live over ``spans``."""
+    change: dict[int, int] = {}
+    for name, (start, end) in spans.items():
+        change[start] = change.get(start, 0) + sizes[name]
+        change[end + 1] = change.get(end + 1, 0) - sizes[name]
+    live = best = 0
+    for step in sorted(change):
+        live += change[step]
+        best = max(best, live)
+    return best
 
 
 def plan_offsets(spans: Mapping[str, tuple[int, int]], sizes: Mapping[str, int],
@@ -205,8 +282,9 @@ def overlaps(arena: Arena) -> list[str]:
     the steps and compares each live tensor with the one below it in the arena."""
     faults = [f"{t.name} at [{t.offset}, {t.offset + t.size}) outside the arena of {arena.size} bytes"
               for t in arena.tensors if t.offset < 0 or t.offset + t.size > arena.size]
+    tensors = _groups_as_tensors(arena, faults) if arena.aliases else arena.tensors
     starting: dict[int, list[ArenaTensor]] = {}
-    for tensor in arena.tensors:
+    for tensor in tensors:
         if tensor.size > 0:
             starting.setdefault(tensor.first_step, []).append(tensor)
     # Two tensors alive at the same step are both alive at the later of their first steps: checking the steps
@@ -222,3 +300,19 @@ def overlaps(arena: Arena) -> list[str]:
             if below is None or tensor.offset + tensor.size > below.offset + below.size:
                 below = tensor
     return faults
+
+
+def _groups_as_tensors(arena: Arena, faults: list[str]) -> list[ArenaTensor]:
+    """In-place groups as one tensor each (its members must share one offset), over the union of their steps."""
+    merged: dict[str, ArenaTensor] = {}
+    for tensor in arena.tensors:
+        key = arena.aliases.get(tensor.name, tensor.name)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = ArenaTensor(key, tensor.offset, tensor.size, tensor.first_step, tensor.last_step)
+            continue
+        if seen.offset != tensor.offset:
+            faults.append(f"{tensor.name} reuses {key}'s bytes in place but sits at {tensor.offset}, not {seen.offset}")
+        seen.size = max(seen.size, tensor.size)
+        seen.first_step, seen.last_step = min(seen.first_step, tensor.first_step), max(seen.last_step, tensor.last_step)
+    return list(merged.values())

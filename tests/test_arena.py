@@ -130,6 +130,44 @@ def test_every_zoo_sample_verified(name):
     assert arena.size == arena.lower_bound
 
 
+def test_in_place_reuse_as_runtimes_do():
+    # x -> MatMul -> a -> Relu -> r -> MatMul -> b -> Sigmoid -> s, then y = Mul(s, b): every tensor [1,16],
+    # 64 bytes. Relu may write r over a (a's only reader, same size); Mul may write y over s.
+    w = {"w0": zeros(16, 16), "w1": zeros(16, 16)}
+    nodes = [helper.make_node("MatMul", ["x", "w0"], ["a"], name="mm0"),
+             helper.make_node("Relu", ["a"], ["r"], name="relu"),
+             helper.make_node("MatMul", ["r", "w1"], ["b"], name="mm1"),
+             helper.make_node("Sigmoid", ["b"], ["s"], name="sig"),
+             helper.make_node("Mul", ["s", "b"], ["y"], name="mul")]  # b is read twice: Sigmoid may not overwrite it
+    report = onnxcost.analyze(model(nodes, {"x": [1, 16]}, ["y"], w))
+    plain, reused = plan_arena(report), plan_arena(report, in_place=True)
+    # live without reuse: x+a 128, a+r 128, r+b 128, b+s 128, s+b+y 192 (Mul reads s and b, writes y)
+    assert plain.size == plain.lower_bound == 192
+    # in place: r joins a; y joins s (Mul's input 0, read by the Mul alone, same size); b (read twice) joins nothing.
+    assert reused.aliases == {"r": "a", "y": "s"}
+    # groups live: step 0 x, a+r; 1 a+r; 2 a+r, b; 3 b, s+y; 4 b, s+y: at most 2 · 64 = 128 bytes
+    assert reused.size == reused.lower_bound == 128
+    offsets = {t.name: t.offset for t in reused.tensors}
+    assert offsets["r"] == offsets["a"] and offsets["y"] == offsets["s"]
+    assert overlaps(reused) == [] and reused.to_dict()["aliases"] == {"r": "a", "y": "s"}
+    assert "aliases" not in plain.to_dict()  # the default record is unchanged
+
+
+def test_in_place_needs_the_only_reader_and_no_broadcast():
+    # Add of a [1,16] and a broadcast bias-like c [1,1]: y may take a's bytes (same size), never c's.
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["a"], name="mm"),
+             helper.make_node("ReduceMax", ["x"], ["c"], name="rmax", keepdims=1, axes=[1]),
+             helper.make_node("Add", ["c", "a"], ["y"], name="add")]
+    report = onnxcost.analyze(model(nodes, {"x": [1, 16]}, ["y"], {"w": zeros(16, 16)}, opset=13))
+    assert plan_arena(report, in_place=True).aliases == {"y": "a"}  # input 0 (c) is smaller: input 1 donates
+
+
+def test_the_verifier_checks_in_place_groups():
+    a, b = ArenaTensor("a", 0, 10, 0, 1), ArenaTensor("b", 10, 10, 1, 2)  # b claims a's bytes but sits elsewhere
+    faults = overlaps(Arena(20, 0, 0, GREEDY, 1, [a, b], {"b": "a"}, True))
+    assert faults == ["b reuses a's bytes in place but sits at 10, not 0"]
+
+
 def residual_stack(blocks: int, width: int = 8):
     """blocks x (MatMul, Relu, MatMul, Add with the block's input, Relu): 5 nodes a block, a skip over each."""
     nodes, weights, x = [], {}, "x"
@@ -189,3 +227,14 @@ def test_report_arena_section_and_json_key(tmp_path):
     assert "## Activation arena (two-sided)" in markdown and "Arena 76 B, peak of live activations 76 B" in markdown
     wrong = run_report(path, "--arena", "-f", "csv")
     assert wrong.returncode == 2 and "not -f csv" in wrong.stderr
+
+
+def test_report_arena_in_place_flag(tmp_path):
+    # Relu over a [1,16] MatMul output: the Relu writes over it. Live without reuse: x+a = 128 B, a+y = 128 B;
+    # in place a and y are one slot: x+a 128 at step 0, then 64.
+    path = tmp_path / "relu.onnx"
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["a"], name="mm"), helper.make_node("Relu", ["a"], ["y"], name="relu")]
+    onnx.save(model(nodes, {"x": [1, 16]}, ["y"], {"w": zeros(16, 16)}), str(path))
+    record = json.loads(run_report(path, "-f", "json", "--arena-in-place").stdout)["arena"]
+    assert (record["size"], record["in_place"], record["aliases"]) == (128, True, {"y": "a"})
+    assert "in place: 1 outputs over an input they alone read" in run_report(path, "--arena-in-place").stdout

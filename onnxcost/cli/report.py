@@ -15,7 +15,7 @@ from .options import (
 )
 from .output import emit, stderr, terminal_width, warn_all, wrote
 from .report_options import (
-    ArenaOption, BaselineParams, Batch, MixedPrecision, OptimizerOption, Training, WeightBits, section_inputs, sections,
+    ArenaInPlace, ArenaOption, BaselineParams, Batch, MixedPrecision, OptimizerOption, Training, WeightBits, section_inputs, sections,
 )
 
 
@@ -35,6 +35,7 @@ def report(
     optimizer: OptimizerOption = None,
     mixed_precision: MixedPrecision = False,
     arena: ArenaOption = False,
+    arena_in_place: ArenaInPlace = False,
     max_file_size: MaxFileSize = "2GiB",
     debug: Debug = False,
 ) -> None:
@@ -67,7 +68,7 @@ def report(
         warn_all(result.warnings)
         extra = sections(result, format.value, training=training, batch=batch, optimizer=optimizer,
                          mixed_precision=mixed_precision, weight_bits=weight_bits, baseline_params=baseline_params,
-                         arena=arena, max_file_bytes=limit)
+                         arena="in-place" if arena_in_place else arena, max_file_bytes=limit)
         text = render(result, format.value, top=top, width=terminal_width())
         emit(with_sections(text, format.value, extra, terminal_width()), output, keep=inputs)
         if annotate is not None:

@@ -26,6 +26,7 @@ MixedPrecision = Annotated[bool, typer.Option("--mixed-precision", help="Trainin
 WeightBits = Annotated[Optional[str], typer.Option("--weight-bits", metavar="BITS,...", help="Also show the parameters' bytes at these widths, e.g. 32,16,8,6,4 (every parameter, biases included, packed).", show_default=False)]
 BaselineParams = Annotated[Optional[str], typer.Option("--baseline-params", metavar="SAMPLE|FILE", help="Compare the parameters with this sample (e.g. alexnet) or model file (implies --weight-bits 32,16,8,6,4).", show_default=False)]
 ArenaOption = Annotated[bool, typer.Option("--arena", help="Also plan a static activation arena (greedy by size, verified) and show its size next to the peak (docs/arena.md).")]
+ArenaInPlace = Annotated[bool, typer.Option("--arena-in-place", help="The arena with in-place reuse, as runtimes do: an element-wise op or a view writes its output over an input it alone reads (implies --arena).")]
 
 
 def section_inputs(baseline_params: Optional[str]) -> list[str]:
@@ -34,7 +35,7 @@ def section_inputs(baseline_params: Optional[str]) -> list[str]:
 
 
 def sections(report: Report, fmt: str, *, training: bool, batch: Optional[int], optimizer: Optional[Optimizer],
-             mixed_precision: bool, weight_bits: Optional[str], baseline_params: Optional[str], arena: bool,
+             mixed_precision: bool, weight_bits: Optional[str], baseline_params: Optional[str], arena: bool | str,
              max_file_bytes: int) -> dict[str, object]:
     """The sections asked for, by key of render.report_sections.TEXT (empty: none asked, the report unchanged)."""
     from ..render.report_sections import SECTION_FORMATS
@@ -58,5 +59,5 @@ def sections(report: Report, fmt: str, *, training: bool, batch: Optional[int], 
     if arena:
         from ..arena import plan_arena
 
-        done["arena"] = plan_arena(report)
+        done["arena"] = plan_arena(report, in_place=arena == "in-place")
     return done

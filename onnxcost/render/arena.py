@@ -15,6 +15,8 @@ def arena_text(arena: Arena, width: int | None = None, largest: int = 10) -> str
     """The arena's size next to the peak, then the ``largest`` tensors with their offsets (all are in the JSON)."""
     console, buffer = text_console(width)
     aligned = f", aligned to {arena.alignment} B" if arena.alignment > 1 else ""
+    aligned += (f", in place: {len(arena.aliases)} outputs over an input they alone read, lower bound "
+                f"{arena.lower_bound:,} B" if arena.in_place else "")
     console.print(f"Activation arena ({arena.strategy}{aligned}): {human_bytes(arena.size)} ({arena.size:,} B), "
                   f"peak of live activations {human_bytes(arena.peak_bytes)} ({arena.peak_bytes:,} B), "
                   f"overhead {arena.overhead_bytes:,} B; {len(arena.tensors)} tensors, verified: no two alive at "
@@ -32,7 +34,8 @@ def arena_text(arena: Arena, width: int | None = None, largest: int = 10) -> str
 
 def arena_markdown(arena: Arena, largest: int = 10) -> str:
     """The same section in Markdown: the sizes, then the ``largest`` tensors (exact integers)."""
-    lines = [f"## Activation arena ({arena.strategy})", "",
+    reuse = f", in place: {len(arena.aliases)} tensors over an input, lower bound {arena.lower_bound:,} B" if arena.in_place else ""
+    lines = [f"## Activation arena ({arena.strategy}{reuse})", "",
              f"Arena {arena.size:,} B, peak of live activations {arena.peak_bytes:,} B, overhead "
              f"{arena.overhead_bytes:,} B; {len(arena.tensors)} tensors, verified.", "",
              "| tensor | offset | size | steps |", "|---|---:|---:|---:|"]
