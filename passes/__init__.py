@@ -22,7 +22,8 @@ One rewriter (``driver``) serves every structure (``Separable``, ``Grouped``); a
 ``protocol.Structure`` lists. The modules, one concern each:
 
 - ``protocol``: what a structure provides (``Structure``, ``Decomposition``, ``Cost``);
-- ``modes``: how much to keep (``Exact``, ``Rank``, ``Energy``, ``TargetMacs``) and the rank each picks;
+- ``modes``: how much to keep (``Exact``, ``Rank``, ``Energy``, ``TargetMacs``, ``TargetLatency``) and the rank each picks;
+- ``latency``: the layers and ranks for a latency budget, timed in onnxruntime;
 - ``selection``: which convs (``Selection``);
 - ``plan``: the plan records (``Plan``, ``LayerPlan``, ``Alternative``);
 - ``planner``: ranks per mode, the budget, emission choice and measurement, filling the plan;
@@ -49,7 +50,7 @@ import onnx
 from .driver import Rewriter, rewrite, validate_rewrite
 from .errors import BudgetUnreachable, PredictionMismatch, RewriteOptionError, RewriteValidationFailed
 from .grouped import GATHER, SHUFFLE, Grouped
-from .modes import DEFAULT_MODE, Energy, Exact, Mode, Rank, TargetMacs
+from .modes import DEFAULT_MODE, Energy, Exact, Mode, Rank, TargetLatency, TargetMacs
 from .plan import Alternative, LayerPlan, Plan
 from .planner import AUTO
 from .protocol import Cost, Decomposition, Structure
@@ -76,5 +77,5 @@ __all__ = [
     "AUTO", "Alternative", "BudgetUnreachable", "CONCAT", "Cost", "DEFAULT_MODE", "Decomposition", "Energy", "Exact",
     "GATHER", "Grouped", "LayerPlan", "MULTIPLIER", "Mode", "Plan", "PredictionMismatch", "REWRITE_SCHEMA", "Rank",
     "RewriteOptionError", "RewriteResult", "RewriteValidationFailed", "Rewriter", "SHUFFLE", "STRUCTURES", "Selection",
-    "Separable", "Structure", "TargetMacs", "grouped", "rewrite", "save", "separable", "validate_rewrite",
+    "Separable", "Structure", "TargetLatency", "TargetMacs", "grouped", "rewrite", "save", "separable", "validate_rewrite",
 ]

@@ -3,7 +3,9 @@
 Each layer is either left dense (its MACs, error 0) or rewritten at one of its
 candidate ranks (fewer MACs, some error). The error of a layer is its relative
 squared weight error ||W - W_r||² / ||W||², so layers of different scales
-compare; the total error is their sum.
+compare (with calibration data: its relative squared output error on the data,
+or the measured relative squared error of the model's outputs with the layer
+rewritten, ``sensitivity``); the total error is their sum.
 
 Algorithm (a greedy on the error added per MAC saved, the classic solution of
 the Lagrangian relaxation of this knapsack):
@@ -38,7 +40,7 @@ class RankOption:
 
     rank: int
     macs: int  # of the layer rewritten at this rank
-    error: float  # relative squared weight error at this rank
+    error: float  # relative squared error at this rank (of the weights, the layer's output or the model's)
 
 
 @dataclass(frozen=True)

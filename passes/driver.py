@@ -28,13 +28,15 @@ from onnxcost.validation import Bounds, Comparison, Progress, compare_models, re
 from . import calibration as calibrating, surgery
 from .calibration import Calibration
 from .errors import RewriteValidationFailed
+from .latency import LatencyBudget, plan_for_latency
 from .measure import Timer
-from .modes import Mode
+from .modes import Mode, TargetLatency, TargetMacs
 from .plan import Plan
 from .planner import AUTO, Planner
 from .protocol import Structure
 from .result import RewriteResult
 from .selection import Selection
+from .sensitivity import measure_sensitivity
 from .sites import ConvSite, collect_sites
 from .statistics import collect_moments
 
@@ -91,6 +93,17 @@ class Rewriter:
                                                 self.calibration.used))
         return self.calibration
 
+    def measure_sensitivity(self, progress: Progress | None = None) -> dict:
+        """The model's measured output error with each calibrated layer alone rewritten at a few ranks
+        (``sensitivity``); from now on ``TargetMacs`` spends the budget by it. Needs ``calibrate`` first."""
+        if self.calibration is None:
+            raise RuntimeError("measure_sensitivity needs calibration data: call calibrate first")
+        sites = [self.sites[name] for name in self._planner.moments]
+        curves = measure_sensitivity(self.model, self.report, self.structure, sites, self._planner.decomposition,
+                                     self.calibration.batches(), progress=progress)
+        self._planner.sensitize(curves)
+        return curves
+
     def plan(self, mode: Mode | None = None, selection: Selection = Selection(), *, emission: str = AUTO,
              measure: bool = False, timer: Timer | None = None, progress: Progress | None = None,
              compare: bool = False) -> Plan:
@@ -115,6 +128,17 @@ class Rewriter:
                 plan.notes.append("the other structures are compared by the weight error of their weight-only factors; "
                                   "a calibrated layer's weight error is larger by design (it minimises the output error)")
         return plan
+
+    def decomposition(self, site: ConvSite):
+        """The structure's decomposition of ``site`` that plans use (calibrated once ``calibrate`` ran)."""
+        return self._planner.decomposition(site)
+
+    def trial(self, plan: Plan) -> onnx.ModelProto:
+        """``plan`` put into a fresh copy of the graph with the factors before any refit, for timing (a refit
+        changes weights, not shapes); ``apply`` stays available."""
+        graph = gs.import_onnx(self.model)
+        copies = {site.name: site for site in collect_sites(graph, self.report)}
+        return surgery.rewrite_graph(graph, copies, copy.deepcopy(plan), self.structure, self._factors, self.model)
 
     def apply(self, plan: Plan, *, full_check: bool = True,
               progress: Progress | None = None) -> tuple[onnx.ModelProto, Report]:
@@ -195,6 +219,7 @@ def rewrite(
     feeds=None,
     calibration=None,
     refit: bool = True,
+    sensitivity: bool = True,
     preprocess=None,
     seed: int = 0,
     bounds: Bounds = Bounds(),
@@ -213,10 +238,14 @@ def rewrite(
     inputs, a dict of arrays or the path of an .npz (None: seeded random inputs, ``seed``). With ``check``
     a failed validation raises ``RewriteValidationFailed`` (its ``result`` has the details). ``calibration``: data
     (a dataset with ``.batches(n)`` and ``.count``, or the path ``onnxcost.datasets.open_dataset`` reads) that makes
-    the factors activation-aware (``Rewriter.calibrate``; ``refit`` the 1x1 convs by least squares); without
+    the factors activation-aware (``Rewriter.calibrate``; ``refit`` the 1x1 convs by least squares;
+    ``sensitivity``: a ``TargetMacs`` budget spent by the model's measured sensitivity to each layer,
+    ``Rewriter.measure_sensitivity``); without
     ``feeds``, its held-out samples validate. ``preprocess`` (``datasets.Preprocess``): how a folder of images given
     as ``calibration`` or ``feeds`` becomes the model's input. Exact mode
     fails past a relative L2 error of 1e-4 on any output, other modes only past ``bounds``.
+    A ``TargetLatency`` mode plans by time measured in onnxruntime (``latency.plan_for_latency``; ``timer`` times
+    its one-layer models) and times the written model against the original: the result's ``latency``.
     ``progress(what, done, total)`` hears of each step.
     """
     if progress is not None:
@@ -224,13 +253,23 @@ def rewrite(
     rewriter = Rewriter(model, structure, inputs=inputs, dims=dims, source=source, max_file_bytes=max_file_bytes)
     if calibration is not None:
         rewriter.calibrate(calibration, selection, refit=refit, progress=progress, preprocess=preprocess)
-    plan = rewriter.plan(mode, selection, emission=emission, measure=measure, timer=timer, progress=progress,
-                         compare=dry_run if compare is None else compare)
+        if sensitivity and isinstance(mode, TargetMacs):
+            rewriter.measure_sensitivity(progress)
+    compare = dry_run if compare is None else compare
+    latency: LatencyBudget | None = None
+    if isinstance(mode, TargetLatency):  # layers and ranks by measured time (latency.py)
+        plan, latency = plan_for_latency(rewriter, mode, selection, emission=emission, timer=timer, compare=compare,
+                                         progress=progress)
+    else:
+        plan = rewriter.plan(mode, selection, emission=emission, measure=measure, timer=timer, progress=progress,
+                             compare=compare)
     if dry_run:
-        return RewriteResult(plan, None, None, None, dry_run=True)
+        return RewriteResult(plan, None, None, None, dry_run=True, latency=latency)
     if progress is not None:
         progress("rewriting and costing the rewritten model", 0, 1)
     rewritten, report = rewriter.apply(plan, full_check=full_check, progress=progress)
+    if latency is not None:
+        latency.confirm(rewritten)  # the model as written, refit included
     comparison, input_warnings = None, []
     if validate:
         held_out = None
@@ -240,7 +279,7 @@ def rewrite(
         described = held_out or described
         comparison = validate_rewrite(rewriter.model, rewritten, plan, feeds=feeds, input_source=described,
                                       bounds=bounds, progress=progress)
-    result = RewriteResult(plan, rewritten, report, comparison, input_warnings=input_warnings)
+    result = RewriteResult(plan, rewritten, report, comparison, input_warnings=input_warnings, latency=latency)
     if check and not result.ok:
         raise RewriteValidationFailed("; ".join(comparison.failures), result)
     return result

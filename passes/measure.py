@@ -1,12 +1,18 @@
-"""Timing one conv against its replacements in onnxruntime, at the conv's real input shape.
+"""Timing one conv against its replacements in onnxruntime, at the conv's real input shape, and a whole model
+against its rewrite.
 
 The one-layer models (``layer_models``) are timed interleaved in one process (``validation.time_models``)
-and compared by their fastest run (see ``default_timer``). Nothing here is specific to one structure.
+and compared by their fastest run (see ``default_timer``); ``remembered`` times each model once per run of the
+rewriter. Whole models are compared by the median of paired runs (``paired_latency``). Nothing here is specific
+to one structure.
 """
 
 from __future__ import annotations
 
+import hashlib
+import statistics
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -38,3 +44,63 @@ def layer_feeds(site: ConvSite, seed: int = 0) -> dict[str, np.ndarray]:
     """Seeded standard-normal input ``x`` of the conv's input shape and dtype, for its one-layer models."""
     rng = np.random.default_rng(seed)
     return {"x": rng.standard_normal(site.input_shape).astype(site.dtype)}
+
+
+def remembered(timer: Timer) -> Timer:
+    """``timer``, but a model timed before (the same bytes, the same feed shapes) keeps its first timing: the
+    latency planner and the planner's emission choice then see one figure per layer model."""
+    seen: dict[tuple, float] = {}
+
+    def timed(models: Mapping[str, onnx.ModelProto], feeds: Mapping[str, np.ndarray]) -> dict[str, float]:
+        shapes = tuple((name, tuple(np.shape(a))) for name, a in sorted(feeds.items()))
+        keys = {name: (hashlib.sha256(m.SerializeToString()).hexdigest(), shapes) for name, m in models.items()}
+        todo = {name: m for name, m in models.items() if keys[name] not in seen}
+        if todo:
+            for name, seconds in timer(todo, feeds).items():
+                seen[keys[name]] = seconds
+        return {name: seen[keys[name]] for name in models}
+    return timed
+
+
+@dataclass(frozen=True)
+class PairedLatency:
+    """Two whole models timed in alternation: medians in seconds, and the rewritten/original ratio of each pair
+    of consecutive runs (its median is the latency ratio; its quartiles say how noisy the machine was)."""
+
+    original: float  # median seconds
+    rewritten: float  # median seconds
+    ratios: tuple[float, ...]  # per pair of runs, rewritten / original
+    fastest: tuple[float, float] | None = None  # fastest run of each (original, rewritten): the least disturbed
+
+    @property
+    def ratio(self) -> float:
+        """The median of the paired ratios."""
+        return statistics.median(self.ratios)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        """The first and third quartiles of the paired ratios (equal with fewer than two pairs)."""
+        if len(self.ratios) < 2:
+            return self.ratio, self.ratio
+        q1, _, q3 = statistics.quantiles(self.ratios, n=4)
+        return q1, q3
+
+    def to_dict(self) -> dict:
+        """Seconds, the median ratio, its quartiles, the number of pairs and the fastest runs."""
+        low, high = self.spread
+        return {"original_seconds": self.original, "rewritten_seconds": self.rewritten, "ratio": self.ratio,
+                "ratio_quartiles": [low, high], "pairs": len(self.ratios),
+                "fastest_seconds": None if self.fastest is None else list(self.fastest)}
+
+
+def paired_latency(original: onnx.ModelProto, rewritten: onnx.ModelProto, feeds: Mapping[str, np.ndarray], *,
+                   warmup: int = 3, runs: int = 25, progress: Progress | None = None,
+                   what: str = "timing the whole model") -> PairedLatency:
+    """Both models run alternately (``validation.time_models``) on the same ``feeds``: medians, not minima, since
+    a whole model runs long enough for the median to be its typical cost, and pairs of consecutive runs share the
+    machine's load."""
+    timings = time_models({"original": original, "rewritten": rewritten}, feeds, warmup=warmup, runs=runs,
+                          progress=progress, what=what)
+    a, b = timings["original"].runs, timings["rewritten"].runs
+    return PairedLatency(statistics.median(a), statistics.median(b), tuple(y / x for x, y in zip(a, b)),
+                         (min(a), min(b)))

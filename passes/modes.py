@@ -1,8 +1,9 @@
 """How much of each conv a rewrite keeps: the modes, and the rank each per-layer mode picks.
 
 ``Exact``, ``Rank`` and ``Energy`` pick a rank per layer from its decomposition alone (``layer_rank``);
-``TargetMacs`` is a budget for the whole model, spent by the planner (``budget.allocate``). Option errors
-name the parameter they are about (``rank``, ``energy``, ``target_macs``), for the CLI to map to its flags.
+``TargetMacs`` is a budget for the whole model, spent by the planner (``budget.allocate``); ``TargetLatency`` a
+budget of the whole model's latency measured in onnxruntime, spent by ``latency``. Option errors name the
+parameter they are about (``rank``, ``energy``, ``target_macs``, ``target_latency``), for the CLI to map to its flags.
 """
 
 from __future__ import annotations
@@ -110,7 +111,33 @@ class TargetMacs:
         return f"target {human_count(self.macs)} MACs" if self.macs is not None else f"target {self.ratio:g}x MACs"
 
 
-Mode = Union[Exact, Rank, Energy, TargetMacs]
+@dataclass(frozen=True)
+class TargetLatency:
+    """A budget for the whole model's latency in onnxruntime (CPU): ``ratio`` of the original's measured median."""
+
+    ratio: float
+
+    def __post_init__(self):
+        if isinstance(self.ratio, bool) or not isinstance(self.ratio, (int, float)) or not 0 < self.ratio < 1:
+            raise RewriteOptionError(f"target_latency must be a ratio in (0, 1), got {self.ratio}",
+                                     parameter="target_latency")
+
+    @classmethod
+    def parse(cls, text: str) -> TargetLatency:
+        """'0.8x' (or '0.8') -> 0.8 of the original model's measured latency."""
+        spec = text.strip()
+        try:
+            return cls(ratio=float(spec[:-1] if spec.lower().endswith("x") else spec))
+        except ValueError:
+            raise RewriteOptionError(f"target_latency '{text}': a ratio of the measured latency, e.g. 0.8x",
+                                     parameter="target_latency") from None
+
+    def describe(self) -> str:
+        """The mode as the plan names it: "target 0.8x latency"."""
+        return f"target {self.ratio:g}x latency"
+
+
+Mode = Union[Exact, Rank, Energy, TargetMacs, TargetLatency]
 DEFAULT_MODE = Energy(0.99)  # see docs/rewrite.md: with the MACs rule it never makes a model more expensive
 
 

@@ -5,7 +5,8 @@
 
 The rank rule: a layer whose rewrite would not reduce MACs stays as it is, except in exact mode (which proves
 the surgery and may cost more). ``TargetMacs`` spends a budget over the layers with the least total error
-(``budget.allocate``); with ``measure`` a layer measured slower than the original is dropped, and the budget
+(``budget.allocate``; with calibration data, by the model's measured sensitivity to each layer, ``sensitivity``);
+with ``measure`` a layer measured slower than the original is dropped, and the budget
 is spent again without it. MACs and params come from the structure's ``cost``; memory traffic from
 onnxcost's report of the replacement alone (``layer_models.replacement_model``), never from a second formula.
 """
@@ -28,6 +29,7 @@ from .plan import LayerPlan, Plan
 from .protocol import Decomposition, Structure, relative_error
 from .rivals import Rivals, comparison_notes, least_error
 from .selection import Selection
+from .sensitivity import Curve
 from .sites import ConvSite
 from .statistics import SecondMoments
 from .whitening import ActivationAware
@@ -56,6 +58,7 @@ class Planner:
         self._timings: dict[tuple[str, int], dict[str, float]] = {}
         self._rivals = Rivals(structure)
         self.moments: dict[str, SecondMoments] = {}  # per site, patch statistics: its factors are calibrated
+        self.sensitivity: dict[str, Curve] = {}  # per site, the model's measured output error: the budget's errors
 
     def calibrate(self, moments: dict[str, SecondMoments]) -> None:
         """From now on the sites of ``moments`` get the activation-aware decomposition (``whitening``)."""
@@ -63,6 +66,11 @@ class Planner:
         for name in moments:
             self._decompositions.pop(name, None)
             self._traffic = {k: v for k, v in self._traffic.items() if k[0] != name}
+
+    def sensitize(self, curves: dict[str, Curve]) -> None:
+        """From now on ``TargetMacs`` spends the budget by each site's measured effect on the model's outputs
+        (``sensitivity.Curve``) instead of its own output error; sites without a curve keep the latter."""
+        self.sensitivity.update(curves)
 
     def decomposition(self, site: ConvSite) -> Decomposition:
         """The structure's decomposition of ``site`` (computed on first use): calibrated when it has statistics."""
@@ -134,7 +142,8 @@ class Planner:
     def _budget_ranks(self, mode: TargetMacs, candidates: Sequence[ConvSite], budget: int,
                       excluded: dict[str, str]) -> Ranks:
         """The ranks that meet ``budget`` with the least total relative squared error: of the weights, or with
-        calibration data of each layer's output on it (the decomposition's errors are then output errors)."""
+        calibration data of each layer's output on it (the decomposition's errors are then output errors), or with
+        measured curves (``sensitize``) of the model's outputs."""
         total = self.report.totals.macs
         needed = total - budget
         if needed <= 0:
@@ -144,8 +153,11 @@ class Planner:
         for site in candidates:
             d = self.decomposition(site)
             norm = d.squared_norm or 1.0
+            curve = self.sensitivity.get(site.name)
             options[site.name] = LayerOptions(site.macs, [
-                RankOption(r, self.structure.cost(site, r).macs, d.squared_error(r) / norm) for r in range(1, d.max_rank + 1)
+                RankOption(r, self.structure.cost(site, r).macs,
+                           d.squared_error(r) / norm if curve is None else curve.error(r, d.squared_error(r) / norm))
+                for r in range(1, d.max_rank + 1)
             ])
         try:
             allocation = allocate(options, needed)
@@ -262,6 +274,12 @@ class Planner:
             what = "output error on the calibration data" if self.moments else "weight error"
             notes.append(f"budget {human_count(budget)} MACs: {len(rewritten)} layer(s) rewritten, predicted "
                          f"{human_count(macs_after)} MACs, summed relative squared {what} {error:.4g}")
+            if self.sensitivity:
+                measured = sum(self.sensitivity[l.name].error(l.rank, 1 - l.kept_energy) for l in rewritten
+                               if l.name in self.sensitivity)
+                notes.append(f"the budget was spent by the model's measured sensitivity to each layer "
+                             f"({len(self.sensitivity)} layer(s) rewritten alone at a few ranks): predicted error of the "
+                             f"model's outputs {measured:.4g} (mean KL for probability outputs, else relative squared)")
         warnings = [] if self.sites else ["the model has no Conv in its main graph"]
         return Plan(
             structure=self.structure.name, mode=mode.describe(), exact=isinstance(mode, Exact), layers=layers,

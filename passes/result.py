@@ -13,6 +13,7 @@ from onnxcost import files
 from onnxcost.report import Report
 from onnxcost.validation import Comparison
 
+from .latency import LatencyBudget
 from .plan import Plan
 
 REWRITE_SCHEMA = "onnxcost.rewrite/1"  # the ``schema`` key of ``RewriteResult.to_dict``
@@ -32,6 +33,7 @@ class RewriteResult:
     comparison: Comparison | None
     dry_run: bool = False
     input_warnings: list[str] = field(default_factory=list)  # about the validation inputs (dims set to 1, ...)
+    latency: LatencyBudget | None = None  # with a TargetLatency mode: what was timed in onnxruntime
 
     @property
     def ok(self) -> bool:
@@ -46,19 +48,23 @@ class RewriteResult:
 
     def to_dict(self) -> dict:
         """The JSON record: schema, dry_run, the plan, the report's totals after (MACs, params, memory traffic
-        bytes) and the validation, the last two None when absent. Values may be numpy scalars."""
+        bytes) and the validation, the last two None when absent; with a latency budget last its ``latency`` record
+        (absent otherwise, so other records keep their bytes). Values may be numpy scalars."""
         report_after = None
         if self.report is not None:
             totals = self.report.totals
             report_after = {"macs": totals.macs, "params": totals.params,
                             "memory_traffic_bytes": totals.memory_traffic_bytes}
-        return {
+        record = {
             "schema": REWRITE_SCHEMA,
             "dry_run": self.dry_run,
             "plan": self.plan.to_dict(),
             "report_after": report_after,
             "validation": None if self.comparison is None else self.comparison.to_dict(),
         }
+        if self.latency is not None:
+            record["latency"] = self.latency.to_dict()
+        return record
 
 
 def save(model: onnx.ModelProto, target: str | os.PathLike) -> Path:

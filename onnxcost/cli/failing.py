@@ -38,6 +38,7 @@ FLAGS = {
     "batch": "--batch",
     "optimizer": "--optimizer",
     "calibration": "--calibrate",
+    "target_latency": "--target-latency",
 }
 
 

@@ -11,17 +11,17 @@ from .options import (
 from .output import ProgressBar, emit, terminal_width, warn_all
 from .rewrite_options import (
     Calibrate, DryRun, Emission, EmissionOption, Energy, Exact, Exclude, Force, Grouped, HtmlPage, Include, IncludeDepthwise,
-    InPlace, Measure, MinChannels, Rank, Refit, RewriteOutput, Separable, TargetMacs, Validate, check_html_target, finish,
-    parse_mode, parse_structure, write_html, write_target,
+    InPlace, Measure, MinChannels, Rank, Refit, RewriteOutput, Sensitivity, Separable, TargetLatency, TargetMacs,
+    Validate, check_html_target, finish, parse_mode, parse_structure, write_html, write_target,
 )
 
 
 def rewrite(
     model: ModelToRewrite = None, separable: Separable = False, grouped: Grouped = None, exact: Exact = False,
-    rank: Rank = None, energy: Energy = None, target_macs: TargetMacs = None, include: Include = [],
-    exclude: Exclude = [], min_channels: MinChannels = 5, include_depthwise: IncludeDepthwise = False,
+    rank: Rank = None, energy: Energy = None, target_macs: TargetMacs = None, target_latency: TargetLatency = None,
+    include: Include = [], exclude: Exclude = [], min_channels: MinChannels = 5, include_depthwise: IncludeDepthwise = False,
     dry_run: DryRun = False, measure: Measure = False, emission: EmissionOption = Emission.auto,
-    calibrate: Calibrate = None, refit: Refit = True, preprocess: PreprocessSpec = None,
+    calibrate: Calibrate = None, refit: Refit = True, sensitivity: Sensitivity = True, preprocess: PreprocessSpec = None,
     validate: Validate = True, inputs_file: Data = None, seed: Seed = 0, max_rel_error: MaxRelError = None,
     atol: Atol = None, rtol: Rtol = None, force: Force = False, output: RewriteOutput = None, in_place: InPlace = False,
     sample: SampleToRewrite = None, input: Shapes = [], dim: Dims = [], format: ResultFormatOption = ResultFormat.table,
@@ -48,12 +48,15 @@ def rewrite(
       onnxcost rewrite --grouped 2 --exact --sample vgg16 -o vgg16.g2.onnx
 
       onnxcost rewrite --separable --target-macs 0.7x --calibrate pages/ --preprocess 'mean=0.5 std=0.5' model.onnx -o out.onnx
+
+      onnxcost rewrite --grouped 4 --target-latency 0.8x --calibrate pages.npz model.onnx -o out.onnx
     """
     with reported_errors(debug):
         from .. import passes
         from ..render import render_rewrite
 
-        structure, mode = parse_structure(separable, grouped), parse_mode(exact, rank, energy, target_macs)
+        structure = parse_structure(separable, grouped)
+        mode = parse_mode(exact, rank, energy, target_macs, target_latency)
         selection = passes.Selection(tuple(include), tuple(exclude), min_channels, include_depthwise)
         bounds = make_bounds(max_rel_error, atol, rtol)
         target, source = model_or_sample(model, sample)
@@ -64,7 +67,7 @@ def rewrite(
         with ProgressBar() as progress:
             result = passes.rewrite(target, structure, mode, selection, inputs=shapes, dims=dims, emission=emission.value,
                                     measure=measure, dry_run=dry_run, validate=validate, feeds=inputs_file, seed=seed,
-                                    calibration=calibrate, refit=refit, preprocess=parse_preprocess(preprocess),
+                                    calibration=calibrate, refit=refit, sensitivity=sensitivity, preprocess=parse_preprocess(preprocess),
                                     bounds=bounds, check=False, full_check=False, progress=progress, source=source,
                                     max_file_bytes=limit)  # save runs the full check on the written file
         warn_all(result.plan.warnings)

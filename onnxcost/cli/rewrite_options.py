@@ -25,6 +25,7 @@ Exact = Annotated[bool, typer.Option("--exact", help="r = each layer's rank: the
 Rank = Annotated[Optional[int], typer.Option("--rank", metavar="R", help="Keep R singular vectors per input channel (separable) or per block of G output x G input channels (grouped) in every layer.")]
 Energy = Annotated[Optional[float], typer.Option("--energy", metavar="E", help="Per layer, the smallest r keeping fraction E (0 < E <= 1) of the squared singular values. Default mode: --energy 0.99.")]
 TargetMacs = Annotated[Optional[str], typer.Option("--target-macs", metavar="X", help="Budget for the whole model: absolute (3G) or a ratio of its MACs (0.5x); r per layer with the least total error.")]
+TargetLatency = Annotated[Optional[str], typer.Option("--target-latency", metavar="X", help="Budget of the whole model's latency in onnxruntime (CPU), a ratio of the original's (0.8x): each layer timed alone at a few ranks, the ranks saving the most time per output error chosen (never one measured slower than its conv), then the whole model timed against the original to confirm.")]
 Include = Annotated[list[str], typer.Option("--include", metavar="PATTERN", help="Rewrite only convs whose name matches (shell pattern, e.g. 'conv4_*'; repeatable).")]
 Exclude = Annotated[list[str], typer.Option("--exclude", metavar="PATTERN", help="Never rewrite convs whose name matches (repeatable; wins over --include).")]
 MinChannels = Annotated[int, typer.Option("--min-channels", metavar="N", help="Rewrite only convs with at least N input channels (the default skips a stem of <= 4).")]
@@ -36,8 +37,9 @@ Validate = Annotated[bool, typer.Option("--validate/--no-validate", help="Run or
 Force = Annotated[bool, typer.Option("--force", help="Write the model even when validation fails.")]
 RewriteOutput = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="OUT.onnx", help="Where to write the rewritten model (atomically).")]
 InPlace = Annotated[bool, typer.Option("--in-place", help="Write over MODEL.onnx.")]
-Calibrate = Annotated[Optional[Path], typer.Option("--calibrate", metavar="DATA", help="Calibration data (an .npz with one array per model input, a folder of <input>.npy files, or a folder of images, see --preprocess; first axis = samples): each layer's factors minimise its output error on the data (whitened SVD, then the 1x1 conv and bias refitted by least squares), --target-macs spends the budget by that error, and the last fifth of the samples (at most 16) is held out to validate.")]
+Calibrate = Annotated[Optional[Path], typer.Option("--calibrate", metavar="DATA", help="Calibration data (an .npz with one array per model input, a folder of <input>.npy files, or a folder of images, see --preprocess; first axis = samples): each layer's factors minimise its output error on the data (whitened SVD, then the 1x1 conv and bias refitted by least squares), --target-macs spends the budget by the model's measured sensitivity to each layer (see --sensitivity), and the last fifth of the samples (at most 16) is held out to validate.")]
 Refit = Annotated[bool, typer.Option("--refit/--no-refit", help="With --calibrate: refit each rewritten layer's 1x1 conv and bias by least squares on the rewritten model's activations (--no-refit: whitened SVD only).")]
+Sensitivity = Annotated[bool, typer.Option("--sensitivity/--no-sensitivity", help="With --calibrate and --target-macs: rewrite each layer alone at a few ranks and measure the change of the model's outputs on up to 16 calibration samples (3 onnxruntime sessions per layer), and spend the budget by it (--no-sensitivity: by each layer's own output error, no extra runs).")]
 HtmlPage = Annotated[Optional[Path], typer.Option("--html", metavar="FILE.html", help="Also write the plan, per-layer costs, errors and validation as one self-contained HTML page (written even when validation fails).")]
 
 
@@ -54,12 +56,16 @@ def parse_structure(separable: bool, grouped: Optional[int]):
     return passes.STRUCTURES[chosen[0]](*given[chosen[0]])
 
 
-def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target_macs: Optional[str]):
-    """The mode chosen by --exact, --rank, --energy or --target-macs (at most one; None: the default mode)."""
+def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target_macs: Optional[str],
+               target_latency: Optional[str] = None):
+    """The mode chosen by --exact, --rank, --energy, --target-macs or --target-latency (at most one; None: the default
+    mode)."""
     from .. import passes
+    from ..passes.modes import TargetLatency
 
     given = [flag for flag, on in (("--exact", exact), ("--rank", rank is not None), ("--energy", energy is not None),
-                                   ("--target-macs", target_macs is not None)) if on]
+                                   ("--target-macs", target_macs is not None),
+                                   ("--target-latency", target_latency is not None)) if on]
     if len(given) > 1:
         raise InputSpecError(f"choose one mode, not {' and '.join(given)}")
     if exact:
@@ -70,6 +76,8 @@ def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target
         return passes.Energy(energy)
     if target_macs is not None:
         return passes.TargetMacs.parse(target_macs)
+    if target_latency is not None:
+        return TargetLatency.parse(target_latency)
     return None  # the default mode
 
 

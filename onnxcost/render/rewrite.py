@@ -18,13 +18,32 @@ def render_rewrite(result, fmt: str, source: str, width: int | None = None) -> s
     if fmt == "json":
         return json_text(result.to_dict())
     if result.report is None:
-        return render_plan(result.plan, source, width, dry_run=result.dry_run)
+        return render_plan(result.plan, source, width, dry_run=result.dry_run) + _latency_line(result)
     totals = result.report.totals
     text = render_plan(result.plan, source, width, totals.macs, totals.params, dry_run=result.dry_run,
-                       report_traffic=totals.memory_traffic_bytes)
+                       report_traffic=totals.memory_traffic_bytes) + _latency_line(result)
     if result.comparison is not None:
         text += "\n" + render_comparison(result.comparison, width)
     return text
+
+
+def _latency_line(result) -> str:
+    """With a latency budget: the MACs, memory traffic and measured latency ratios side by side ("" otherwise)."""
+    budget, plan = result.latency, result.plan
+    if budget is None or budget.measured is None:
+        return ""
+    totals = result.report.totals if result.report is not None else None
+    macs = plan.macs_after if totals is None else totals.macs
+    traffic = plan.traffic_after if totals is None else totals.memory_traffic_bytes
+    measured = budget.measured
+    low, high = measured.spread
+    what = "the rewritten model" if budget.confirmed is not None else "the plan's model"
+    return (f"side by side: MACs {ratio(macs, plan.macs_before)}, memory traffic {ratio(traffic, plan.traffic_before)}, "
+            f"latency {measured.ratio:.3f}x measured (target {budget.target_ratio:g}x, "
+            f"{'met' if budget.met else 'not met'}): {what} in onnxruntime, median of {len(measured.ratios)} paired "
+            f"runs against the original ({measured.original * 1e3:.3g} -> {measured.rewritten * 1e3:.3g} ms), "
+            f"quartiles {low:.3f}-{high:.3f}x"
+            + (f", fastest runs {measured.fastest[1] / measured.fastest[0]:.3f}x" if measured.fastest else "") + "\n")
 
 
 def _shape(layer) -> str:

@@ -1,0 +1,161 @@
+"""--target-latency: layers and ranks chosen by measured time, with the timings injected (nothing is timed here).
+
+The model: three 3x3 convs 16 -> 16 (padding 1) on a 1x16x8x8 input, a, b and c, a and c with the same weights.
+The separable structure costs, per output pixel, 16·r·9 (depthwise, multiplier r) + 16·r·16 (1x1) = 400·r MACs
+against 16·16·9 = 2304 dense; the ranks timed per layer are the largest at or under 0.2, 0.35, 0.5 and 0.7 of
+2304: 460.8 -> r=1, 806.4 -> r=2, 1152 -> r=2, 1612.8 -> r=4 (1600), 1958.4 -> r=4 (r=5 is 2000), so ranks
+1, 2 and 4.
+
+Injected layer timings (seconds): every conv alone 10 ms; a's replacements 2 ms at every rank (saves 8 ms), b's
+12 ms (slower), c's 8 ms (saves 2 ms). The whole original model: 40 ms; a rewritten model takes 40 ms minus the
+injected savings of the layers it rewrote, plus an injected overhead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from onnxcost.passes import Separable, Selection
+from onnxcost.passes.driver import Rewriter
+from onnxcost.passes.errors import BudgetUnreachable, RewriteOptionError
+from onnxcost.passes.latency import plan_for_latency
+from onnxcost.passes.measure import PairedLatency
+from onnxcost.passes.modes import TargetLatency
+from onnxcost.passes.result import RewriteResult
+from support.builders import model
+
+MS = 1e-3
+REPLACEMENT = {"a": 2 * MS, "b": 12 * MS, "c": 8 * MS}  # any rank, any emission
+WHOLE = 40 * MS
+
+
+def _model(c_low_rank: bool = False):
+    """a and c share random weights; with ``c_low_rank`` c's are rank 1 per input channel (u[o,i]·v[i,k]), so the
+    separable form of c has no error at any rank (up to rounding)."""
+    rng = np.random.default_rng(0)
+    shared = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    low = np.einsum("oi,ik->oik", rng.standard_normal((16, 16)), rng.standard_normal((16, 9))).reshape(16, 16, 3, 3)
+    weights = {"wa": shared, "wb": rng.standard_normal((16, 16, 3, 3)).astype(np.float32),
+               "wc": low.astype(np.float32) if c_low_rank else shared.copy()}
+    nodes = [helper.make_node("Conv", [x, w], [y], name=n, pads=[1, 1, 1, 1])
+             for n, x, w, y in [("a", "x", "wa", "t1"), ("b", "t1", "wb", "t2"), ("c", "t2", "wc", "y")]]
+    return model(nodes, {"x": [1, 16, 8, 8]}, ["y"], weights)
+
+
+def layer_timer(models, feeds):
+    """The injected layer timings; the original conv alone is named after its site."""
+    name = models["original"].graph.node[0].name
+    return {key: 10 * MS if key == "original" else REPLACEMENT[name] for key in models}
+
+
+def whole_timer(overhead: float = 0.0, calls: list | None = None, times: float = 1.0):
+    """The whole model: 40 ms less ``times`` the savings of the convs it no longer has (a rewritten conv's name is
+    gone), plus ``overhead`` when it rewrote any."""
+    def whole(original, rewritten, feeds):
+        kept = {n.name for n in rewritten.graph.node if n.op_type == "Conv"}
+        gone = [name for name in REPLACEMENT if name not in kept]
+        seconds = WHOLE - times * sum(10 * MS - REPLACEMENT[n] for n in gone) + (overhead if gone else 0.0)
+        if calls is not None:
+            calls.append(sorted(gone))
+        return PairedLatency(WHOLE, seconds, (seconds / WHOLE,) * 3)
+    return whole
+
+
+def _plan(ratio: float, overhead: float = 0.0, calls: list | None = None, times: float = 1.0, c_low_rank=False,
+          selection: Selection = Selection()):
+    rewriter = Rewriter(_model(c_low_rank), Separable())
+    return plan_for_latency(rewriter, TargetLatency(ratio), selection, timer=layer_timer,
+                            whole=whole_timer(overhead, calls, times))
+
+
+def test_the_most_time_saved_per_error_is_chosen_and_a_slower_rewrite_never():
+    # 0.85x of 40 ms: 6 ms to save. a saves 8 ms alone at the same error as c (same weights), which saves 2 ms.
+    plan, budget = _plan(0.85)
+    by_name = {layer.name: layer for layer in plan.layers}
+    assert [l.name for l in plan.rewritten] == ["a"]
+    assert by_name["a"].rank == 4  # every rank saves the same 8 ms: the least error, the largest rank timed
+    assert by_name["b"].reason.startswith("measured slower: 12 ms at rank")
+    assert by_name["c"].reason == "not needed to meet the latency budget"
+    assert {l.name: sorted(l.ranks) for l in budget.layers} == {"a": [1, 2, 4], "b": [1, 2, 4], "c": [1, 2, 4]}
+    assert by_name["a"].timings["original"] == pytest.approx(10 * MS)
+    # measured (40 - 8) / 40 = 0.8 on the first plan: met, one round
+    assert len(budget.rounds) == 1 and budget.kept == 0 and budget.met
+    assert budget.rounds[0].predicted_ratio == pytest.approx(0.8)
+    assert budget.measured.ratio == pytest.approx(0.8)
+    # the plan's MACs: a at rank 4 is 1600 of 2304 MACs per pixel, over 64 pixels: (2304 - 1600) · 64 = 45,056 fewer
+    assert plan.macs_before - plan.macs_after == 45_056
+    assert plan.mode == "target 0.85x latency"
+
+
+def test_a_budget_only_the_slower_layer_could_meet_gets_the_most_the_others_save():
+    # 0.7x: 12 ms to save; a and c save 8 + 2 = 10 ms at most, b is slower: a and c, measured (40 - 10) / 40 = 0.75
+    plan, budget = _plan(0.7)
+    assert [l.name for l in plan.rewritten] == ["a", "c"]
+    assert len(budget.rounds) == 1 and budget.rounds[0].needed_seconds == pytest.approx(10 * MS)
+    assert budget.measured.ratio == pytest.approx(0.75) and not budget.met
+    assert "(not met)" in plan.notes[-1] and "measured 0.750x on the whole model" in plan.notes[-1]
+
+
+def test_only_slower_rewrites_is_refused():
+    with pytest.raises(BudgetUnreachable, match="no selected layer measured at least 5% faster"):
+        _plan(0.9, selection=Selection(include=("b",)))
+
+
+def test_a_shortfall_on_the_whole_model_asks_more_of_the_layers():
+    # An overhead of 5 ms the layers alone do not show. Round 1: 6 ms asked, a (saves 8 ms), measured
+    # (40 - 8 + 5) / 40 = 0.925: the model saved 0.075 where the layers promised 8 / 40 = 0.2, scale 0.375;
+    # round 2 asks 6 / 0.375 = 16 ms, at most 10 ms: a and c, measured (40 - 10 + 5) / 40 = 0.875, not met, and
+    # nothing more to spend. The fastest (round 2) is kept.
+    calls = []
+    plan, budget = _plan(0.85, overhead=5 * MS, calls=calls)
+    assert calls == [[], ["a"], ["a", "c"]]  # the original against itself first
+    assert [r.needed_seconds for r in budget.rounds] == pytest.approx([6 * MS, 10 * MS])
+    assert [r.measured.ratio for r in budget.rounds] == pytest.approx([0.925, 0.875])
+    assert budget.kept == 1 and not budget.met
+    assert [l.name for l in plan.rewritten] == ["a", "c"]
+
+
+def test_a_surplus_on_the_whole_model_is_given_back_as_less_error():
+    # The whole model saves twice what its layers alone save; c is exact at every rank. 0.91x: 3.6 ms asked;
+    # c alone saves 2 ms, so a (8 ms, error > 0): measured (40 - 16) / 40 = 0.6, met, scale 0.4 / 0.2 = 2.
+    # Round 2 asks 3.6 / 2 = 1.8 ms: c alone (no error), measured (40 - 4) / 40 = 0.9 <= 0.91, met. Round 3
+    # would ask the same of the same plan. Kept: the least error of the two that met it, c.
+    plan, budget = _plan(0.91, times=2.0, c_low_rank=True)
+    assert [r.needed_seconds for r in budget.rounds] == pytest.approx([3.6 * MS, 1.8 * MS])
+    assert [r.measured.ratio for r in budget.rounds] == pytest.approx([0.6, 0.9])
+    assert budget.kept == 1 and budget.met
+    assert [l.name for l in plan.rewritten] == ["c"]
+    assert budget.rounds[1].error < 1e-6 < budget.rounds[0].error
+
+
+def test_the_record_has_latency_last_only_with_a_latency_budget():
+    plan, budget = _plan(0.85)
+    record = RewriteResult(plan, None, None, None, dry_run=True, latency=budget).to_dict()
+    assert list(record) == ["schema", "dry_run", "plan", "report_after", "validation", "latency"]
+    assert list(record["latency"]) == ["target_ratio", "original_seconds", "met", "measured", "rounds", "kept", "layers"]
+    assert record["latency"]["layers"][0] == {"name": "a", "original_seconds": pytest.approx(10 * MS),
+                                              "rank_seconds": {"1": 2 * MS, "2": 2 * MS, "4": 2 * MS}, "rank": 4}
+    assert "latency" not in RewriteResult(plan, None, None, None, dry_run=True).to_dict()
+
+
+def test_target_latency_parses_a_ratio_and_names_its_parameter():
+    assert TargetLatency.parse("0.8x") == TargetLatency(0.8)
+    assert TargetLatency.parse(" 0.75 ").describe() == "target 0.75x latency"
+    for bad in ("fast", "1.2x", "0x"):
+        with pytest.raises(RewriteOptionError) as caught:
+            TargetLatency.parse(bad)
+        assert caught.value.parameter == "target_latency"
+
+
+def test_the_table_puts_macs_traffic_and_measured_latency_side_by_side():
+    from onnxcost.render import render_rewrite
+
+    plan, budget = _plan(0.85)
+    text = render_rewrite(RewriteResult(plan, None, None, None, dry_run=True, latency=budget), "table", "m.onnx", width=200)
+    # MACs: 3 convs of 2304 · 64 = 147,456 each, 442,368; a at rank 4 saves 45,056: 397,312 / 442,368 = 0.898x
+    line = next(l for l in text.splitlines() if l.startswith("side by side:"))
+    assert line.startswith("side by side: MACs 0.898x, memory traffic ")
+    assert "latency 0.800x measured (target 0.85x, met): the plan's model in onnxruntime, median of 3 paired runs" in line
+    assert "(40 -> 32 ms)" in line
