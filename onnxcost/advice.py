@@ -30,7 +30,7 @@ import onnx
 
 from .loading import DEFAULT_MAX_FILE_BYTES, load_model
 from .memory import lifetimes
-from .receptive import Window, report_nodes, tensor_shapes, window
+from .receptive import Window, report_inputs, report_nodes, tensor_shapes, window
 from .report import NodeRow, Report
 from .tensors import BITS, numel
 
@@ -167,7 +167,7 @@ def advise(
 
 def advise_report(skeleton: onnx.ModelProto, report: Report) -> Advice:
     """The advice from a model's ``report`` and its ``skeleton`` (``skeleton.build_skeleton``: the attributes)."""
-    shapes = tensor_shapes(skeleton, report)
+    shapes = tensor_shapes(skeleton, report_inputs(report), report.nodes)
     weight_bits = {t.name: BITS.get(t.data_type, 32) for t in skeleton.graph.initializer}
     convs = [_ConvSite(row, node, shapes, weight_bits) for row, node in report_nodes(skeleton, report)
              if node.op_type == "Conv" and node.domain in ("", "ai.onnx")]

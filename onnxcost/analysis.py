@@ -130,16 +130,12 @@ class _Analysis:
 
     def _receptive_fields(self, main: list[tuple[int, onnx.NodeProto]]) -> None:
         """Each main-graph row's receptive field and jump (receptive.trace over the rows' shapes)."""
-        from .receptive import CONVS, POOLS, trace
+        from .receptive import CONVS, POOLS, tensor_shapes, trace
 
         if not any(node.op_type in CONVS or node.op_type in POOLS for _, node in main):
             return  # no windowed op: no field starts anywhere (transformers)
-        shapes = {t.name: list(t.dims) for t in self.skeleton.graph.initializer}
-        for value in self.skeleton.graph.input:
-            tensor = self.types.get(value.name)
-            shapes[value.name] = list(tensor.shape) if tensor is not None and tensor.shape is not None else None
-        for row in self.rows:
-            shapes.update(zip(row.outputs, row.output_shapes))
+        graph_inputs = [(v.name, getattr(self.types.get(v.name), "shape", None)) for v in self.skeleton.graph.input]
+        shapes = tensor_shapes(self.skeleton, graph_inputs, self.rows)
         for index, field in trace(((index, node) for index, node in main), shapes).items():
             self.rows[index].receptive_field, self.rows[index].jump = list(field.rf), list(field.jump)
 

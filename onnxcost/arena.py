@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from .errors import OnnxcostError
-from .memory import lifetimes, live_bytes_per_step
+from .memory import lifetimes, live_bytes
 from .report import Report
 from .schedule import output_sizes
 
@@ -118,12 +118,12 @@ def plan_arena(report: Report, alignment: int = 1, in_place: bool = False) -> Ar
             first, last = group_spans.get(root, (start, end))
             group_spans[root] = (min(first, start), max(last, end))
             group_sizes[root] = max(group_sizes.get(root, 0), sizes[name])
-        bound = _largest_live(group_spans, group_sizes)
+        bound = max(live_bytes(group_spans, group_sizes, len(main)), default=0)
         offsets, strategy = plan_offsets(group_spans, group_sizes, bound)
         offsets = {name: offsets[group.get(name, name)] for name in spans}
         aliases = {name: group[name] for name in spans if group.get(name, name) != name}
     else:
-        bound = max(live_bytes_per_step(*schedule, sizes), default=0)
+        bound = max(live_bytes(spans, sizes, len(main)), default=0)
         offsets, strategy = plan_offsets(spans, sizes, bound)
         aliases = {}
     tensors = [ArenaTensor(name, offsets[name], sizes[name], start, end) for name, (start, end) in spans.items()]
@@ -165,19 +165,6 @@ def in_place_groups(main, sizes: Mapping[str, int], graph_inputs: set[str], grap
                 parent[row.outputs[0]] = root(candidate)  # the output takes the group of the bytes it reuses
                 break
     return {name: root(name) for name in parent}
-
-
-def _largest_live(spans: Mapping[str, tuple[int, int]], sizes: Mapping[str, int]) -> int:
-    """The most bytes alive at one step, for tensors (or groups) live over ``spans``."""
-    change: dict[int, int] = {}
-    for name, (start, end) in spans.items():
-        change[start] = change.get(start, 0) + sizes[name]
-        change[end + 1] = change.get(end + 1, 0) - sizes[name]
-    live = best = 0
-    for step in sorted(change):
-        live += change[step]
-        best = max(best, live)
-    return best
 
 
 def plan_offsets(spans: Mapping[str, tuple[int, int]], sizes: Mapping[str, int],

@@ -46,10 +46,10 @@ def live_bytes_per_step(
 ) -> list[int]:
     """Bytes live at each step (empty for a graph without nodes)."""
     spans = lifetimes(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes)
-    return _curve(spans, sizes, len(node_inputs))
+    return live_bytes(spans, sizes, len(node_inputs))
 
 
-def _curve(spans: Mapping[str, tuple[int, int]], sizes: Mapping[str, int], steps: int) -> list[int]:
+def live_bytes(spans: Mapping[str, tuple[int, int]], sizes: Mapping[str, int], steps: int) -> list[int]:
     """Bytes live at each of ``steps`` steps, given every activation's (first, last) step."""
     if steps == 0:  # a graph that hands its inputs straight to its outputs runs nothing
         return []
@@ -74,7 +74,7 @@ def peak_activations(
 ) -> tuple[int, int | None, list[str]]:
     """(peak bytes, step of the peak or None, names of the largest tensors live there)."""
     spans = lifetimes(node_inputs, node_outputs, graph_inputs, graph_outputs, sizes)
-    curve = _curve(spans, sizes, len(node_inputs))
+    curve = live_bytes(spans, sizes, len(node_inputs))
     peak = max(curve, default=0)
     if peak <= 0:
         return 0, None, []

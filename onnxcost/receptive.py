@@ -296,13 +296,20 @@ def report_nodes(skeleton: onnx.ModelProto, report: Report) -> list[tuple[NodeRo
     return pairs
 
 
-def tensor_shapes(skeleton: onnx.ModelProto, report: Report) -> dict[str, list[int] | None]:
-    """Shapes by tensor name: the report's inputs and node outputs, and the skeleton's initializers (weights)."""
-    shapes: dict[str, list[int] | None] = {t.name: list(t.dims) for t in skeleton.graph.initializer}
-    shapes.update((t.name, t.shape) for t in report.model.inputs)
-    for row in report.nodes:
+def tensor_shapes(skeleton: onnx.ModelProto, inputs: Iterable[tuple[str, Sequence[int] | None]],
+                  rows: Iterable[NodeRow]) -> dict[str, Sequence[int] | None]:
+    """Shapes by tensor name: the graph ``inputs`` (name, shape), the ``rows``' outputs and the skeleton's
+    initializers (weights). From a report: ``tensor_shapes(skeleton, report_inputs(report), report.nodes)``."""
+    shapes: dict[str, Sequence[int] | None] = {t.name: list(t.dims) for t in skeleton.graph.initializer}
+    shapes.update(inputs)
+    for row in rows:
         shapes.update(zip(row.outputs, row.output_shapes))
     return shapes
+
+
+def report_inputs(report: Report) -> list[tuple[str, list[int] | None]]:
+    """The report's graph inputs as (name, shape)."""
+    return [(t.name, t.shape) for t in report.model.inputs]
 
 
 def receptive_fields(model: onnx.ModelProto, report: Report | None = None) -> dict[str, ReceptiveField]:
@@ -316,4 +323,4 @@ def receptive_fields(model: onnx.ModelProto, report: Report | None = None) -> di
 
     skeleton = build_skeleton(model)
     pairs = report_nodes(skeleton, report)
-    return trace(((row.name, node) for row, node in pairs), tensor_shapes(skeleton, report))
+    return trace(((row.name, node) for row, node in pairs), tensor_shapes(skeleton, report_inputs(report), report.nodes))

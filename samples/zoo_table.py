@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 import onnxcost
+from onnxcost import receptive
 from onnxcost.files import write_atomic
 from onnxcost.report import Report
 
@@ -75,29 +76,28 @@ class Row:
     receptive_node: str
 
 
-def row(name: str, report: Report, model) -> Row:
-    """The table row of the sample ``name`` (``model``) from its report."""
+def row(name: str, report: Report) -> Row:
+    """The table row of the sample ``name`` from its report."""
     from onnxcost.arena import plan_arena
     from onnxcost.precision_sizes import precision_sizes
-    from onnxcost.receptive import receptive_fields
 
     title, source = ARCHITECTURES[name]
     shape = report.model.inputs[0].shape
     totals = report.totals
-    field, node = widest_field(receptive_fields(model, report), report)
+    field, node = widest_field(report)
     return Row(name, title, source, "x".join(str(d) for d in shape), totals.params, totals.macs,
                totals.peak_activation_bytes, report.peak.node or "", totals.compute_layers,
                plan_arena(report).size, precision_sizes(report, [8]).sizes[0].bytes, field, node)
 
 
-GLOBAL_POOLS = {"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean", "ReduceMax"}
+# pools over the whole map, whose field is the image plus padding: not the network's own field
+WHOLE_MAP_POOLS = receptive.GLOBAL_POOLS | {"ReduceMean", "ReduceMax"}
 
 
-def widest_field(fields, report: Report) -> tuple[str, str]:
+def widest_field(report: Report) -> tuple[str, str]:
     """The largest receptive field of a node that is not a global pool ('196x196', its node), or ('-', '')."""
-    op_types = {r.name: r.op_type for r in report.nodes}
-    widest = max(((f.rf, name) for name, f in fields.items() if op_types.get(name) not in GLOBAL_POOLS
-                  and all(isinstance(v, int) for v in f.rf)), default=None)
+    widest = max(((r.receptive_field, r.name) for r in report.nodes if r.receptive_field
+                  and r.op_type not in WHOLE_MAP_POOLS and all(isinstance(v, int) for v in r.receptive_field)), default=None)
     return ("-", "") if widest is None else ("x".join(str(v) for v in widest[0]), widest[1])
 
 
@@ -171,7 +171,7 @@ def build_rows(names: Iterable[str] | None = None) -> list[Row]:
     rows = []
     for name in names or SAMPLES:
         model = SAMPLES[name]()
-        rows.append(row(name, onnxcost.analyze_model(model, f"sample:{name}"), model))
+        rows.append(row(name, onnxcost.analyze_model(model, f"sample:{name}")))
         del model
     return rows
 

@@ -30,7 +30,7 @@ def printed_tables(monkeypatch):
         original(self, *objects, **options)
         for table in objects:
             if hasattr(table, "columns"):
-                tables.append([(str(c.header) if table.show_header else "", c.justify, [str(x) for x in c._cells])
+                tables.append([(str(c.header) if table.show_header else "", c.justify, [str(x) for x in c.cells])
                                for c in table.columns])
 
     monkeypatch.setattr(TextConsole, "print", recording)

@@ -34,7 +34,7 @@ class TextConsole(SafeConsole):
 
     def _fit(self, table: Table) -> None:
         for column in table.columns:
-            cells = [str(cell) for cell in [column.header, *column._cells]]
+            cells = [str(cell) for cell in [column.header, *column.cells]]
             if column.justify == "right" or column.no_wrap:  # numbers: never wrapped, never cut
                 column.no_wrap = True
                 longest = max((len(line) for cell in cells for line in cell.splitlines()), default=1)
