@@ -45,6 +45,8 @@ def analyze(
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     source: str | None = None,
+    formulas: bool = True,
+    ranges: Mapping[str, tuple[int, int]] | None = None,
 ) -> Report:
     """Cost every node of ``model`` (a path or a ModelProto).
 
@@ -57,7 +59,27 @@ def analyze(
     loaded = load_model(model, max_file_bytes=max_file_bytes)
     if source is None:
         source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
-    return analyze_model(loaded.model, source, inputs, dims)
+    return analyze_model(loaded.model, source, inputs, dims, formulas=formulas, ranges=ranges)
+
+
+def free_dims(graph: onnx.GraphProto, inputs: Mapping | None, dims: Mapping | None) -> list[str]:
+    """The named dimensions of the graph's inputs that neither ``dims`` nor ``inputs`` give, in order of appearance."""
+    given = set(dims or {})
+    initializers = {t.name for t in graph.initializer}
+    found: list[str] = []
+    for value in graph.input:
+        if value.name in initializers or value.name in (inputs or {}) or not value.type.HasField("tensor_type"):
+            continue
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.WhichOneof("value") == "dim_param" and dim.dim_param not in given and dim.dim_param not in found:
+                found.append(dim.dim_param)
+    return found
+
+
+def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    return copy
 
 
 def analyze_model(
@@ -65,11 +87,17 @@ def analyze_model(
     source: str = IN_MEMORY_SOURCE,
     inputs: Mapping[str, Sequence[int]] | None = None,
     dims: Mapping[str, int] | None = None,
+    *,
+    formulas: bool = True,
+    ranges: Mapping[str, tuple[int, int]] | None = None,
 ) -> Report:
     """Cost every node of an already loaded ``model`` (left unchanged: the analysis works on a weightless copy).
 
     ``source`` is what the report calls the model; ``inputs`` and ``dims`` as for ``analyze``. Figures are
-    exact integers: MACs, FLOPs (a MAC is 2), special ops, parameters, bytes (docs/conventions.md).
+    exact integers: MACs, FLOPs (a MAC is 2), special ops, parameters, bytes (docs/conventions.md). With free
+    dimensions (none given, so the integers are at 1) and ``formulas``, the report also holds every figure as a
+    polynomial in them (``report.formulas``, ``report.at(batch=8)``; docs/formulas.md). ``ranges`` leaves
+    dimensions free and gives every figure's min and max over the interval ({"batch": (1, 64)}).
     """
     collecting = gc.isenabled()
     gc.disable()  # the analysis allocates many small objects and no cycles; collection costs 10-15%
@@ -77,8 +105,18 @@ def analyze_model(
         skeleton = build_skeleton(model)
         check_model(skeleton)
         # onnx infers no contrib op: shapes are inferred on a copy where the quantized ones have standard twins.
-        shapes = resolve_shapes(costs.with_twins(skeleton), inputs, dims)
-        return _Analysis(skeleton, shapes, source).run()
+        twins = costs.with_twins(skeleton)
+        free = free_dims(twins.graph, inputs, dims) if formulas else []
+        pristine = _copy(twins) if free else None  # resolve_shapes writes the bindings into the graph it is given
+        shapes = resolve_shapes(twins, inputs, dims)
+        report = _Analysis(skeleton, shapes, source).run()
+        if free:
+            from .symbolic.build import attach_formulas
+
+            attach_formulas(report, skeleton, pristine, free, inputs, dims, shapes, ranges or {})
+        elif ranges:
+            report.warnings.append("--dim ranges need formulas; none of the ranged dimensions is free")
+        return report
     finally:
         if collecting:
             gc.enable()

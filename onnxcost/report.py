@@ -8,6 +8,7 @@ was not counted). All figures are exact integers.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 SCHEMA = "onnxcost.report/1"
 
@@ -139,15 +140,32 @@ class Report:
     by_op_type: dict[str, OpTypeSummary]
     nodes: list[NodeRow]
     warnings: list[str] = field(default_factory=list)
+    # the figures as polynomials in the free dimensions (onnxcost.symbolic.figures.Formulas), None when all are bound
+    formulas: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """The machine form (docs/report-schema.md); key order is part of the format."""
-        return {
+        nodes = [dict(vars(row)) for row in self.nodes]  # rows hold no nested dataclasses; asdict is 4x slower
+        data = {
             "schema": SCHEMA,
             "model": asdict(self.model),
             "totals": asdict(self.totals),
             "peak": asdict(self.peak),
             "by_op_type": {op: asdict(summary) for op, summary in self.by_op_type.items()},
-            "nodes": [dict(vars(row)) for row in self.nodes],  # rows hold no nested dataclasses; asdict is 4x slower
+            "nodes": nodes,
             "warnings": list(self.warnings),
         }
+        if self.formulas is not None:
+            from .symbolic.expressions import add_expressions
+
+            add_expressions(data, self.formulas)
+        return data
+
+    def at(self, **dims: int) -> Report:
+        """This report with every figure evaluated at ``dims`` (each free dimension given), from its formulas:
+        no analysis runs again. ``report.at(batch=8, seq=2048)``; KeyError when a free dimension is missing."""
+        if self.formulas is None:
+            raise ValueError("this report has no free dimensions: its figures are already numbers")
+        from .symbolic.figures import at
+
+        return at(self, dims)

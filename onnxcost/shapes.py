@@ -66,6 +66,7 @@ class ShapeResult:
     types: dict[str, TensorType]
     values: dict[str, np.ndarray]  # small tensors whose values are known (constants, folded shapes)
     warnings: list[str] = field(default_factory=list)
+    assumed: set[str] = field(default_factory=set)  # tensors with a dimension no inference settled (set to 1)
 
 
 def resolve_shapes(
@@ -84,7 +85,8 @@ def resolve_shapes(
     if _missing(skeleton.graph, raw) and data_prop and _symbolic_is_bounded(skeleton.graph, raw, warnings):
         _merge(raw, _ort_symbolic(skeleton, values, warnings))
     types = _finalize(skeleton.graph, raw, values, warnings)
-    return ShapeResult(types, values, warnings)
+    assumed = {name for name, (_, dims) in raw.items() if dims is not None and not _is_static(dims)}
+    return ShapeResult(types, values, warnings, assumed)
 
 
 # --- overrides --------------------------------------------------------------

@@ -38,7 +38,10 @@ STORAGE_CLASSES = ("float", "int8", "int4", "int32")
 
 def numel(shape) -> int:
     """Element count of a shape (1 for a scalar); exact for any size."""
-    return math.prod(map(int, shape))  # Python ints (not numpy's, which wrap at 2**63), multiplied in C
+    try:
+        return math.prod(map(int, shape))  # Python ints (not numpy's, which wrap at 2**63), multiplied in C
+    except TypeError:  # dimensions that are polynomials (onnxcost.symbolic): the product is one too
+        return math.prod(shape)
 
 
 def tensor_bytes(elem_type: int, count: int) -> int:

@@ -10,7 +10,7 @@ import typer
 
 from .failing import reported_errors
 from .options import (
-    Debug, Dims, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths, model_or_sample, parse_dims,
+    Debug, Dims, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths, model_or_sample, parse_dim_ranges, parse_dims,
     parse_inputs, parse_max_file_size,
 )
 from .output import emit, stderr, terminal_width, warn_all, wrote
@@ -36,6 +36,7 @@ def report(
     mixed_precision: MixedPrecision = False,
     arena: ArenaOption = False,
     arena_in_place: ArenaInPlace = False,
+    formulas: Annotated[bool, typer.Option("--formulas/--no-formulas", help="With free dimensions, also give every figure as a formula in them (docs/formulas.md); --no-formulas skips that work.")] = True,
     max_file_size: MaxFileSize = "2GiB",
     debug: Debug = False,
 ) -> None:
@@ -46,6 +47,8 @@ def report(
       onnxcost report model.onnx
 
       onnxcost report model.onnx --dim batch=8 --top 10
+
+      onnxcost report decoder.onnx --dim batch=1:64 -f json   (formulas in batch and seq, ranges over batch)
 
       onnxcost report model.onnx -f json -o cost.json
 
@@ -62,9 +65,10 @@ def report(
         inputs = ([model] if model is not None else []) + section_inputs(baseline_params)
         check_paths(inputs, output)
         check_paths(inputs, annotate)
-        shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
+        plain, ranges = parse_dim_ranges(dim)
+        shapes, dims, limit = parse_inputs(input), parse_dims(plain), parse_max_file_size(max_file_size)
         with stderr.status("costing the model...") if stderr.is_terminal else nullcontext():
-            result = analyze(target, shapes, dims, max_file_bytes=limit, source=source)
+            result = analyze(target, shapes, dims, max_file_bytes=limit, source=source, formulas=formulas, ranges=ranges)
         warn_all(result.warnings)
         extra = sections(result, format.value, training=training, batch=batch, optimizer=optimizer,
                          mixed_precision=mixed_precision, weight_bits=weight_bits, baseline_params=baseline_params,

@@ -9,6 +9,7 @@ from ..report import Report
 from .selection import heaviest
 from ..units import human_bytes, human_count
 from .as_csv import shape_text
+from .formulas import formulas_table, node_formula
 from .sanitize import visible
 from .precision import byte_rows, mac_rows
 from .terminal import optional, share_bar, text_console
@@ -18,22 +19,26 @@ def render_table(report: Report, top: int | None = None, width: int | None = Non
     console, buffer = text_console(width)
     nodes = Table(box=box.SIMPLE_HEAD, title=f"Top {top} nodes by MACs" if top is not None else None, title_justify="left")
     spatial = any(r.receptive_field for r in report.nodes)  # a column for CNNs, none for transformers
+    symbolic = report.formulas is not None
     for header, justify in [("#", "right"), ("node", "left"), ("op", "left"), ("output shape", "left"),
                             *([("receptive field", "right")] if spatial else []),
-                            ("MACs", "right"), ("MACs share", "left"), ("FLOPs", "right"), ("params", "right"),
+                            ("MACs", "right"), *([("MACs formula", "left")] if symbolic else []),
+                            ("MACs share", "left"), ("FLOPs", "right"), ("params", "right"),
                             ("output", "right"), ("traffic", "right")]:
         nodes.add_column(header, justify=justify, overflow="fold")
     # on a narrow terminal, the first named is dropped first
-    optional(nodes, "MACs share", "receptive field", "FLOPs", "traffic", "output", "output shape", "#")
+    optional(nodes, "MACs share", "receptive field", "FLOPs", "traffic", "output", "output shape", "#",
+             *(["MACs formula"] if symbolic else []))
     rows = heaviest(report, top)
     largest = max((r.macs * r.repeat for r in report.nodes), default=0)
     for r in rows:
         name = visible((f"{r.scope}/" if r.scope else "") + r.name) + (f" ×{r.repeat}" if r.repeat != 1 else "")
         field = ["x".join(f"{v:g}" for v in r.receptive_field) if r.receptive_field else ""] if spatial else []
+        formula = [node_formula(report, r.index)] if symbolic else []
         nodes.add_row(
             str(r.index), name, visible(r.op_type) + ("" if r.costed else "*"),
             ", ".join(shape_text(s) for s in r.output_shapes), *field,
-            human_count(r.macs), share_bar(r.macs * r.repeat, report.totals.macs, largest), human_count(r.flops), human_count(r.params),
+            human_count(r.macs), *formula, share_bar(r.macs * r.repeat, report.totals.macs, largest), human_count(r.flops), human_count(r.params),
             human_bytes(r.output_bytes), human_bytes(r.memory_traffic_bytes),
         )
     console.print(nodes)
@@ -61,6 +66,8 @@ def render_table(report: Report, top: int | None = None, width: int | None = Non
     ]:
         totals.add_row(label, text, f"{value:,}")
     console.print(totals)
+    if symbolic:
+        console.print(formulas_table(report))
 
     ops = Table(box=box.SIMPLE_HEAD, title="By op type", title_justify="left")
     for header in ["op type", "count", "MACs", "share", "FLOPs", "params", "traffic"]:

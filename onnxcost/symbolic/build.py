@@ -1,0 +1,60 @@
+"""Formulas for a report whose model has free dimensions: the probes, the symbolic shapes, the figures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import onnx
+
+from ..errors import first_line
+from ..report import Report
+from ..shapes import ShapeResult, resolve_shapes
+from .figures import formulas
+from .ranges import figure_ranges
+from .shapes import probe_bindings, symbolic_shapes
+
+logger = logging.getLogger(__name__)
+
+
+def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.ModelProto, free: Sequence[str],
+                    inputs: Mapping | None, dims: Mapping | None, primary: ShapeResult,
+                    ranges: Mapping[str, tuple[int, int]]) -> None:
+    """Set ``report.formulas`` for the free dimensions ``free`` (set to 1 in ``report``); ``pristine`` is the graph
+    shapes were inferred on, before the bindings were written into it. What has no formula is named in a warning."""
+    dims = dict(dims or {})
+    report.warnings[:] = [w for w in report.warnings if not any(f"dimension '{name}' is unknown" in w for name in ranges)]
+    for name in sorted(set(ranges) - set(free)):
+        report.warnings.append(f"--dim {name}: no free dimension of the model's inputs is named '{name}'")
+    ranges = {name: bounds for name, bounds in ranges.items() if name in free}
+    probes = []
+    for binding in probe_bindings(free):
+        copy = onnx.ModelProto()
+        copy.CopyFrom(pristine)
+        try:
+            probes.append((resolve_shapes(copy, inputs, {**dims, **binding}), binding))
+        except Exception as exc:  # the model is only valid at some values of its dims (a fixed-size Flatten)
+            shown = ", ".join(f"{k}={v}" for k, v in binding.items())
+            report.warnings.append(f"no formulas: at {shown} the model's shapes do not work out ({first_line(exc)})")
+            return
+    try:
+        symbolic = symbolic_shapes(pristine, free, dims, primary, probes)
+        constant = {name: value for name, value in primary.values.items()
+                    if all(name in p.values and np.shape(p.values[name]) == np.shape(value)
+                           and np.array_equal(p.values[name], value) for p, _ in probes)}
+        found = formulas(skeleton, report, symbolic, primary, constant, {s: 1 for s in free})
+        if ranges and found.totals:
+            found.ranges = figure_ranges(found, ranges)
+    except Exception as exc:  # a bug here must not cost the user the report itself
+        logger.debug("formulas failed", exc_info=True)
+        report.warnings.append(f"no formulas: {type(exc).__name__}: {first_line(exc)} (please report it)")
+        return
+    report.formulas = found
+    if found.missing:
+        more = f" (and {len(found.missing) - 1} more)" if len(found.missing) > 1 else ""
+        report.warnings.append(f"{len(found.missing)} node(s) have no formula in {', '.join(free)}: "
+                               f"{found.missing[0]}{more}")
+    if not found.totals:
+        report.warnings.append("the totals have no formula: some nodes' figures depend on the free dimensions in a "
+                               "way onnxcost does not follow; give the dimensions with --dim")

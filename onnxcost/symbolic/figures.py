@@ -1,0 +1,230 @@
+"""Costs as formulas: the report's own walk over the graph, with every shape a polynomial in the free dimensions.
+
+The cost rules are plain arithmetic on shapes, so given ``Poly`` dimensions they return ``Poly`` figures with the
+exact formula; a rule that compares or branches on a free dimension raises ``TypeError``, and that node gets no
+formula (named in a warning), never a guessed one. Each node's formulas are checked against the concrete report:
+evaluated at the report's own dimensions they must give its integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from .. import walk
+from ..analysis import SUMMED, _Analysis
+from ..costs import OpCost
+from ..memory import lifetimes, live_bytes, peak_activations
+from ..report import NodeRow, Report
+from ..shapes import ShapeResult
+from ..structure import node_inputs
+from .poly import Poly, evaluate
+from .shapes import SymbolicShapes
+
+NODE_FIGURES = ("macs", "flops", "special_ops", "output_bytes", "bytes_read", "memory_traffic_bytes",
+                "macs_float", "macs_int8", "macs_weight_only")
+TOTAL_FIGURES = ("macs", "flops", "special_ops", "activation_bytes", "memory_traffic_bytes",
+                 "macs_float", "macs_int8", "macs_weight_only")
+
+
+@dataclass
+class Formulas:
+    """The figures of a report as polynomials (int when they do not depend on the free dimensions).
+
+    ``nodes[i]`` holds row i's figures and output shapes, or None when the row has no formula (``missing`` says
+    why). ``totals`` is empty when some row with a non-zero figure has no formula. ``peak`` is the peak of live
+    activations: one polynomial when the same step peaks for every value of the dimensions (``peak_exact``),
+    else the candidates whose maximum it is.
+    """
+
+    symbols: list[str]
+    evaluated_at: dict[str, int]
+    nodes: list[dict | None]
+    totals: dict[str, Poly | int]
+    peak: list[Poly | int] = field(default_factory=list)
+    peak_exact: bool = False
+    missing: list[str] = field(default_factory=list)
+    schedule: tuple | None = None  # (reads, writes, graph inputs, graph outputs, symbolic sizes) for evaluation
+    ranges: dict | None = None  # ranges.figure_ranges for the dimensions given as intervals
+
+
+class _FormulaWalk(_Analysis):
+    """The analysis's walk with polynomial shapes; rows whose rule or shapes are not symbolic are recorded."""
+
+    def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, explained: set[str], known: set[str]):
+        super().__init__(skeleton, shapes, "")
+        self.explained = explained  # tensors with a symbolic shape
+        self.known = known  # tensors with a concrete shape in the report
+        self.failed: dict[int, str] = {}
+
+    def _cost(self, context, name):
+        rule_index = len(self.rows)
+        try:
+            return super()._cost(context, name)
+        except Exception as exc:  # a rule that compares or branches on a free dimension: no formula for this node
+            self.failed[rule_index] = f"'{name}' ({context.node.op_type}): {exc}"
+            return OpCost(), False
+
+    def _add_row(self, node, scope, repeat):
+        index = super()._add_row(node, scope, repeat)
+        row = self.rows[index]
+        unexplained = [n for n in (*row.inputs, *row.outputs) if n and n in self.known and n not in self.explained]
+        if unexplained and index not in self.failed:
+            self.failed[index] = f"'{row.name}' ({row.op_type}): no formula for the shape of '{unexplained[0]}'"
+        return index
+
+    def _trip_count(self, node, row):
+        try:
+            return super()._trip_count(node, row)
+        except TypeError:
+            self.failed[row.index] = f"'{row.name}' ({row.op_type}): its trip count depends on the free dimensions"
+            return 1
+
+    def _count_heavier_branch(self, row, branches):
+        try:
+            super()._count_heavier_branch(row, branches)
+        except TypeError:
+            self.failed[row.index] = f"'{row.name}' (If): which branch is heavier depends on the free dimensions"
+
+
+def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes,
+             primary: ShapeResult, constant_values: Mapping[str, np.ndarray],
+             evaluated_at: Mapping[str, int]) -> Formulas:
+    """The formulas of ``report`` (the concrete report at ``evaluated_at``), from the symbolic shapes."""
+    shapes = ShapeResult(symbolic.types, dict(constant_values), [])
+    walker = _FormulaWalk(skeleton, shapes, set(symbolic.types), set(primary.types))
+    main = walker._walk(skeleton.graph, scope="", repeat=1, outer=set())
+    rows = walker.rows
+    failed = dict(walker.failed)
+    nodes: list[dict | None] = []
+    for index, (row, concrete) in enumerate(zip(rows, report.nodes)):
+        figures = {name: getattr(row, name) for name in NODE_FIGURES}
+        figures["output_shapes"] = row.output_shapes
+        figures["repeat"] = row.repeat
+        if index not in failed and any(evaluate(v, evaluated_at) != getattr(concrete, k) for k, v in figures.items()
+                                       if k in NODE_FIGURES):
+            failed[index] = f"'{row.name}' ({row.op_type}): its formula does not give the report's figures"
+        nodes.append(None if index in failed else figures)
+    totals: dict[str, Poly | int] = {}
+    blocking = [i for i in failed if any(getattr(report.nodes[i], f) for f in ("macs", "flops", "output_bytes",
+                                                                                "memory_traffic_bytes"))]
+    if not blocking:
+        totals = _totals(walker, rows)
+        if any(evaluate(totals[name], evaluated_at) != getattr(report.totals, name) for name in TOTAL_FIGURES):
+            totals = {}
+    result = Formulas(list(symbolic.symbols), dict(evaluated_at), nodes, totals,
+                      missing=[failed[i] for i in sorted(failed)])
+    if totals and not [i for i, _ in main if i in failed]:
+        _peak(walker, main, result, report)
+    return result
+
+
+def _totals(walker: _FormulaWalk, rows: Sequence[NodeRow]) -> dict[str, Poly | int]:
+    totals: dict[str, Poly | int] = {name: 0 for name in TOTAL_FIGURES}
+    for row in rows:
+        repeat = row.repeat
+        for name in SUMMED:
+            totals[name] = totals[name] + getattr(row, name) * repeat
+        written = sum(walker._size(out) for out in row.outputs if out in walker.dequantized_weights)
+        totals["activation_bytes"] = totals["activation_bytes"] + (row.output_bytes - written) * repeat
+    return totals
+
+
+def _peak(walker: _FormulaWalk, main, result: Formulas, report: Report) -> None:
+    graph = walker.skeleton.graph
+    initializers = {t.name for t in graph.initializer}
+    graph_inputs = [v.name for v in graph.input if v.name not in initializers]
+    sizes = {name: walker._size(name) for name in graph_inputs}
+    reads, writes = [], []
+    for index, node in main:
+        row = walker.rows[index]
+        writes.append(row.outputs)
+        reads.append(node_inputs(node) if walk.has_subgraphs(node) else [name for name in row.inputs if name])
+        sizes.update((name, walker._size(name)) for name in row.outputs
+                     if name and name not in walker.dequantized_weights)
+    outputs = [v.name for v in graph.output]
+    result.schedule = (reads, writes, graph_inputs, outputs, sizes)
+    if evaluate_peak(result, result.evaluated_at)[0] != report.peak.bytes:
+        result.schedule = None
+        return
+    spans = lifetimes(reads, writes, graph_inputs, outputs, sizes)
+    curve = set(live_bytes(spans, sizes, len(reads)))
+    result.peak, result.peak_exact = _maxima(curve)
+
+
+def _maxima(values: set) -> tuple[list, bool]:
+    """The values not below another for every value of the dimensions (coefficient-wise: dimensions and floors are
+    non-negative); one value when a single one is the maximum everywhere."""
+    ranked = sorted(values, key=_degree_key, reverse=True)
+    kept: list = []
+    for value in ranked:
+        if any(_dominates(k, value) for k in kept):
+            continue
+        kept = [k for k in kept if not _dominates(value, k)] + [value]
+        if len(kept) > 8:
+            break
+    return kept, len(kept) == 1 and all(_dominates(kept[0], v) for v in values)
+
+
+def _degree_key(value) -> tuple:
+    if not isinstance(value, Poly):
+        return (0, value)
+    return (max(sum(p for _, p in m) for m in value.terms), sum(value.terms.values()))
+
+
+def _dominates(high, low) -> bool:
+    difference = high - low
+    if not isinstance(difference, Poly):
+        return difference >= 0
+    return all(c >= 0 for c in difference.terms.values())
+
+
+def evaluate_peak(result: Formulas, dims: Mapping[str, int]) -> tuple[int, int | None, list[str]]:
+    """The peak of live activations at ``dims``: the same schedule, every size evaluated."""
+    reads, writes, graph_inputs, outputs, sizes = result.schedule
+    concrete = {name: evaluate(size, dims) for name, size in sizes.items()}
+    return peak_activations(reads, writes, graph_inputs, outputs, concrete)
+
+
+def at(report: Report, dims: Mapping[str, int]) -> Report:
+    """``report`` with every figure evaluated at ``dims`` (each free dimension given), from its formulas."""
+    import copy
+
+    found = report.formulas
+    missing = [s for s in found.symbols if s not in dims]
+    if missing:
+        raise KeyError(f"give every free dimension: {', '.join(missing)} missing")
+    if not found.totals:
+        raise ValueError("this report has no formulas for its totals: " + "; ".join(found.missing[:3]))
+    result = copy.deepcopy(report)
+    result.formulas = None
+    for row, figures in zip(result.nodes, found.nodes):
+        if figures is None:
+            continue
+        for name in NODE_FIGURES:
+            setattr(row, name, evaluate(figures[name], dims))
+        row.output_shapes = [None if s is None else [evaluate(d, dims) for d in s] for s in figures["output_shapes"]]
+    for name, value in found.totals.items():
+        setattr(result.totals, name, evaluate(value, dims))
+    if found.schedule is not None:
+        peak, step, live = evaluate_peak(found, dims)
+        result.peak.bytes = result.totals.peak_activation_bytes = peak
+        main_rows = [i for i, r in enumerate(result.nodes) if not r.scope]
+        at_row = result.nodes[main_rows[step]] if step is not None else None
+        result.peak.node = at_row.name if at_row else None
+        result.peak.node_index = at_row.index if at_row else None
+        result.peak.live_tensors = []
+    for summary in result.by_op_type.values():
+        for name in SUMMED:
+            setattr(summary, name, 0)
+    for row in result.nodes:
+        summary = result.by_op_type.get(row.op_type if row.domain in ("", "ai.onnx") else f"{row.domain}.{row.op_type}")
+        if summary is not None:
+            for name in SUMMED:
+                setattr(summary, name, getattr(summary, name) + getattr(row, name) * row.repeat)
+    result.warnings = [w for w in result.warnings if "assumed 1" not in w]
+    return result
+

@@ -1,0 +1,500 @@
+"""Every tensor's shape as polynomials in the model's free dimensions, each dimension checked against inference.
+
+The concrete pipeline (``onnxcost.shapes``) knows every shape once the free dimensions have values. Here the graph
+is walked once in order, carrying each dimension as a ``Poly`` and the small integer tensors that shapes are
+computed from (Shape → Gather → Concat → Reshape) as arrays of ``Poly``. Ops whose output sizes are arithmetic on
+their inputs' have a rule (Conv and pools with their floor, ConvTranspose, Concat, Reshape with 0 and -1, Flatten,
+Slice, Pad, Resize, Split, Range, Tile, Expand, DepthToSpace, SpaceToDepth); every other output dimension is the
+one of its inputs' dimensions or shape values that takes the same values.
+
+Nothing is taken on trust: the concrete pipeline also runs with the free dimensions set to two sets of distinct
+primes (``PROBES``), and a dimension's polynomial is kept only when it equals the concrete dimension at both and at
+the report's own values. A dimension nothing explains leaves its tensor without a symbolic shape; the nodes that
+read it get no formula, and the first of them is named.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .. import walk
+from ..shapes import ShapeResult, TensorType
+from ..structure import defined_names, topological_order
+from .poly import Poly, evaluate, floor_div
+
+# Two bindings of the free dimensions to distinct primes: no model constant divides them or equals them.
+PROBE_PRIMES = ((1009, 1013, 1019, 1021, 1031, 1033, 1039, 1049), (2003, 2011, 2017, 2027, 2029, 2039, 2053, 2063))
+MAX_VALUE_ELEMENTS = 64  # shape vectors and scalars; larger integer tensors are data, not shapes
+SLICE_END = 2**31 - 1  # ends at or past this mean "to the end" (exporters write INT64_MAX, INT32_MAX)
+
+
+def probe_bindings(symbols: Sequence[str]) -> list[dict[str, int]]:
+    """The two bindings the free dimensions are checked at (cycling the primes past eight dimensions)."""
+    return [{name: primes[i % len(primes)] + 2 * (i // len(primes)) * 1000 for i, name in enumerate(symbols)}
+            for primes in PROBE_PRIMES]
+
+
+@dataclass
+class SymbolicShapes:
+    """Tensor name -> TensorType whose dims are ints or ``Poly`` (only tensors whose every dim was explained)."""
+
+    symbols: list[str]
+    types: dict[str, TensorType]
+    values: dict[str, np.ndarray]  # small integer tensors as object arrays of int | Poly
+    unexplained: list[str] = field(default_factory=list)  # tensors whose shape no rule or input explains, in order
+
+
+class _Points:
+    """The concrete shapes and values at the report's own binding and at each probe."""
+
+    def __init__(self, primary: ShapeResult, primary_dims: Mapping[str, int],
+                 probes: Sequence[tuple[ShapeResult, Mapping[str, int]]]):
+        self.results = [primary, *(result for result, _ in probes)]
+        self.dims = [dict(primary_dims), *(dict(d) for _, d in probes)]
+
+    def shape(self, name: str) -> list[tuple[int, ...] | None]:
+        return [getattr(r.types.get(name), "shape", None) for r in self.results]
+
+    def fits(self, expr, axis: int, shapes: list) -> bool:
+        return all(s is not None and len(s) > axis and evaluate(expr, d) == s[axis]
+                   for s, d in zip(shapes, self.dims))
+
+    def value_fits(self, name: str, value: np.ndarray) -> bool:
+        """Whether the symbolic value equals every concrete value inference found for ``name``."""
+        for result, dims in zip(self.results, self.dims):
+            concrete = result.values.get(name)
+            if concrete is None:
+                continue
+            if np.shape(concrete) != value.shape:
+                return False
+            if any(evaluate(v, dims) != int(c) for v, c in zip(value.reshape(-1), np.asarray(concrete).reshape(-1))):
+                return False
+        return True
+
+
+def symbolic_shapes(skeleton: onnx.ModelProto, symbols: Sequence[str], bound: Mapping[str, int],
+                    primary: ShapeResult, probes: Sequence[tuple[ShapeResult, Mapping[str, int]]]) -> SymbolicShapes:
+    """Symbolic shapes for ``skeleton`` (not edited) whose free dimensions ``symbols`` were set to 1 in ``primary``
+    and to each probe's binding in ``probes``; ``bound`` are the dimensions the user gave."""
+    points = _Points(primary, {**{s: 1 for s in symbols}, **bound}, probes)
+    state = SymbolicShapes(list(symbols), {}, {})
+    free = set(symbols)
+    for sub in walk.graphs(skeleton.graph):
+        for tensor in sub.initializer:
+            state.types[tensor.name] = TensorType(tensor.data_type, tuple(tensor.dims))
+            if tensor.name in primary.values:
+                state.values[tensor.name] = _objects(primary.values[tensor.name])
+    for value in skeleton.graph.input:
+        if value.name in state.types:
+            continue
+        dims = _declared(value, free, bound)
+        concrete = primary.types.get(value.name)
+        if concrete is not None and dims is not None:
+            state.types[value.name] = TensorType(concrete.elem_type, dims)
+    _walk(skeleton.graph, set(), state, points, primary)
+    return state
+
+
+def _declared(value: onnx.ValueInfoProto, free: set[str], bound: Mapping[str, int]) -> tuple | None:
+    tensor_type = value.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    dims = []
+    for dim in tensor_type.shape.dim:
+        kind = dim.WhichOneof("value")
+        if kind == "dim_param" and dim.dim_param in free:
+            dims.append(Poly.symbol(dim.dim_param))
+        elif kind == "dim_param" and dim.dim_param in bound:
+            dims.append(int(bound[dim.dim_param]))
+        elif kind == "dim_value":
+            dims.append(int(dim.dim_value))
+        else:
+            return None
+    return tuple(dims)
+
+
+def _objects(array) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype.kind not in "iub" or array.size > MAX_VALUE_ELEMENTS:
+        return None
+    return array.astype(object)
+
+
+def _walk(graph: onnx.GraphProto, outer: set[str], state: SymbolicShapes, points: _Points,
+          primary: ShapeResult) -> None:
+    visible = set(outer) | defined_names(graph)
+    for sub_input in graph.input:  # a subgraph's inputs: explained by their own values at every point, if at all
+        if sub_input.name not in state.types and outer:
+            _explain(sub_input.name, [], state, points, primary)
+    for node in topological_order(graph, outer):
+        _node(node, state, points, primary)
+        visible.update(node.output)
+        for _, sub in walk.subgraphs(node):
+            _walk(sub, visible, state, points, primary)
+
+
+def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary: ShapeResult) -> None:
+    op = node.op_type if node.domain in ("", "ai.onnx") else None
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if op == "Constant":
+        for name in node.output:
+            if name in primary.values:
+                state.values[name] = _objects(primary.values[name])
+    ins_types = [state.types.get(n) if n else None for n in node.input]
+    ins_values = [state.values.get(n) if n else None for n in node.input]
+    value_rule = VALUE_RULES.get(op)
+    if value_rule is not None and node.output and op != "Constant":
+        try:
+            value = value_rule(ins_types, ins_values, attrs)
+        except Exception:  # the rule does not apply (a symbolic operand it cannot take): no value, shapes still checked
+            value = None
+        if value is not None:
+            value = np.asarray(value, dtype=object)
+            if value.size <= MAX_VALUE_ELEMENTS and points.value_fits(node.output[0], value):
+                state.values[node.output[0]] = value
+    if node.output and node.output[0] not in state.values:
+        constant = _constant_value(node.output[0], points)
+        if constant is not None:
+            state.values[node.output[0]] = constant
+    shape_rule = SHAPE_RULES.get(op)
+    proposed: list = []
+    if shape_rule is not None:
+        try:
+            proposed = shape_rule(ins_types, ins_values, attrs)
+        except Exception:  # the rule does not apply here; matching may still explain the dims
+            proposed = []
+    candidates = []
+    for tensor in ins_types:
+        if tensor is not None and tensor.shape is not None:
+            candidates.extend(d for d in tensor.shape if isinstance(d, Poly))
+    for value in ins_values:
+        if value is not None:
+            candidates.extend(v for v in value.reshape(-1) if isinstance(v, Poly))
+    for index, name in enumerate(node.output):
+        if name and name not in state.types:
+            _explain(name, candidates, state, points, primary, proposed[index] if index < len(proposed) else None)
+
+
+def _constant_value(name: str, points: _Points) -> np.ndarray | None:
+    """The tensor's concrete value when it is the same at every point (it does not depend on the free dims)."""
+    found = [r.values.get(name) for r in points.results]
+    if any(v is None for v in found) or any(np.shape(v) != np.shape(found[0]) or not np.array_equal(v, found[0])
+                                            for v in found[1:]):
+        return None
+    return _objects(found[0])
+
+
+def _explain(name: str, candidates: list, state: SymbolicShapes, points: _Points, primary: ShapeResult,
+             proposed: Sequence | None = None) -> None:
+    shapes = points.shape(name)
+    if any(name in result.assumed for result in points.results[1:]):  # set to 1 at a probe: not explained
+        shapes = [None]
+    if any(s is None for s in shapes) or any(len(s) != len(shapes[0]) for s in shapes):
+        if points.shape(name)[0] is None:
+            return  # unknown even concretely: the report already says so
+        state.unexplained.append(name)
+        return
+    dims = []
+    for axis in range(len(shapes[0])):
+        column = [s[axis] for s in shapes]
+        if all(c == column[0] for c in column):
+            dims.append(column[0])
+            continue
+        guess = proposed[axis] if proposed is not None and axis < len(proposed) else None
+        found = next((c for c in ([guess] if guess is not None else []) + candidates
+                      if isinstance(c, Poly) and points.fits(c, axis, shapes)), None)
+        if found is None:
+            state.unexplained.append(name)
+            return
+        dims.append(found)
+    state.types[name] = TensorType(primary.types[name].elem_type, tuple(dims))
+
+
+# --- value rules: small integer tensors (shape vectors) as object arrays ------
+
+def _shape_of(types, index: int) -> tuple:
+    tensor = types[index]
+    if tensor is None or tensor.shape is None:
+        raise ValueError("unknown shape")
+    return tensor.shape
+
+
+def _value(values, index: int) -> np.ndarray:
+    if index >= len(values) or values[index] is None:
+        raise ValueError("unknown value")
+    return values[index]
+
+
+def _ints(values, index: int) -> list[int]:
+    return [int(v) for v in _value(values, index).reshape(-1)]
+
+
+def _axes_of(values, attrs, index: int) -> list[int] | None:
+    if index < len(values) and values[index] is not None:
+        return _ints(values, index)
+    return list(attrs["axes"]) if "axes" in attrs else None
+
+
+def _shape_value(types, values, attrs):
+    dims = _shape_of(types, 0)
+    start, end = attrs.get("start", 0), attrs.get("end", len(dims))
+    return np.array(list(dims[start:end]) or [], dtype=object).reshape(-1)
+
+
+def _gather_value(types, values, attrs):
+    indices = np.asarray(_value(values, 1)).astype(np.int64)
+    return np.take(_value(values, 0), indices, axis=attrs.get("axis", 0))
+
+
+def _unsqueeze_value(types, values, attrs):
+    data = _value(values, 0)
+    axes = sorted(a % (data.ndim + len(_axes_of(values, attrs, 1))) for a in _axes_of(values, attrs, 1))
+    for axis in axes:
+        data = np.expand_dims(data, axis)
+    return data
+
+
+def _squeeze_value(types, values, attrs):
+    data = _value(values, 0)
+    axes = _axes_of(values, attrs, 1)
+    return np.squeeze(data, axis=tuple(axes) if axes is not None else None)
+
+
+def _slice_value(types, values, attrs):
+    data = _value(values, 0)
+    if data.ndim != 1:
+        raise ValueError("only 1-D values are sliced")
+    starts, ends = (_ints(values, 1), _ints(values, 2)) if len(values) > 2 else (attrs["starts"], attrs["ends"])
+    steps = _ints(values, 4) if len(values) > 4 and values[4] is not None else [1]
+    return data[slice(starts[0], ends[0], steps[0])]
+
+
+def _truncating_div(a, b):
+    if isinstance(a, Poly) or isinstance(b, Poly):
+        return floor_div(a, b)  # dimensions are non-negative: truncation is the floor
+    quotient = abs(a) // abs(b)
+    return quotient if (a >= 0) == (b > 0) else -quotient
+
+
+def _elementwise(fn: Callable) -> Callable:
+    ufunc = np.frompyfunc(fn, 2, 1)
+
+    def rule(types, values, attrs):
+        return ufunc(_value(values, 0), _value(values, 1))
+    return rule
+
+
+def _mod(a, b):
+    return a % b
+
+
+VALUE_RULES: dict[str, Callable] = {
+    "Shape": _shape_value,
+    "Size": lambda types, values, attrs: np.array(math.prod(_shape_of(types, 0)), dtype=object),
+    "Gather": _gather_value,
+    "Unsqueeze": _unsqueeze_value,
+    "Squeeze": _squeeze_value,
+    "Concat": lambda types, values, attrs: np.concatenate([_value(values, i) for i in range(len(values))],
+                                                          axis=attrs["axis"]),
+    "Identity": lambda types, values, attrs: _value(values, 0),
+    "Cast": lambda types, values, attrs: _value(values, 0),
+    "Reshape": lambda types, values, attrs: _value(values, 0).reshape(_ints(values, 1)),
+    "Flatten": lambda types, values, attrs: _value(values, 0).reshape(-1),
+    "Slice": _slice_value,
+    "Add": _elementwise(lambda a, b: a + b),
+    "Sub": _elementwise(lambda a, b: a - b),
+    "Mul": _elementwise(lambda a, b: a * b),
+    "Div": _elementwise(_truncating_div),
+    "Mod": _elementwise(_mod),
+    "Neg": lambda types, values, attrs: -_value(values, 0),
+    "Equal": _elementwise(lambda a, b: a == b),
+    "Where": lambda types, values, attrs: np.where(_value(values, 0).astype(bool), _value(values, 1), _value(values, 2)),
+}
+
+
+# --- shape rules: output dims as arithmetic on the inputs' ------------------
+
+def _windowed(types, values, attrs):
+    """Conv and the pools: each spatial output is floor((in + pads - dilation·(k - 1) - 1) / stride) + 1."""
+    shape = _shape_of(types, 0)
+    spatial = len(shape) - 2
+    kernel = attrs.get("kernel_shape") or list(_shape_of(types, 1)[2:])
+    strides = attrs.get("strides") or [1] * spatial
+    dilations = attrs.get("dilations") or [1] * spatial
+    pads = attrs.get("pads") or [0] * (2 * spatial)
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    out = [None, None]
+    for axis in range(spatial):
+        size, stride = shape[2 + axis], strides[axis]
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            out.append(floor_div(size + stride - 1, stride))
+            continue
+        span = dilations[axis] * (kernel[axis] - 1) + 1
+        total = size + (0 if auto_pad == "VALID" else pads[axis] + pads[axis + spatial]) - span
+        if attrs.get("ceil_mode", 0):
+            total = total + stride - 1
+        out.append(floor_div(total, stride) + 1)
+    return [out]
+
+
+def _conv_transpose(types, values, attrs):
+    shape, weight = _shape_of(types, 0), _shape_of(types, 1)
+    spatial = len(shape) - 2
+    if attrs.get("output_shape"):
+        return [[None, None, *attrs["output_shape"]]]
+    strides = attrs.get("strides") or [1] * spatial
+    dilations = attrs.get("dilations") or [1] * spatial
+    pads = attrs.get("pads") or [0] * (2 * spatial)
+    extra = attrs.get("output_padding") or [0] * spatial
+    out = [None, None]
+    for axis in range(spatial):
+        kernel = weight[2 + axis]
+        out.append(strides[axis] * (shape[2 + axis] - 1) + extra[axis] + (kernel - 1) * dilations[axis] + 1
+                   - pads[axis] - pads[axis + spatial])
+    return [out]
+
+
+def _concat(types, values, attrs):
+    shapes = [_shape_of(types, i) for i in range(len(types))]
+    axis = attrs["axis"] % len(shapes[0])
+    out: list = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    return [out]
+
+
+def _reshape(types, values, attrs):
+    data, target = _shape_of(types, 0), list(_value(values, 1).reshape(-1))
+    out = [data[i] if (isinstance(t, int) and t == 0 and not attrs.get("allowzero", 0)) else t
+           for i, t in enumerate(target)]
+    unknown = [i for i, t in enumerate(out) if isinstance(t, int) and t == -1]
+    if unknown:
+        known = math.prod(t for i, t in enumerate(out) if i != unknown[0])
+        out[unknown[0]] = floor_div(math.prod(data), known)
+    return [out]
+
+
+def _flatten(types, values, attrs):
+    shape = _shape_of(types, 0)
+    axis = attrs.get("axis", 1) % (len(shape) + 1) if shape else 0
+    return [[math.prod(shape[:axis]), math.prod(shape[axis:])]]
+
+
+def _slice(types, values, attrs):
+    shape = list(_shape_of(types, 0))
+    if len(values) > 2:
+        starts, ends = list(_value(values, 1).reshape(-1)), list(_value(values, 2).reshape(-1))
+        axes = _ints(values, 3) if len(values) > 3 and values[3] is not None else list(range(len(starts)))
+        steps = _ints(values, 4) if len(values) > 4 and values[4] is not None else [1] * len(starts)
+    else:
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes = attrs.get("axes") or list(range(len(starts)))
+        steps = [1] * len(starts)
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis %= len(shape)
+        size = shape[axis]
+        if step < 0 or not isinstance(size, Poly):
+            continue  # a constant axis is matched; reversed slices of free dims are left to matching
+        start = size + start if isinstance(start, int) and start < 0 else start
+        end = size if isinstance(end, int) and end >= SLICE_END else size + end if isinstance(end, int) and end < 0 else end
+        shape[axis] = floor_div(end - start + step - 1, step)
+    return [shape]
+
+
+def _pad(types, values, attrs):
+    shape = list(_shape_of(types, 0))
+    pads = _ints(values, 1) if len(values) > 1 and values[1] is not None else list(attrs["pads"])
+    axes = _ints(values, 3) if len(values) > 3 and values[3] is not None else list(range(len(shape)))
+    for i, axis in enumerate(axes):
+        shape[axis % len(shape)] = shape[axis % len(shape)] + pads[i] + pads[i + len(axes)]
+    return [shape]
+
+
+def _resize(types, values, attrs):
+    shape = _shape_of(types, 0)
+    if len(values) > 3 and values[3] is not None and values[3].size:
+        return [list(values[3].reshape(-1))]
+    scales_index = 2 if len(values) > 2 else 1
+    scales = [float(s) for s in _value(values, scales_index).reshape(-1)]  # float scales, kept as constants
+    out = []
+    for size, scale in zip(shape, scales):
+        if scale == int(scale):
+            out.append(size * int(scale))
+        elif (1 / scale) == int(1 / scale):
+            out.append(floor_div(size, int(1 / scale)))
+        else:
+            out.append(None)
+    return [out]
+
+
+def _split(types, values, attrs):
+    shape = _shape_of(types, 0)
+    axis = attrs.get("axis", 0) % len(shape)
+    pieces = _ints(values, 1) if len(values) > 1 and values[1] is not None else attrs.get("split")
+    outputs = attrs.get("num_outputs") or (len(pieces) if pieces else None)
+    result = []
+    for i in range(outputs or 0):
+        out = list(shape)
+        out[axis] = pieces[i] if pieces else floor_div(shape[axis], outputs)
+        result.append(out)
+    return result
+
+
+def _range(types, values, attrs):
+    start, limit, delta = (_value(values, i).reshape(()).item() for i in range(3))
+    if not isinstance(delta, int) or delta <= 0:
+        raise ValueError("only positive integer steps")
+    return [[floor_div(limit - start + delta - 1, delta)]]
+
+
+def _tile(types, values, attrs):
+    return [[d * r for d, r in zip(_shape_of(types, 0), _value(values, 1).reshape(-1))]]
+
+
+def _expand(types, values, attrs):
+    shape, target = list(_shape_of(types, 0)), list(_value(values, 1).reshape(-1))
+    rank = max(len(shape), len(target))
+    shape, target = [1] * (rank - len(shape)) + shape, [1] * (rank - len(target)) + target
+    return [[t if isinstance(s, int) and s == 1 else s for s, t in zip(shape, target)]]
+
+
+def _depth_to_space(types, values, attrs):
+    n, c, h, w = _shape_of(types, 0)
+    b = attrs["blocksize"]
+    return [[n, floor_div(c, b * b), h * b, w * b]]
+
+
+def _space_to_depth(types, values, attrs):
+    n, c, h, w = _shape_of(types, 0)
+    b = attrs["blocksize"]
+    return [[n, c * b * b, floor_div(h, b), floor_div(w, b)]]
+
+
+def _constant_of_shape(types, values, attrs):
+    return [list(_value(values, 0).reshape(-1))]
+
+
+SHAPE_RULES: dict[str, Callable] = {
+    "Conv": _windowed, "MaxPool": _windowed, "AveragePool": _windowed, "LpPool": _windowed,
+    "ConvInteger": _windowed, "QLinearConv": _windowed,
+    "ConvTranspose": _conv_transpose,
+    "Concat": _concat,
+    "Reshape": _reshape,
+    "Flatten": _flatten,
+    "Slice": _slice,
+    "Pad": _pad,
+    "Resize": _resize, "Upsample": _resize,
+    "Split": _split,
+    "Range": _range,
+    "Tile": _tile,
+    "Expand": _expand,
+    "DepthToSpace": _depth_to_space,
+    "SpaceToDepth": _space_to_depth,
+    "ConstantOfShape": _constant_of_shape,
+}
