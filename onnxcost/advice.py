@@ -160,7 +160,7 @@ def advise(
     loaded = load_model(model, max_file_bytes=max_file_bytes)
     if source is None:
         source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
-    report = analyze_model(loaded.model, source, inputs, dims)
+    report = analyze_model(loaded.model, source, inputs, dims, formulas=False)
     skeleton = build_skeleton(loaded.model)
     return advise_report(skeleton, report)
 

@@ -318,7 +318,7 @@ def receptive_fields(model: onnx.ModelProto, report: Report | None = None) -> di
     if report is None:
         from .analysis import analyze_model
 
-        report = analyze_model(model)
+        report = analyze_model(model, formulas=False)
     from .skeleton import build_skeleton
 
     skeleton = build_skeleton(model)

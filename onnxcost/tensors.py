@@ -44,6 +44,15 @@ def numel(shape) -> int:
         return math.prod(shape)
 
 
+def at_least(value, low: int):
+    """max(value, low); a polynomial in free dimensions (onnxcost.symbolic) as it is: formulas describe the sizes
+    where the dimensions make it at least ``low`` (a reduction's input has at least its output's elements)."""
+    try:
+        return max(value, low)
+    except TypeError:
+        return value
+
+
 def tensor_bytes(elem_type: int, count: int) -> int:
     """Bytes of ``count`` elements, sub-byte types packed (rounded up to a whole byte)."""
     return (BITS.get(elem_type, 0) * count + 7) // 8

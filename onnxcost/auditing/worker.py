@@ -36,7 +36,7 @@ def audit_file(path: str, where: str, settings: Settings) -> AuditRow:
     try:
         model = load_model(where, max_file_bytes=settings.max_file_bytes).model
         _describe(row, model)
-        report = analyze(model, settings.inputs, settings.dims, source=path)
+        report = analyze(model, settings.inputs, settings.dims, source=path, formulas=False)
     except OnnxcostError as exc:
         row.status, row.error = ERROR, _message(exc, path, where)
         return row

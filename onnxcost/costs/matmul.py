@@ -10,7 +10,7 @@ Fed by DequantizeLinear nodes (QDQ), the MACs count at the precision of the inte
 
 from __future__ import annotations
 
-from ..tensors import numel
+from ..tensors import at_least, numel
 from .registry import MalformedNode, NodeContext, OpCost, at_precision, register
 
 
@@ -65,7 +65,7 @@ def einsum(ctx: NodeContext) -> OpCost:
             sizes[letter] = max(sizes.get(letter, 1), dim)  # broadcast dims of size 1
     if len(operands) == 1:  # a reduction over the distinct letters (a diagonal reads n of n·n elements)
         reduced = numel(sizes[letter] for letter in set(operands[0])) - ctx.out_numel(0)
-        return OpCost(flops=max(reduced, 0))
+        return OpCost(flops=at_least(reduced, 0))
     macs = 0
     current = operands[0]
     for index in range(1, len(operands)):

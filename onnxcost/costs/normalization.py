@@ -11,7 +11,7 @@ per group.
 
 from __future__ import annotations
 
-from ..tensors import numel
+from ..tensors import at_least, numel
 from .registry import NodeContext, OpCost, register
 
 
@@ -67,7 +67,7 @@ def lp_norm(ctx: NodeContext) -> OpCost:
     shape = ctx.in_shape(0)
     ctx.require(len(shape) >= 1, "input 0 is a scalar, LpNormalization normalizes along an axis")
     axis = ctx.attr("axis", -1) % len(shape)
-    groups = numel(shape) // max(shape[axis], 1)
+    groups = numel(shape) // at_least(shape[axis], 1)
     # |x| or x² and add per element, a root per group, a divide per element.
     return OpCost(flops=3 * numel(shape) + groups, special_ops=groups)
 

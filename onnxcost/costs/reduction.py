@@ -9,7 +9,7 @@ exp, add, subtract per element and a log per row (3n + rows, n + rows special).
 
 from __future__ import annotations
 
-from ..tensors import numel
+from ..tensors import at_least, numel
 from .registry import NodeContext, OpCost, register
 
 
@@ -21,42 +21,42 @@ def _sizes(ctx: NodeContext) -> tuple[int, int]:
 def reduce_plain(ctx: NodeContext) -> OpCost:
     """ReduceSum/Max/Min/Prod, ArgMax/ArgMin: n - m FLOPs (n input, m output elements)."""
     n, m = _sizes(ctx)
-    return OpCost(flops=max(n - m, 0))
+    return OpCost(flops=at_least(n - m, 0))
 
 
 @register("ReduceMean")
 def reduce_mean(ctx: NodeContext) -> OpCost:
     """ReduceMean: n - m adds and m divides."""
     n, m = _sizes(ctx)
-    return OpCost(flops=max(n - m, 0) + m)
+    return OpCost(flops=at_least(n - m, 0) + m)
 
 
 @register("ReduceSumSquare", "ReduceL1")
 def reduce_squares(ctx: NodeContext) -> OpCost:
     """ReduceSumSquare, ReduceL1: n squares or abs, n - m adds."""
     n, m = _sizes(ctx)
-    return OpCost(flops=n + max(n - m, 0))
+    return OpCost(flops=n + at_least(n - m, 0))
 
 
 @register("ReduceL2")
 def reduce_l2(ctx: NodeContext) -> OpCost:
     """ReduceL2: n squares, n - m adds, m roots (special)."""
     n, m = _sizes(ctx)
-    return OpCost(flops=n + max(n - m, 0) + m, special_ops=m)
+    return OpCost(flops=n + at_least(n - m, 0) + m, special_ops=m)
 
 
 @register("ReduceLogSum")
 def reduce_log_sum(ctx: NodeContext) -> OpCost:
     """ReduceLogSum: n - m adds, m logs (special)."""
     n, m = _sizes(ctx)
-    return OpCost(flops=max(n - m, 0) + m, special_ops=m)
+    return OpCost(flops=at_least(n - m, 0) + m, special_ops=m)
 
 
 @register("ReduceLogSumExp")
 def reduce_log_sum_exp(ctx: NodeContext) -> OpCost:
     """ReduceLogSumExp: n exps, n - m adds, m logs (n + m special)."""
     n, m = _sizes(ctx)
-    return OpCost(flops=n + max(n - m, 0) + m, special_ops=n + m)
+    return OpCost(flops=n + at_least(n - m, 0) + m, special_ops=n + m)
 
 
 def _rows(ctx: NodeContext) -> int:
@@ -67,7 +67,7 @@ def _rows(ctx: NodeContext) -> int:
     axis = ctx.attr("axis", default) % len(shape)
     if ctx.opset < 13:  # the input is coerced to 2-D at axis: one row per leading index
         return numel(shape[:axis])
-    return numel(shape) // max(shape[axis], 1)
+    return numel(shape) // at_least(shape[axis], 1)
 
 
 @register("Softmax")

@@ -15,6 +15,7 @@ form: ``15.47 G·N``, ``⌊(H − 1)/2⌋``.
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import math
 from collections.abc import Mapping
@@ -81,6 +82,12 @@ class Poly:
     # --- arithmetic ---------------------------------------------------------
 
     def __add__(self, other):
+        if type(other) is int:  # the common case (a constant offset), without the general merge
+            if not other:
+                return self
+            terms = dict(self.terms)
+            terms[()] = terms.get((), 0) + other
+            return Poly._make(terms) if not terms[()] else Poly(terms)
         try:
             other_terms = Poly._terms(other)
         except TypeError:
@@ -105,6 +112,8 @@ class Poly:
         return (-self) + other
 
     def __mul__(self, other):
+        if type(other) is int:  # scaling: no monomial changes
+            return Poly({m: c * other for m, c in self.terms.items()}) if other else 0
         try:
             other_terms = Poly._terms(other)
         except TypeError:
@@ -189,6 +198,7 @@ def _as_int(value) -> int:
     raise TypeError(f"{value!r} is not an integer")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _multiply(m1: tuple, m2: tuple) -> tuple:
     if not m1:
         return m2

@@ -28,8 +28,9 @@ from ..shapes import ShapeResult, TensorType
 from ..structure import defined_names, topological_order
 from .poly import Poly, evaluate, floor_div
 
-# Two bindings of the free dimensions to distinct primes: no model constant divides them or equals them.
-PROBE_PRIMES = ((1009, 1013, 1019, 1021, 1031, 1033, 1039, 1049), (2003, 2011, 2017, 2027, 2029, 2039, 2053, 2063))
+# Two bindings of the free dimensions: distinct primes, no model constant divides them or equals them.
+# The second set is even (2 mod 4), so that floors that agree on odd sizes ((H + 1)//2 and H//2 + 1) are told apart.
+PROBE_PRIMES = ((1009, 1013, 1019, 1021, 1031, 1033, 1039, 1049), (2002, 2006, 2014, 2018, 2026, 2030, 2038, 2042))
 MAX_VALUE_ELEMENTS = 64  # shape vectors and scalars; larger integer tensors are data, not shapes
 SLICE_END = 2**31 - 1  # ends at or past this mean "to the end" (exporters write INT64_MAX, INT32_MAX)
 
@@ -57,13 +58,21 @@ class _Points:
                  probes: Sequence[tuple[ShapeResult, Mapping[str, int]]]):
         self.results = [primary, *(result for result, _ in probes)]
         self.dims = [dict(primary_dims), *(dict(d) for _, d in probes)]
+        self.cache: dict = {}
 
     def shape(self, name: str) -> list[tuple[int, ...] | None]:
         return [getattr(r.types.get(name), "shape", None) for r in self.results]
 
     def fits(self, expr, axis: int, shapes: list) -> bool:
-        return all(s is not None and len(s) > axis and evaluate(expr, d) == s[axis]
-                   for s, d in zip(shapes, self.dims))
+        return all(s is not None and len(s) > axis and self.value(expr, i) == s[axis] for i, s in enumerate(shapes))
+
+    def value(self, expr, point: int) -> int:
+        """``expr`` at point ``point`` (0: the report's own binding), remembered: the same dims recur everywhere."""
+        key = (expr, point)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = evaluate(expr, self.dims[point])
+        return found
 
     def value_fits(self, name: str, value: np.ndarray) -> bool:
         """Whether the symbolic value equals every concrete value inference found for ``name``."""
