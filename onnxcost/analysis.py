@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -109,11 +110,13 @@ def analyze_model(
         free = free_dims(twins.graph, inputs, dims) if formulas else []
         pristine = _copy(twins) if free else None  # resolve_shapes writes the bindings into the graph it is given
         shapes = resolve_shapes(twins, inputs, dims)
-        report = _Analysis(skeleton, shapes, source).run()
-        if free:
+        analysis = _Analysis(skeleton, shapes, source, dims)
+        report = analysis.run()
+        if free or (formulas and analysis.unknown_trips):
             from .symbolic.build import attach_formulas
 
-            attach_formulas(report, skeleton, pristine, free, inputs, dims, shapes, ranges or {})
+            attach_formulas(report, skeleton, pristine or _copy(twins), free, inputs, dims, shapes, ranges or {},
+                            analysis.unknown_trips)
         elif ranges:
             report.warnings.append("--dim ranges need formulas; none of the ranged dimensions is free")
         return report
@@ -122,9 +125,19 @@ def analyze_model(
             gc.enable()
 
 
+def trip_symbol(loop: str) -> str:
+    """The name of a Loop's trip count when the graph does not fix it: ``trip_<loop name>`` (characters that are not
+    letters, digits or _ as _), bound with ``dims`` / ``--dim`` like any dimension."""
+    return "trip_" + re.sub(r"\W", "_", loop)
+
+
 class _Analysis:
-    def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, source: str):
+    def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, source: str,
+                 dims: Mapping[str, int] | None = None):
         self.skeleton = skeleton
+        self.dims = dict(dims or {})
+        self.unknown_trips: list[str] = []  # trip_symbol of each Loop whose trip count is neither fixed nor given
+        self.loops: set[str] = set()  # trip_symbol of every Loop
         self.types = shapes.types
         self.values = shapes.values
         self.source = source
@@ -152,6 +165,10 @@ class _Analysis:
     def run(self) -> Report:
         graph = self.skeleton.graph
         main = self._walk(graph, scope="", repeat=1, outer=set())
+        inputs_dims = {d.dim_param for v in graph.input for d in v.type.tensor_type.shape.dim}
+        for name in sorted(self.dims):
+            if name.startswith("trip_") and name not in self.loops and name not in inputs_dims:
+                self.warnings.append(f"--dim {name}: no Loop of the model is named '{name[len('trip_'):]}'")
         self._receptive_fields(main)
         self._warn_uncounted()
         totals, by_op_type = self._totals()
@@ -225,11 +242,17 @@ class _Analysis:
         trips = 1
         if node.op_type == "Loop":
             value = self.values.get(node.input[0]) if node.input and node.input[0] else None
+            symbol = trip_symbol(row.name)
+            self.loops.add(symbol)
             if value is not None and value.size == 1 and 0 <= int(value.reshape(())) < 2**31:
                 trips = int(value.reshape(()))
+            elif symbol in self.dims:
+                trips = self.dims[symbol]
             else:
+                self.unknown_trips.append(symbol)
                 self.warnings.append(
-                    f"Loop '{row.name}': trip count unknown (set by its condition or at run time); body counted once"
+                    f"Loop '{row.name}': trip count unknown (set by its condition or at run time); body counted once "
+                    f"(give it with --dim {symbol}=N)"
                 )
         elif node.op_type == "Scan":
             # The checker leaves nodes with subgraphs alone: the attributes are checked here, before they are used.

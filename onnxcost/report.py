@@ -90,6 +90,15 @@ class Totals:
     quantization_params: int = 0  # elements of the scales and zero points, each tensor once
     quantization_param_bytes: int = 0
 
+    def __getattr__(self, name: str):
+        """``macs_expr``, ``flops_expr``, ...: the figure's formula in the free dimensions (docs/formulas.md) when
+        the report has them; AttributeError otherwise."""
+        formulas = self.__dict__.get("formulas")
+        if name.endswith("_expr") and formulas and name[: -len("_expr")] in formulas:
+            return str(formulas[name[: -len("_expr")]])
+        raise AttributeError(f"'Totals' has no attribute '{name}'" + ("" if formulas else
+                             " (formulas exist only for reports with free dimensions)"))
+
 
 @dataclass
 class OpTypeSummary:

@@ -139,6 +139,8 @@ def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings:
         check_count(f"input '{value.name}'", [bindings[d] if isinstance(d, str) else 1 if d is None else d
                                               for d in declared])
     for symbol in sorted(set(dims) - used_symbols):
+        if symbol.startswith("trip_"):  # a Loop's trip count (analysis.trip_symbol): the analysis checks those
+            continue
         warnings.append(f"--dim {symbol}: no model input has a dimension named '{symbol}'")
     for sub in walk.graphs(graph):
         for value in [*sub.input, *sub.output, *sub.value_info]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from onnx import TensorProto
@@ -41,7 +42,12 @@ def numel(shape) -> int:
     try:
         return math.prod(map(int, shape))  # Python ints (not numpy's, which wrap at 2**63), multiplied in C
     except TypeError:  # dimensions that are polynomials (onnxcost.symbolic): the product is one too
-        return math.prod(shape)
+        return _polynomial_numel(tuple(shape))
+
+
+@functools.lru_cache(maxsize=4096)
+def _polynomial_numel(shape: tuple):
+    return math.prod(shape)  # many tensors share a shape: each product of polynomials is worked out once
 
 
 def at_least(value, low: int):

@@ -169,3 +169,45 @@ def test_table_shows_the_law():
         result = CliRunner().invoke(app, ["report", path])
     assert result.exit_code == 0, result.output
     assert "256·batch·seq² + 73.73 K·batch·seq" in result.stdout
+
+
+def _loop_with_trip_count_input():
+    """A Loop whose trip count M is a model input (known only at run time); its body is a [1, 4] x [4, 4] MatMul
+    (16 MACs) and a Relu."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["s_in", "W"], ["s_mm"], name="body_mm"),
+         helper.make_node("Relu", ["s_mm"], ["s_out"], name="body_relu"),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond")],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_in", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_out", TensorProto.FLOAT, [1, 4])],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["M", "cond", "x"], ["y"], body=body, name="decode/loop")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+         helper.make_tensor_value_info("M", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(np.ones((4, 4), np.float32), "W"), numpy_helper.from_array(np.array(True), "cond")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_loop_without_a_fixed_trip_count_gets_its_own_symbol():
+    built = _loop_with_trip_count_input()
+    report = analyze_model(built)
+    trips = Poly.symbol("trip_decode_loop")
+    assert report.totals.macs == 16  # counted once, as the warning says
+    assert report.formulas.totals["macs"] == 16 * trips
+    assert report.totals.macs_expr == "16*trip_decode_loop"
+    assert report.at(trip_decode_loop=10).totals.macs == 160
+    bound = analyze_model(built, dims={"trip_decode_loop": 10})  # --dim trip_decode_loop=10
+    assert bound.totals.macs == 160 and bound.formulas is None
+    assert not any("trip count unknown" in w for w in bound.warnings)
+    assert analyze_model(built, dims={"trip_nothing": 3}).warnings[-1] == \
+        "--dim trip_nothing: no Loop of the model is named 'nothing'"

@@ -20,9 +20,10 @@ logger = logging.getLogger(__name__)
 
 def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.ModelProto, free: Sequence[str],
                     inputs: Mapping | None, dims: Mapping | None, primary: ShapeResult,
-                    ranges: Mapping[str, tuple[int, int]]) -> None:
+                    ranges: Mapping[str, tuple[int, int]], trips: Sequence[str] = ()) -> None:
     """Set ``report.formulas`` for the free dimensions ``free`` (set to 1 in ``report``); ``pristine`` is the graph
-    shapes were inferred on, before the bindings were written into it. What has no formula is named in a warning."""
+    shapes were inferred on, before the bindings were written into it; ``trips`` are the symbols of the Loops whose
+    trip counts are unknown (counted once in ``report``). What has no formula is named in a warning."""
     dims = dict(dims or {})
     report.warnings[:] = [w for w in report.warnings if not any(f"dimension '{name}' is unknown" in w for name in ranges)]
     for name in sorted(set(ranges) - set(free)):
@@ -43,7 +44,7 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
         constant = {name: value for name, value in primary.values.items()
                     if all(name in p.values and np.shape(p.values[name]) == np.shape(value)
                            and np.array_equal(p.values[name], value) for p, _ in probes)}
-        found = formulas(skeleton, report, symbolic, primary, constant, {s: 1 for s in free})
+        found = formulas(skeleton, report, symbolic, primary, constant, {s: 1 for s in [*free, *trips]}, dims)
         if ranges and found.totals:
             found.ranges = figure_ranges(found, ranges)
     except Exception as exc:  # a bug here must not cost the user the report itself
@@ -51,9 +52,10 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
         report.warnings.append(f"no formulas: {type(exc).__name__}: {first_line(exc)} (please report it)")
         return
     report.formulas = found
+    report.totals.formulas = found.totals
     if found.missing:
         more = f" (and {len(found.missing) - 1} more)" if len(found.missing) > 1 else ""
-        report.warnings.append(f"{len(found.missing)} node(s) have no formula in {', '.join(free)}: "
+        report.warnings.append(f"{len(found.missing)} node(s) have no formula in {', '.join([*free, *trips])}: "
                                f"{found.missing[0]}{more}")
     if not found.totals:
         report.warnings.append("the totals have no formula: some nodes' figures depend on the free dimensions in a "

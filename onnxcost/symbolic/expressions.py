@@ -15,6 +15,8 @@ def add_expressions(data: dict, found: Formulas) -> None:
         for name in NODE_FIGURES:
             row[f"{name}_expr"] = str(figures[name])
         row["output_shapes_expr"] = [None if s is None else [str(d) for d in s] for s in figures["output_shapes"]]
+        if not isinstance(figures["repeat"], int):  # inside a Loop whose trip count is a symbol
+            row["repeat_expr"] = str(figures["repeat"])
     for name in TOTAL_FIGURES:
         if found.totals:
             data["totals"][f"{name}_expr"] = str(found.totals[name])

@@ -21,7 +21,7 @@ from ..memory import lifetimes, live_bytes, peak_activations
 from ..report import NodeRow, Report
 from ..shapes import ShapeResult
 from ..structure import node_inputs
-from .poly import Poly, evaluate
+from .poly import Poly, evaluate, total
 from .shapes import SymbolicShapes
 
 NODE_FIGURES = ("macs", "flops", "special_ops", "output_bytes", "bytes_read", "memory_traffic_bytes",
@@ -54,8 +54,10 @@ class Formulas:
 class _FormulaWalk(_Analysis):
     """The analysis's walk with polynomial shapes; rows whose rule or shapes are not symbolic are recorded."""
 
-    def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, explained: set[str], known: set[str]):
-        super().__init__(skeleton, shapes, "")
+    def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, explained: set[str], known: set[str],
+                 report: Report, dims: Mapping[str, int]):
+        super().__init__(skeleton, shapes, "", dims)
+        self.report = report  # the concrete report: which If branch it counted
         self.explained = explained  # tensors with a symbolic shape
         self.known = known  # tensors with a concrete shape in the report
         self.failed: dict[int, str] = {}
@@ -77,35 +79,57 @@ class _FormulaWalk(_Analysis):
         return index
 
     def _trip_count(self, node, row):
+        unknown = len(self.unknown_trips)
         try:
-            return super()._trip_count(node, row)
-        except TypeError:
-            self.failed[row.index] = f"'{row.name}' ({row.op_type}): its trip count depends on the free dimensions"
-            return 1
+            trips = super()._trip_count(node, row)
+        except TypeError:  # a Scan over a free dimension: the product with the repeat outside is not compared
+            return self._scan_length(node)
+        if len(self.unknown_trips) > unknown:  # a Loop whose count is not fixed: its own symbol (1 in the report)
+            return Poly.symbol(self.unknown_trips[-1])
+        return trips
+
+    def _scan_length(self, node):
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        first_scan = node.input[len(node.input) - attrs.get("num_scan_inputs", 1)]
+        shape = self.types[first_scan].shape
+        return shape[(attrs.get("scan_input_axes") or [0])[0] % len(shape)]
 
     def _count_heavier_branch(self, row, branches):
         try:
             super()._count_heavier_branch(row, branches)
-        except TypeError:
-            self.failed[row.index] = f"'{row.name}' (If): which branch is heavier depends on the free dimensions"
+        except TypeError:  # which branch is heavier depends on the dims: the one the report counted, at its values
+            for rows in branches.values():
+                for i in rows:
+                    self.rows[i].repeat = self.report.nodes[i].repeat * (self.rows[row.index].repeat
+                                                                          if self.report.nodes[i].repeat else 0)
 
 
 def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes,
              primary: ShapeResult, constant_values: Mapping[str, np.ndarray],
-             evaluated_at: Mapping[str, int]) -> Formulas:
-    """The formulas of ``report`` (the concrete report at ``evaluated_at``), from the symbolic shapes."""
+             evaluated_at: Mapping[str, int], dims: Mapping[str, int] | None = None) -> Formulas:
+    """The formulas of ``report`` (the concrete report at ``evaluated_at``; ``dims`` as the user gave them), from
+    the symbolic shapes."""
     shapes = ShapeResult(symbolic.types, dict(constant_values), [])
-    walker = _FormulaWalk(skeleton, shapes, set(symbolic.types), set(primary.types))
+    walker = _FormulaWalk(skeleton, shapes, set(symbolic.types), set(primary.types), report, dims or {})
     main = walker._walk(skeleton.graph, scope="", repeat=1, outer=set())
     rows = walker.rows
     failed = dict(walker.failed)
     nodes: list[dict | None] = []
+    values: dict = {}  # each distinct polynomial evaluated once
+
+    def value(poly) -> int:
+        if type(poly) is int:
+            return poly
+        found = values.get(poly)
+        if found is None:
+            found = values[poly] = evaluate(poly, evaluated_at)
+        return found
+
     for index, (row, concrete) in enumerate(zip(rows, report.nodes)):
         figures = {name: getattr(row, name) for name in NODE_FIGURES}
         figures["output_shapes"] = row.output_shapes
         figures["repeat"] = row.repeat
-        if index not in failed and any(evaluate(v, evaluated_at) != getattr(concrete, k) for k, v in figures.items()
-                                       if k in NODE_FIGURES):
+        if index not in failed and any(value(figures[k]) != getattr(concrete, k) for k in (*NODE_FIGURES, "repeat")):
             failed[index] = f"'{row.name}' ({row.op_type}): its formula does not give the report's figures"
         nodes.append(None if index in failed else figures)
     totals: dict[str, Poly | int] = {}
@@ -115,7 +139,7 @@ def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes
         totals = _totals(walker, rows)
         if any(evaluate(totals[name], evaluated_at) != getattr(report.totals, name) for name in TOTAL_FIGURES):
             totals = {}
-    result = Formulas(list(symbolic.symbols), dict(evaluated_at), nodes, totals,
+    result = Formulas(list(evaluated_at), dict(evaluated_at), nodes, totals,
                       missing=[failed[i] for i in sorted(failed)])
     if totals and not [i for i, _ in main if i in failed]:
         _peak(walker, main, result, report)
@@ -123,14 +147,14 @@ def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes
 
 
 def _totals(walker: _FormulaWalk, rows: Sequence[NodeRow]) -> dict[str, Poly | int]:
-    totals: dict[str, Poly | int] = {name: 0 for name in TOTAL_FIGURES}
-    for row in rows:
-        repeat = row.repeat
-        for name in SUMMED:
-            totals[name] = totals[name] + getattr(row, name) * repeat
-        written = sum(walker._size(out) for out in row.outputs if out in walker.dequantized_weights)
-        totals["activation_bytes"] = totals["activation_bytes"] + (row.output_bytes - written) * repeat
-    return totals
+    totals: dict[str, Poly | int] = {}
+    for name in SUMMED:
+        totals[name] = total(getattr(row, name) * row.repeat for row in rows)
+    dequantized = walker.dequantized_weights
+    totals["activation_bytes"] = total(
+        (row.output_bytes - sum(walker._size(out) for out in row.outputs if out in dequantized)) * row.repeat
+        for row in rows)
+    return {name: totals[name] for name in TOTAL_FIGURES}
 
 
 def _peak(walker: _FormulaWalk, main, result: Formulas, report: Report) -> None:
@@ -204,7 +228,7 @@ def at(report: Report, dims: Mapping[str, int]) -> Report:
     for row, figures in zip(result.nodes, found.nodes):
         if figures is None:
             continue
-        for name in NODE_FIGURES:
+        for name in (*NODE_FIGURES, "repeat"):
             setattr(row, name, evaluate(figures[name], dims))
         row.output_shapes = [None if s is None else [evaluate(d, dims) for d in s] for s in figures["output_shapes"]]
     for name, value in found.totals.items():

@@ -190,6 +190,21 @@ class Poly:
         return f"Poly({self})"
 
 
+def total(values) -> Poly | int:
+    """The sum of ints and polynomials, merged into one polynomial at the end (not one new one per addition)."""
+    terms: dict = {}
+    constant = 0
+    for value in values:
+        if type(value) is int:
+            constant += value
+            continue
+        for m, c in value.terms.items():
+            terms[m] = terms.get(m, 0) + c
+    if constant:
+        terms[()] = terms.get((), 0) + constant
+    return Poly._make(terms)
+
+
 def _as_int(value) -> int:
     if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iub":  # numpy integers
         return int(value)
