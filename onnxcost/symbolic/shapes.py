@@ -150,14 +150,14 @@ def _walk(graph: onnx.GraphProto, outer: set[str], state: SymbolicShapes, points
 
 def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary: ShapeResult) -> None:
     op = node.op_type if node.domain in ("", "ai.onnx") else None
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    value_rule, shape_rule = VALUE_RULES.get(op), SHAPE_RULES.get(op)
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute} if value_rule or shape_rule else {}
     if op == "Constant":
         for name in node.output:
             if name in primary.values:
                 state.values[name] = _objects(primary.values[name])
     ins_types = [state.types.get(n) if n else None for n in node.input]
     ins_values = [state.values.get(n) if n else None for n in node.input]
-    value_rule = VALUE_RULES.get(op)
     if value_rule is not None and node.output and op != "Constant":
         try:
             value = value_rule(ins_types, ins_values, attrs)
@@ -171,7 +171,6 @@ def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary:
         constant = _constant_value(node.output[0], points)
         if constant is not None:
             state.values[node.output[0]] = constant
-    shape_rule = SHAPE_RULES.get(op)
     proposed: list = []
     if shape_rule is not None:
         try:
