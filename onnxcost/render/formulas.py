@@ -9,6 +9,7 @@ from ..report import Report
 from ..symbolic.poly import human
 from ..units import human_bytes, human_count
 
+MAX_PEAK_CANDIDATES_SHOWN = 3
 ROWS = (("MACs", "macs", human_count), ("FLOPs", "flops", human_count), ("special ops", "special_ops", human_count),
         ("activations (sum)", "activation_bytes", human_bytes), ("memory traffic", "memory_traffic_bytes", human_bytes))
 
@@ -41,8 +42,10 @@ def formulas_table(report: Report) -> Table:
         span = ranges["totals"][name] if ranges else None
         table.add_row(label, human(value, unit), *([f"{unit(span[0])} – {unit(span[1])}"] if span else []))
     if found.peak:
-        peak = human(found.peak[0], human_bytes) if found.peak_exact else \
-            "max(" + ", ".join(human(p, human_bytes) for p in found.peak) + ")"
+        shown = MAX_PEAK_CANDIDATES_SHOWN
+        peak = f"{human(found.peak[0], human_bytes)} (at {found.peak_nodes[0]})" if found.peak_exact else \
+            "max(" + ", ".join(f"{human(p, human_bytes)} (at {n})" for p, n in zip(found.peak[:shown], found.peak_nodes)) + \
+            (f", … {len(found.peak) - shown} more: -f json lists them" if len(found.peak) > shown else "") + ")"
         span = ranges["totals"].get("peak_activation_bytes") if ranges else None
         table.add_row("peak activations", peak, *([f"{human_bytes(span[0])} – {human_bytes(span[1])}"] if span else []))
     return table

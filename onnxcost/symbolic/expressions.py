@@ -32,6 +32,7 @@ def add_expressions(data: dict, found: Formulas) -> None:
         "evaluated_at": dict(found.evaluated_at),
         "peak_activation_bytes_expr": ([str(p) for p in found.peak] if found.peak else None),
         "peak_is_max_of": not found.peak_exact,
+        "peak_at": list(found.peak_nodes),
         "missing": list(found.missing),
         **({"ranges": {"dims": ranges["dims"], "exact": ranges["exact"]}} if ranges is not None else {}),
     }

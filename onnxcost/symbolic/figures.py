@@ -46,6 +46,7 @@ class Formulas:
     totals: dict[str, Poly | int]
     peak: list[Poly | int] = field(default_factory=list)
     peak_exact: bool = False
+    peak_nodes: list[str] = field(default_factory=list)  # the node running at each of ``peak``'s steps
     missing: list[str] = field(default_factory=list)
     schedule: tuple | None = None  # (reads, writes, graph inputs, graph outputs, symbolic sizes) for evaluation
     ranges: dict | None = None  # ranges.figure_ranges for the dimensions given as intervals
@@ -175,8 +176,12 @@ def _peak(walker: _FormulaWalk, main, result: Formulas, report: Report) -> None:
         result.schedule = None
         return
     spans = lifetimes(reads, writes, graph_inputs, outputs, sizes)
-    curve = set(live_bytes(spans, sizes, len(reads)))
-    result.peak, result.peak_exact = _maxima(curve)
+    curve = live_bytes(spans, sizes, len(reads))
+    first_step: dict = {}
+    for step, value in enumerate(curve):
+        first_step.setdefault(value, step)
+    result.peak, result.peak_exact = _maxima(set(curve))
+    result.peak_nodes = [walker.rows[main[first_step[value]][0]].name for value in result.peak]
 
 
 def _maxima(values: set) -> tuple[list, bool]:
