@@ -81,7 +81,7 @@ def report_from_dict(data: object) -> Report:
                                f"found {found}")
     model = _object(_field(data, "model", dict, "model"), "model")
     peak = _field(data, "peak", dict, "peak")
-    return Report(
+    report = Report(
         model=_build(ModelInfo, model, "model", inputs=_tensors(model, "model.inputs"),
                      outputs=_tensors(model, "model.outputs")),
         totals=_build(Totals, _field(data, "totals", dict, "totals"), "totals"),
@@ -92,6 +92,15 @@ def report_from_dict(data: object) -> Report:
                for i, row in enumerate(_field(data, "nodes", list, "nodes"))],
         warnings=_strings(_field(data, "warnings", list, "warnings"), "warnings"),
     )
+    if "formulas" in data:  # a report with free dimensions (docs/formulas.md)
+        from .symbolic.expressions import formulas_from_dict
+
+        try:
+            report.formulas = formulas_from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SavedReportError(f"not a saved report: its formulas cannot be read ({exc})") from None
+        report.totals.formulas = report.formulas.totals
+    return report
 
 
 def _is_saved_report(path: Path) -> bool:

@@ -55,8 +55,6 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
     report.totals.formulas = found.totals
     if found.missing:
         more = f" (and {len(found.missing) - 1} more)" if len(found.missing) > 1 else ""
+        totals = "" if found.totals else "; the totals have none (give the dimensions with --dim)"
         report.warnings.append(f"{len(found.missing)} node(s) have no formula in {', '.join([*free, *trips])}: "
-                               f"{found.missing[0]}{more}")
-    if not found.totals:
-        report.warnings.append("the totals have no formula: some nodes' figures depend on the free dimensions in a "
-                               "way onnxcost does not follow; give the dimensions with --dim")
+                               f"{found.missing[0]}{more}{totals}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .figures import NODE_FIGURES, TOTAL_FIGURES, Formulas
+from .poly import parse
 
 
 def add_expressions(data: dict, found: Formulas) -> None:
@@ -36,3 +37,32 @@ def add_expressions(data: dict, found: Formulas) -> None:
         "missing": list(found.missing),
         **({"ranges": {"dims": ranges["dims"], "exact": ranges["exact"]}} if ranges is not None else {}),
     }
+
+
+def formulas_from_dict(data: dict) -> Formulas | None:
+    """The formulas of a saved report (``add_expressions``'s keys read back), None when it has none. The schedule
+    is not saved: a report read back evaluates its figures with ``at()`` but not its peak."""
+    section = data.get("formulas")
+    if not isinstance(section, dict):
+        return None
+    nodes = []
+    for row in data["nodes"]:
+        if "macs_expr" not in row:
+            nodes.append(None)
+            continue
+        figures = {name: parse(row[f"{name}_expr"]) for name in NODE_FIGURES}
+        figures["output_shapes"] = [None if s is None else [parse(d) for d in s] for s in row["output_shapes_expr"]]
+        figures["repeat"] = parse(row["repeat_expr"]) if "repeat_expr" in row else row["repeat"]
+        nodes.append(figures)
+    totals = {name: parse(data["totals"][f"{name}_expr"]) for name in TOTAL_FIGURES if f"{name}_expr" in data["totals"]}
+    ranges = section.get("ranges")
+    found = Formulas(list(section["dims"]), dict(section["evaluated_at"]), nodes, totals,
+                     peak=[parse(p) for p in section.get("peak_activation_bytes_expr") or []],
+                     peak_exact=not section.get("peak_is_max_of", True), peak_nodes=list(section.get("peak_at", [])),
+                     missing=list(section.get("missing", [])))
+    if ranges is not None:
+        found.ranges = {"dims": ranges["dims"], "exact": ranges["exact"],
+                        "totals": {k[: -len("_range")]: v for k, v in data["totals"].items() if k.endswith("_range")},
+                        "nodes": [{k[: -len("_range")]: v for k, v in row.items() if k.endswith("_range")} or None
+                                  for row in data["nodes"]]}
+    return found
