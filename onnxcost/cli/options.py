@@ -27,7 +27,7 @@ class ResultFormat(str, Enum):  # rewrite and validate results
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 Shapes = Annotated[list[str], typer.Option("--input", "-i", metavar="NAME:SHAPE", help="Set an input's shape, e.g. input:1x3x224x224 (repeatable).")]
-Dims = Annotated[list[str], typer.Option("--dim", "-d", metavar="SYMBOL=N", help="Set a symbolic dimension, e.g. batch=8 (repeatable). A dimension left free is 1 in the figures, and the report adds every figure as a formula in it (docs/formulas.md).")]
+Dims = Annotated[list[str], typer.Option("--dim", "-d", metavar="SYMBOL=N", help="Set a symbolic dimension, e.g. batch=8 (repeatable).")]
 Output = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write to this file (atomically) instead of stdout.")]
 MaxFileSize = Annotated[str, typer.Option(metavar="SIZE", help="Refuse to parse model files larger than this (e.g. 2GiB, 8GiB).")]
 ResultFormatOption = Annotated[ResultFormat, typer.Option("--format", "-f", help="table for people, json for machines (exact integers).")]
@@ -67,8 +67,8 @@ def parse_inputs(specs: list[str]) -> dict[str, list[int]]:
     return shapes
 
 
-def parse_dim_ranges(specs: list[str]) -> tuple[list[str], dict[str, tuple[int, int]]]:
-    """['batch=1:64', 'seq=128'] -> (['seq=128'], {'batch': (1, 64)}): the ranges apart from the values."""
+def parse_dim_ranges(specs: list[str]) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """['batch=1:64', 'seq=128'] -> ({'seq': 128}, {'batch': (1, 64)}): the values and the ranges."""
     plain, ranges = [], {}
     for spec in specs:
         name, sep, value = spec.partition("=")
@@ -79,7 +79,7 @@ def parse_dim_ranges(specs: list[str]) -> tuple[list[str], dict[str, tuple[int, 
         if not name or not low.strip().isdigit() or not high.strip().isdigit() or int(low) > int(high):
             raise InputSpecError(f"--dim '{spec}': expected SYMBOL=LOW:HIGH with 0 <= LOW <= HIGH, e.g. batch=1:64")
         ranges[name] = (int(low), int(high))
-    return plain, ranges
+    return parse_dims(plain), ranges
 
 
 def parse_dims(specs: list[str]) -> dict[str, int]:

@@ -10,12 +10,13 @@ import typer
 
 from .failing import reported_errors
 from .options import (
-    Debug, Dims, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths, model_or_sample, parse_dim_ranges, parse_dims,
+    Debug, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths, model_or_sample, parse_dim_ranges,
     parse_inputs, parse_max_file_size,
 )
 from .output import emit, stderr, terminal_width, warn_all, wrote
 from .report_options import (
-    ArenaInPlace, ArenaOption, BaselineParams, Batch, MixedPrecision, OptimizerOption, Training, WeightBits, section_inputs, sections,
+    ArenaInPlace, ArenaOption, BaselineParams, Batch, FormulasOption, MixedPrecision, OptimizerOption, ReportDims, Training,
+    WeightBits, section_inputs, sections,
 )
 
 
@@ -23,7 +24,7 @@ def report(
     model: ModelToReport = None,
     sample: SampleToReport = None,
     input: Shapes = [],
-    dim: Dims = [],
+    dim: ReportDims = [],
     format: Annotated[Format, typer.Option("--format", "-f", help="table for people; json, csv, md for machines and docs; netron for Netron's attachment file; html for one self-contained page with charts (docs/html.md).")] = Format.table,
     output: Output = None,
     top: Annotated[Optional[int], typer.Option(help="Show only the N heaviest nodes (by MACs, then FLOPs, then traffic).", min=1, metavar="N")] = None,
@@ -36,7 +37,7 @@ def report(
     mixed_precision: MixedPrecision = False,
     arena: ArenaOption = False,
     arena_in_place: ArenaInPlace = False,
-    formulas: Annotated[bool, typer.Option("--formulas/--no-formulas", help="With free dimensions, also give every figure as a formula in them (docs/formulas.md); --no-formulas skips that work.")] = True,
+    formulas: FormulasOption = True,
     max_file_size: MaxFileSize = "2GiB",
     debug: Debug = False,
 ) -> None:
@@ -47,8 +48,6 @@ def report(
       onnxcost report model.onnx
 
       onnxcost report model.onnx --dim batch=8 --top 10
-
-      onnxcost report decoder.onnx --dim batch=1:64 -f json   (formulas in batch and seq, ranges over batch)
 
       onnxcost report model.onnx -f json -o cost.json
 
@@ -63,10 +62,9 @@ def report(
 
         target, source = model_or_sample(model, sample)
         inputs = ([model] if model is not None else []) + section_inputs(baseline_params)
-        check_paths(inputs, output)
-        check_paths(inputs, annotate)
-        plain, ranges = parse_dim_ranges(dim)
-        shapes, dims, limit = parse_inputs(input), parse_dims(plain), parse_max_file_size(max_file_size)
+        for path in (output, annotate):
+            check_paths(inputs, path)
+        (dims, ranges), shapes, limit = parse_dim_ranges(dim), parse_inputs(input), parse_max_file_size(max_file_size)
         with stderr.status("costing the model...") if stderr.is_terminal else nullcontext():
             result = analyze(target, shapes, dims, max_file_bytes=limit, source=source, formulas=formulas, ranges=ranges)
         warn_all(result.warnings)

@@ -61,3 +61,7 @@ def sections(report: Report, fmt: str, *, training: bool, batch: Optional[int], 
 
         done["arena"] = plan_arena(report, in_place=arena == "in-place")
     return done
+
+
+ReportDims = Annotated[list[str], typer.Option("--dim", "-d", metavar="SYMBOL=N", help="Set a symbolic dimension, e.g. batch=8 (repeatable); SYMBOL=LOW:HIGH leaves it free and gives each figure's min and max. A dimension left free is 1 in the figures, and the report adds each figure as a formula in it (docs/formulas.md).")]
+FormulasOption = Annotated[bool, typer.Option("--formulas/--no-formulas", help="With free dimensions, also give every figure as a formula in them (docs/formulas.md); --no-formulas skips that work.")]

@@ -19,7 +19,14 @@ class Emission(str, Enum):  # every structure's emissions; the library refuses o
     gather = "gather"
 
 
+class Order(str, Enum):  # the separable form's order of factors (passes.pointwise_first.ORDERS)
+    depthwise = "depthwise"
+    pointwise = "pointwise"
+    auto = "auto"
+
+
 Separable = Annotated[bool, typer.Option("--separable", help="Depthwise-separable: each KxK conv becomes a depthwise KxK conv (depth multiplier r) and a 1x1 conv.")]
+OrderOption = Annotated[Order, typer.Option("--order", help="With --separable: depthwise (per input channel: a depthwise KxK conv, then a 1x1 conv), pointwise (per output channel: a 1x1 conv Cin -> Cout·r, then a grouped KxK conv of Cout groups r -> 1; its middle tensor has Cout·r channels where depthwise first has Cin·r, far fewer bytes when Cout < Cin), or auto (per layer, the order whose middle tensor moves fewer bytes at equal MACs; the plan says which).")]
 Grouped = Annotated[Optional[int], typer.Option("--grouped", metavar="G", help="Grouped plus shuffle (ShuffleNet): each dense conv becomes a grouped KxK conv (G groups, Cin -> G·G·r), a channel shuffle and a grouped 1x1 conv (G groups); G must divide Cin and Cout. G = 1: the plain low-rank pair.")]
 Exact = Annotated[bool, typer.Option("--exact", help="r = each layer's rank: the same function up to float rounding (MACs grow; proves the surgery). Validation fails past 1e-4 relative error.")]
 Rank = Annotated[Optional[int], typer.Option("--rank", metavar="R", help="Keep R singular vectors per input channel (separable) or per block of G output x G input channels (grouped) in every layer.")]
@@ -43,9 +50,10 @@ Sensitivity = Annotated[bool, typer.Option("--sensitivity/--no-sensitivity", hel
 HtmlPage = Annotated[Optional[Path], typer.Option("--html", metavar="FILE.html", help="Also write the plan, per-layer costs, errors and validation as one self-contained HTML page (written even when validation fails).")]
 
 
-def parse_structure(separable: bool, grouped: Optional[int]):
-    """The structure chosen by --separable or --grouped G (exactly one)."""
+def parse_structure(separable: bool, grouped: Optional[int], order: str = "depthwise"):
+    """The structure chosen by --separable (in the order of --order) or --grouped G (exactly one)."""
     from .. import passes
+    from ..passes.pointwise_first import separable_structure
 
     given = {"separable": () if separable else None, "grouped": None if grouped is None else (grouped,)}
     chosen = [name for name, args in given.items() if args is not None]
@@ -53,6 +61,10 @@ def parse_structure(separable: bool, grouped: Optional[int]):
         raise InputSpecError("choose a structure: --separable or --grouped G")
     if len(chosen) > 1:
         raise InputSpecError(f"choose one structure, not {' and '.join('--' + c for c in chosen)}")
+    if order != "depthwise" and not separable:
+        raise InputSpecError(f"--order {order} is the separable form's: use it with --separable")
+    if separable:
+        return separable_structure(order)
     return passes.STRUCTURES[chosen[0]](*given[chosen[0]])
 
 
