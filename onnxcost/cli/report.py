@@ -9,10 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from .failing import reported_errors
-from .options import (
-    Debug, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths, model_or_sample, parse_dim_ranges,
-    parse_inputs, parse_max_file_size,
-)
+from .options import (Debug, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths,
+                      model_or_sample, parse_dim_ranges, parse_inputs, parse_max_file_size)
 from .output import emit, stderr, terminal_width, warn_all, wrote
 from .report_options import (
     ArenaInPlace, ArenaOption, BaselineParams, Batch, FormulasOption, MixedPrecision, OptimizerOption, ReportDims, Training,
