@@ -222,3 +222,40 @@ def test_a_saved_report_keeps_its_formulas():
     saved = report_from_dict(data)
     assert saved.to_dict() == data
     assert saved.at(H=17, W=33).totals.macs == analyze_model(strided_cnn(), dims={"H": 17, "W": 33}).totals.macs
+
+
+def _if_model(side: bool):
+    """An If on x [n, 4]: the then branch multiplies by a [4, 4] weight twice (32·n MACs); the else branch once
+    (16·n), and with ``side`` also multiplies z [m, 4] by it twice, an output nobody reads (32·m)."""
+    from onnx import TensorProto
+
+    w = helper.make_tensor("W", TensorProto.FLOAT, [4, 4], [0.0] * 16)
+    then_g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["t1"], name="then_mm1"),
+                                helper.make_node("MatMul", ["t1", "W"], ["t"], name="then_mm2")], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)])
+    extra = [helper.make_node("MatMul", ["z", "W"], ["s1"], name="else_side1"),
+             helper.make_node("MatMul", ["s1", "W"], ["s2"], name="else_side2")] if side else []
+    else_g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["e"], name="else_mm"), *extra], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)])
+    graph = helper.make_graph(
+        [helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g, name="if")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, ["m", 4]),
+         helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_an_if_branch_heavier_for_every_value_is_the_one_counted():
+    # then: 32·n MACs, else: 16·n; then is heavier for every n
+    report = analyze_model(_if_model(side=False))
+    assert report.formulas.totals["macs"] == 32 * Poly.symbol("n") and report.formulas.notes == []
+
+
+def test_an_if_branch_heavier_only_for_some_values_is_said():
+    # then: 32·n, else: 16·n + 32·m; at n = m = 1 else is heavier (48 > 32) and counted; for n > 2·m then is
+    report = analyze_model(_if_model(side=True))
+    assert report.totals.macs == 48
+    assert report.formulas.totals["macs"] == 16 * Poly.symbol("n") + 32 * Poly.symbol("m")
+    assert report.formulas.notes == ["If 'if': the totals count branch 'else_branch', the heavier at the report's own "
+                                     "values; another is heavier for other values of the dimensions"]

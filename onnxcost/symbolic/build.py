@@ -52,6 +52,7 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
         report.warnings.append(f"no formulas: {type(exc).__name__}: {first_line(exc)} (please report it)")
         return
     report.formulas = found
+    report.warnings.extend(found.notes)
     report.totals.formulas = found.totals
     if found.missing:
         more = f" (and {len(found.missing) - 1} more)" if len(found.missing) > 1 else ""

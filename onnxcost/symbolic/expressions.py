@@ -35,6 +35,7 @@ def add_expressions(data: dict, found: Formulas) -> None:
         "peak_is_max_of": not found.peak_exact,
         "peak_at": list(found.peak_nodes),
         "missing": list(found.missing),
+        "notes": list(found.notes),
         **({"ranges": {"dims": ranges["dims"], "exact": ranges["exact"]}} if ranges is not None else {}),
     }
 
@@ -59,7 +60,7 @@ def formulas_from_dict(data: dict) -> Formulas | None:
     found = Formulas(list(section["dims"]), dict(section["evaluated_at"]), nodes, totals,
                      peak=[parse(p) for p in section.get("peak_activation_bytes_expr") or []],
                      peak_exact=not section.get("peak_is_max_of", True), peak_nodes=list(section.get("peak_at", [])),
-                     missing=list(section.get("missing", [])))
+                     missing=list(section.get("missing", [])), notes=list(section.get("notes", [])))
     if ranges is not None:
         found.ranges = {"dims": ranges["dims"], "exact": ranges["exact"],
                         "totals": {k[: -len("_range")]: v for k, v in data["totals"].items() if k.endswith("_range")},

@@ -48,6 +48,7 @@ class Formulas:
     peak_exact: bool = False
     peak_nodes: list[str] = field(default_factory=list)  # the node running at each of ``peak``'s steps
     missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # choices taken at the report's own values (an If's branch)
     schedule: tuple | None = None  # (reads, writes, graph inputs, graph outputs, symbolic sizes) for evaluation
     ranges: dict | None = None  # ranges.figure_ranges for the dimensions given as intervals
 
@@ -62,6 +63,7 @@ class _FormulaWalk(_Analysis):
         self.explained = explained  # tensors with a symbolic shape
         self.known = known  # tensors with a concrete shape in the report
         self.failed: dict[int, str] = {}
+        self.notes: list[str] = []  # what the formulas take from the report's own values
 
     def _cost(self, context, name):
         rule_index = len(self.rows)
@@ -98,11 +100,21 @@ class _FormulaWalk(_Analysis):
     def _count_heavier_branch(self, row, branches):
         try:
             super()._count_heavier_branch(row, branches)
-        except TypeError:  # which branch is heavier depends on the dims: the one the report counted, at its values
-            for rows in branches.values():
+            return
+        except TypeError:  # the weights are polynomials: a branch that is heavier for every value of the dims?
+            pass
+        weights = {name: total(self.rows[i].macs * self.rows[i].repeat for i in rows) for name, rows in branches.items()}
+        heaviest = [name for name in branches if all(_dominates(weights[name], w) for w in weights.values())]
+        if heaviest:
+            chosen = heaviest[0]
+        else:  # which one is heavier depends on the dims: the one the report counted, at its values (said)
+            chosen = next(name for name, rows in branches.items() if any(self.report.nodes[i].repeat for i in rows))
+            self.notes.append(f"If '{row.name}': the totals count branch '{chosen}', the heavier at the report's "
+                              "own values; another is heavier for other values of the dimensions")
+        for name, rows in branches.items():
+            if name != chosen:
                 for i in rows:
-                    self.rows[i].repeat = self.report.nodes[i].repeat * (self.rows[row.index].repeat
-                                                                          if self.report.nodes[i].repeat else 0)
+                    self.rows[i].repeat = 0
 
 
 def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes,
@@ -141,7 +153,7 @@ def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes
         if any(evaluate(totals[name], evaluated_at) != getattr(report.totals, name) for name in TOTAL_FIGURES):
             totals = {}
     result = Formulas(list(evaluated_at), dict(evaluated_at), nodes, totals,
-                      missing=[failed[i] for i in sorted(failed)])
+                      missing=[failed[i] for i in sorted(failed)], notes=walker.notes)
     if totals and not [i for i, _ in main if i in failed]:
         _peak(walker, main, result, report)
     return result

@@ -142,13 +142,19 @@ def _walk(graph: onnx.GraphProto, outer: set[str], state: SymbolicShapes, points
         if sub_input.name not in state.types and outer:
             _explain(sub_input.name, [], state, points, primary)
     for node in topological_order(graph, outer):
-        _node(node, state, points, primary)
-        visible.update(node.output)
-        for _, sub in walk.subgraphs(node):
+        inner: list = []
+        for _, sub in walk.subgraphs(node):  # first: an If's or a Loop's outputs are its subgraphs' outputs
             _walk(sub, visible, state, points, primary)
+            for value in sub.output:
+                tensor = state.types.get(value.name)
+                if tensor is not None and tensor.shape is not None:
+                    inner.extend(d for d in tensor.shape if isinstance(d, Poly))
+        _node(node, state, points, primary, inner)
+        visible.update(node.output)
 
 
-def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary: ShapeResult) -> None:
+def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary: ShapeResult,
+          inner: Sequence = ()) -> None:
     op = node.op_type if node.domain in ("", "ai.onnx") else None
     value_rule, shape_rule = VALUE_RULES.get(op), SHAPE_RULES.get(op)
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute} if value_rule or shape_rule else {}
@@ -177,7 +183,7 @@ def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary:
             proposed = shape_rule(ins_types, ins_values, attrs)
         except Exception:  # the rule does not apply here; matching may still explain the dims
             proposed = []
-    candidates = []
+    candidates = list(inner)
     for tensor in ins_types:
         if tensor is not None and tensor.shape is not None:
             candidates.extend(d for d in tensor.shape if isinstance(d, Poly))
