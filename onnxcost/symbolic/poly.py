@@ -148,8 +148,8 @@ class Poly:
 
     # --- what a non-constant polynomial cannot be ---------------------------
 
-    def __int__(self):
-        raise TypeError(f"{self} depends on the model's free dimensions")
+    def __int__(self):  # tried on every dimension of every shape (tensors.numel): a message without formatting
+        raise TypeError("a size that depends on the model's free dimensions")
 
     __index__ = __int__
 
