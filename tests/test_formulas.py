@@ -259,3 +259,17 @@ def test_an_if_branch_heavier_only_for_some_values_is_said():
     assert report.formulas.totals["macs"] == 16 * Poly.symbol("n") + 32 * Poly.symbol("m")
     assert report.formulas.notes == ["If 'if': the totals count branch 'else_branch', the heavier at the report's own "
                                      "values; another is heavier for other values of the dimensions"]
+
+
+def test_dimension_names_that_are_not_identifiers_become_identifiers():
+    # Paddle2ONNX names free dims 'p2o.DynamicDimension.0': formulas call it p2o_DynamicDimension_0
+    built = strided_cnn()
+    dims = built.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "p2o.DynamicDimension.0", "9w"
+    report = analyze_model(built)
+    data = report.to_dict()["formulas"]
+    assert data["dims"] == ["p2o_DynamicDimension_0", "_9w"]
+    assert data["dim_names"] == {"p2o_DynamicDimension_0": "p2o.DynamicDimension.0", "_9w": "9w"}
+    expected = analyze_model(built, dims={"p2o.DynamicDimension.0": 64, "9w": 96}).totals.macs
+    assert report.at(p2o_DynamicDimension_0=64, _9w=96).totals.macs == expected
+    assert int(sympy.sympify(report.totals.macs_expr).subs({"p2o_DynamicDimension_0": 64, "_9w": 96})) == expected

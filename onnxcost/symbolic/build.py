@@ -13,6 +13,7 @@ from ..report import Report
 from ..shapes import ShapeResult, resolve_shapes
 from .figures import formulas
 from .ranges import figure_ranges
+from .poly import identifier
 from .shapes import probe_bindings, symbolic_shapes
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,11 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
         constant = {name: value for name, value in primary.values.items()
                     if all(name in p.values and np.shape(p.values[name]) == np.shape(value)
                            and np.array_equal(p.values[name], value) for p, _ in probes)}
-        found = formulas(skeleton, report, symbolic, primary, constant, {s: 1 for s in [*free, *trips]}, dims)
+        found = formulas(skeleton, report, symbolic, primary, constant, {s: 1 for s in [*symbolic.symbols, *trips]},
+                         dims)
+        found.names = {identifier(name): name for name in free if identifier(name) != name}
         if ranges and found.totals:
-            found.ranges = figure_ranges(found, ranges)
+            found.ranges = figure_ranges(found, {identifier(name): bounds for name, bounds in ranges.items()})
     except Exception as exc:  # a bug here must not cost the user the report itself
         logger.debug("formulas failed", exc_info=True)
         report.warnings.append(f"no formulas: {type(exc).__name__}: {first_line(exc)} (please report it)")

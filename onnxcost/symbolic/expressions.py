@@ -30,6 +30,7 @@ def add_expressions(data: dict, found: Formulas) -> None:
             data["totals"][f"{name}_range"] = span
     data["formulas"] = {
         "dims": list(found.symbols),
+        "dim_names": dict(found.names),
         "evaluated_at": dict(found.evaluated_at),
         "peak_activation_bytes_expr": ([str(p) for p in found.peak] if found.peak else None),
         "peak_is_max_of": not found.peak_exact,
@@ -60,7 +61,8 @@ def formulas_from_dict(data: dict) -> Formulas | None:
     found = Formulas(list(section["dims"]), dict(section["evaluated_at"]), nodes, totals,
                      peak=[parse(p) for p in section.get("peak_activation_bytes_expr") or []],
                      peak_exact=not section.get("peak_is_max_of", True), peak_nodes=list(section.get("peak_at", [])),
-                     missing=list(section.get("missing", [])), notes=list(section.get("notes", [])))
+                     missing=list(section.get("missing", [])), notes=list(section.get("notes", [])),
+                     names=dict(section.get("dim_names", {})))
     if ranges is not None:
         found.ranges = {"dims": ranges["dims"], "exact": ranges["exact"],
                         "totals": {k[: -len("_range")]: v for k, v in data["totals"].items() if k.endswith("_range")},

@@ -18,6 +18,7 @@ import ast
 import functools
 import itertools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -203,6 +204,14 @@ def total(values) -> Poly | int:
     if constant:
         terms[()] = terms.get((), 0) + constant
     return Poly._make(terms)
+
+
+def identifier(name: str) -> str:
+    """A dimension's name as formulas write it: characters other than letters, digits and _ become _ (and a leading
+    digit gets a _ before it), so that Python, sympy and ``report.at(name=...)`` read it: ``p2o.DynamicDimension.0``
+    is ``p2o_DynamicDimension_0``."""
+    cleaned = re.sub(r"\W", "_", name)
+    return "_" + cleaned if not cleaned or cleaned[0].isdigit() else cleaned
 
 
 def _as_int(value) -> int:

@@ -7,9 +7,10 @@ their inputs' have a rule (Conv and pools with their floor, ConvTranspose, Conca
 Slice, Pad, Resize, Split, Range, Tile, Expand, DepthToSpace, SpaceToDepth); every other output dimension is the
 one of its inputs' dimensions or shape values that takes the same values.
 
-Nothing is taken on trust: the concrete pipeline also runs with the free dimensions set to two sets of distinct
-primes (``PROBES``), and a dimension's polynomial is kept only when it equals the concrete dimension at both and at
-the report's own values. A dimension nothing explains leaves its tensor without a symbolic shape; the nodes that
+Nothing is taken on trust: the concrete pipeline also runs with the free dimensions set to two probes (64 times
+distinct primes, ``probe_bindings``), and a dimension's polynomial is kept only when it equals the concrete dimension
+at both (at the report's own values, where free dimensions are 1, a strided model's sizes can be degenerate: that is
+said, not checked). A dimension nothing explains leaves its tensor without a symbolic shape; the nodes that
 read it get no formula, and the first of them is named.
 """
 
@@ -26,18 +27,21 @@ from onnx import helper
 from .. import walk
 from ..shapes import ShapeResult, TensorType
 from ..structure import defined_names, topological_order
-from .poly import Poly, evaluate, floor_div
+from ..tensors import INTEGER_TYPES
+from .poly import Poly, evaluate, floor_div, identifier
 
-# Two bindings of the free dimensions: distinct primes, no model constant divides them or equals them.
-# The second set is even (2 mod 4), so that floors that agree on odd sizes ((H + 1)//2 and H//2 + 1) are told apart.
-PROBE_PRIMES = ((1009, 1013, 1019, 1021, 1031, 1033, 1039, 1049), (2002, 2006, 2014, 2018, 2026, 2030, 2038, 2042))
+# Two bindings of the free dimensions: 64 times distinct odd primes. Multiples of 64 because FPN-like models (a
+# detector's upsampled map added to the one before it) only work at sizes their total stride divides; distinct
+# primes so that no constant of the model equals a free dimension's product with another.
+PROBE_PRIMES = ((17, 19, 23, 29, 31, 37, 41, 43), (47, 53, 59, 61, 67, 71, 73, 79))
+PROBE_MULTIPLE = 64
 MAX_VALUE_ELEMENTS = 64  # shape vectors and scalars; larger integer tensors are data, not shapes
 SLICE_END = 2**31 - 1  # ends at or past this mean "to the end" (exporters write INT64_MAX, INT32_MAX)
 
 
 def probe_bindings(symbols: Sequence[str]) -> list[dict[str, int]]:
-    """The two bindings the free dimensions are checked at (cycling the primes past eight dimensions)."""
-    return [{name: primes[i % len(primes)] + 2 * (i // len(primes)) * 1000 for i, name in enumerate(symbols)}
+    """The two bindings the free dimensions are checked at (past eight dimensions, other multiples of 64)."""
+    return [{name: PROBE_MULTIPLE * (primes[i % len(primes)] + 100 * (i // len(primes))) for i, name in enumerate(symbols)}
             for primes in PROBE_PRIMES]
 
 
@@ -49,6 +53,7 @@ class SymbolicShapes:
     types: dict[str, TensorType]
     values: dict[str, np.ndarray]  # small integer tensors as object arrays of int | Poly
     unexplained: list[str] = field(default_factory=list)  # tensors whose shape no rule or input explains, in order
+    degenerate: str = ""  # the first tensor whose size at the report's own values differs from its formula's
 
 
 class _Points:
@@ -64,7 +69,10 @@ class _Points:
         return [getattr(r.types.get(name), "shape", None) for r in self.results]
 
     def fits(self, expr, axis: int, shapes: list) -> bool:
-        return all(s is not None and len(s) > axis and self.value(expr, i) == s[axis] for i, s in enumerate(shapes))
+        """Whether ``expr`` gives the dimension at both probes (the report's own values are checked apart: at 1 a
+        strided model's sizes can be degenerate, outside where any formula of it holds)."""
+        return all(s is not None and len(s) > axis and self.value(expr, i) == s[axis]
+                   for i, s in enumerate(shapes) if i)
 
     def value(self, expr, point: int) -> int:
         """``expr`` at point ``point`` (0: the report's own binding), remembered: the same dims recur everywhere."""
@@ -76,7 +84,7 @@ class _Points:
 
     def value_fits(self, name: str, value: np.ndarray) -> bool:
         """Whether the symbolic value equals every concrete value inference found for ``name``."""
-        for result, dims in zip(self.results, self.dims):
+        for result, dims in zip(self.results[1:], self.dims[1:]):
             concrete = result.values.get(name)
             if concrete is None:
                 continue
@@ -91,9 +99,10 @@ def symbolic_shapes(skeleton: onnx.ModelProto, symbols: Sequence[str], bound: Ma
                     primary: ShapeResult, probes: Sequence[tuple[ShapeResult, Mapping[str, int]]]) -> SymbolicShapes:
     """Symbolic shapes for ``skeleton`` (not edited) whose free dimensions ``symbols`` were set to 1 in ``primary``
     and to each probe's binding in ``probes``; ``bound`` are the dimensions the user gave."""
-    points = _Points(primary, {**{s: 1 for s in symbols}, **bound}, probes)
-    state = SymbolicShapes(list(symbols), {}, {})
-    free = set(symbols)
+    free = {name: identifier(name) for name in symbols}  # a dim_param as the name formulas call it
+    points = _Points(primary, {free[s]: 1 for s in symbols},
+                     [(result, {free[s]: v for s, v in binding.items()}) for result, binding in probes])
+    state = SymbolicShapes([free[s] for s in symbols], {}, {})
     for sub in walk.graphs(skeleton.graph):
         for tensor in sub.initializer:
             state.types[tensor.name] = TensorType(tensor.data_type, tuple(tensor.dims))
@@ -118,7 +127,7 @@ def _declared(value: onnx.ValueInfoProto, free: set[str], bound: Mapping[str, in
     for dim in tensor_type.shape.dim:
         kind = dim.WhichOneof("value")
         if kind == "dim_param" and dim.dim_param in free:
-            dims.append(Poly.symbol(dim.dim_param))
+            dims.append(Poly.symbol(free[dim.dim_param]))
         elif kind == "dim_param" and dim.dim_param in bound:
             dims.append(int(bound[dim.dim_param]))
         elif kind == "dim_value":
@@ -129,8 +138,9 @@ def _declared(value: onnx.ValueInfoProto, free: set[str], bound: Mapping[str, in
 
 
 def _objects(array) -> np.ndarray:
+    """A small integer tensor (or float constant: Resize's scales) as an object array of Python numbers."""
     array = np.asarray(array)
-    if array.dtype.kind not in "iub" or array.size > MAX_VALUE_ELEMENTS:
+    if array.dtype.kind not in "iubf" or array.size > MAX_VALUE_ELEMENTS:
         return None
     return array.astype(object)
 
@@ -217,15 +227,17 @@ def _explain(name: str, candidates: list, state: SymbolicShapes, points: _Points
     dims = []
     for axis in range(len(shapes[0])):
         column = [s[axis] for s in shapes]
-        if all(c == column[0] for c in column):
-            dims.append(column[0])
-            continue
-        guess = proposed[axis] if proposed is not None and axis < len(proposed) else None
-        found = next((c for c in ([guess] if guess is not None else []) + candidates
-                      if isinstance(c, Poly) and points.fits(c, axis, shapes)), None)
-        if found is None:
-            state.unexplained.append(name)
-            return
+        if all(c == column[1] for c in column[1:]):  # the same at both probes: a constant
+            found = column[1]
+        else:
+            guess = proposed[axis] if proposed is not None and axis < len(proposed) else None
+            found = next((c for c in ([guess] if guess is not None else []) + candidates
+                          if isinstance(c, Poly) and points.fits(c, axis, shapes)), None)
+            if found is None:
+                state.unexplained.append(name)
+                return
+        if points.value(found, 0) != column[0] and not state.degenerate:
+            state.degenerate = name  # at the report's own values this tensor is not what the formulas say
         dims.append(found)
     state.types[name] = TensorType(primary.types[name].elem_type, tuple(dims))
 
@@ -296,6 +308,21 @@ def _truncating_div(a, b):
     return quotient if (a >= 0) == (b > 0) else -quotient
 
 
+def _cast_value(types, values, attrs):
+    """Integers stay what they are; cast to float they are carried as the integers they equal (YOLOv8's anchor grid
+    is a float Range over a size)."""
+    value = _value(values, 0)
+    if attrs["to"] in INTEGER_TYPES or all(isinstance(v, (int, Poly)) for v in value.reshape(-1)):
+        return value
+    return None
+
+
+def _integral(value):
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _elementwise(fn: Callable) -> Callable:
     ufunc = np.frompyfunc(fn, 2, 1)
 
@@ -317,7 +344,7 @@ VALUE_RULES: dict[str, Callable] = {
     "Concat": lambda types, values, attrs: np.concatenate([_value(values, i) for i in range(len(values))],
                                                           axis=attrs["axis"]),
     "Identity": lambda types, values, attrs: _value(values, 0),
-    "Cast": lambda types, values, attrs: _value(values, 0),
+    "Cast": _cast_value,
     "Reshape": lambda types, values, attrs: _value(values, 0).reshape(_ints(values, 1)),
     "Flatten": lambda types, values, attrs: _value(values, 0).reshape(-1),
     "Slice": _slice_value,
@@ -461,7 +488,7 @@ def _split(types, values, attrs):
 
 
 def _range(types, values, attrs):
-    start, limit, delta = (_value(values, i).reshape(()).item() for i in range(3))
+    start, limit, delta = (_integral(_value(values, i).reshape(()).item()) for i in range(3))
     if not isinstance(delta, int) or delta <= 0:
         raise ValueError("only positive integer steps")
     return [[floor_div(limit - start + delta - 1, delta)]]
