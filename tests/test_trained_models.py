@@ -198,3 +198,24 @@ def test_calibrated_grouped_rec_keeps_the_strings():
     after = rendered.ctc_decode(_first_output(result.model, "x", held), characters)
     agreement = np.mean([a == b for a, b in zip(before, after)])
     assert agreement >= 0.9, list(zip(before, after))
+
+
+@pytest.mark.parametrize("name", ["det", "cls", "yolov8n"])
+def test_formulas_of_trained_models_equal_their_reports_at_two_sizes(name):
+    """Issue 10: with the exporters' own free dims (Paddle2ONNX's 'p2o.DynamicDimension.*' and -1, YOLOv8's
+    batch/height/width), every figure's formula evaluated at the size the model runs at, and at a second one,
+    equals the report computed at that size, node by node."""
+    model = trained.load(name)
+    spec = trained.MODELS[name]
+    report = onnxcost.analyze_model(model)
+    found = report.formulas
+    assert found.missing == [] and found.totals
+    n, _, h, w = spec.shape
+    for values in ([n, h, w], [2, h + 96, w + 64]):  # the free dims are batch, height, width, in that order
+        given = {found.names.get(s, s): v for s, v in zip(found.symbols, values)}
+        concrete = onnxcost.analyze_model(model, dims=given)
+        evaluated = report.at(**dict(zip(found.symbols, values)))
+        for got, want in zip(evaluated.nodes, concrete.nodes):
+            assert (got.macs, got.flops, got.memory_traffic_bytes, got.output_shapes) == \
+                (want.macs, want.flops, want.memory_traffic_bytes, want.output_shapes), want.name
+        assert evaluated.totals.macs == concrete.totals.macs and evaluated.peak.bytes == concrete.peak.bytes
