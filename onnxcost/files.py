@@ -14,14 +14,16 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import InvalidModelError, OutputWriteError, first_line
 
 
-def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[Path], None] | None = None, *,
-                 keep: Iterable[str | os.PathLike] = ()) -> Path:
+def write_atomic(target: str | os.PathLike, data: bytes | str | Callable[[BinaryIO], None],
+                 check: Callable[[Path], None] | None = None, *, keep: Iterable[str | os.PathLike] = ()) -> Path:
     """Write ``data`` to ``target`` atomically; ``check(temp_path)`` may raise to abort. ``keep``: files the target
-    must not be (the command's inputs); see ``check_target``."""
+    must not be (the command's inputs); see ``check_target``. ``data`` may be a function that writes the content
+    to the binary file it is given (content too large to hold twice)."""
     target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -33,7 +35,10 @@ def write_atomic(target: str | os.PathLike, data: bytes | str, check: Callable[[
     temp = Path(handle.name)
     try:
         with handle:
-            handle.write(payload)
+            if callable(payload):
+                payload(handle)
+            else:
+                handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, _mode_for(target))
@@ -87,6 +92,12 @@ def _mode_for(target: Path) -> int:
 PROTOBUF_LIMIT = 2**31 - 1
 
 
+# Models whose initializers hold this many bytes or more are written one initializer at a time and checked with
+# their weights left in the written file: the same bytes and the same checks, without a second copy of the model
+# in memory (nor the checker's two: the file's bytes and their parse).
+STREAMED_BYTES = 64 * 1024**2
+
+
 def save_model(model, target: str | os.PathLike, full_check: bool = True) -> Path:
     """Write ``model`` atomically after onnx.checker passes on the written file.
 
@@ -96,16 +107,51 @@ def save_model(model, target: str | os.PathLike, full_check: bool = True) -> Pat
     import onnx
 
     target = Path(target)
+    from .weights_in_file import load_leaving_weights, model_writer
+
+    writer = model_writer(model) if _initializer_bytes(model) >= STREAMED_BYTES else None
 
     def check(path: Path) -> None:
+        view = load_leaving_weights(path) if writer is not None else None
         try:
-            onnx.checker.check_model(str(path), full_check=full_check)
+            if view is None:
+                onnx.checker.check_model(str(path), full_check=full_check)
+            else:
+                _check_graph_of(path, view, full_check)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-            raise InvalidModelError(f"the model to write fails onnx.checker, nothing written: {first_line(exc)}") from exc
+            raise InvalidModelError(f"the model to write fails onnx.checker, nothing written: {first_line(exc)}") \
+                from exc
 
-    if _serialized_size(model) < PROTOBUF_LIMIT:
+    if writer is not None and writer.size < PROTOBUF_LIMIT:
+        return write_atomic(target, writer, check)
+    if writer is None and _serialized_size(model) < PROTOBUF_LIMIT:
         return write_atomic(target, model.SerializeToString(), check)
     return _save_with_external_data(model, target, check)
+
+
+def _check_graph_of(path: Path, view, full_check: bool) -> None:
+    """onnx.checker on the written file ``path`` through ``view``, its graph with the large weights left in it
+    (``load_leaving_weights``): written beside it for the checker, which finds external data next to the model it
+    checks; then each weight's place is checked to lie inside the file, as long as its dims need."""
+    import onnx
+
+    from .loading import check_external_data
+
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f"{path.name}.", suffix=".graph.onnx", delete=False)
+    try:
+        with handle:
+            handle.write(view.SerializeToString())
+        onnx.checker.check_model(handle.name, full_check=full_check)
+    finally:
+        Path(handle.name).unlink(missing_ok=True)
+    check_external_data(view, path.parent)
+
+
+def _initializer_bytes(model) -> int:
+    """The bytes the main graph's initializers' values take, from their dims (no copy of them is made)."""
+    from .tensors import numel, tensor_bytes
+
+    return sum(tensor_bytes(t.data_type, numel(t.dims)) for t in model.graph.initializer)
 
 
 def save_with_external_data(model, path: str | os.PathLike, location: str | None = None) -> Path:

@@ -49,7 +49,7 @@ def load_model(
             check_tensor_data(source)
         return LoadedModel(source, None)
     path = Path(source)
-    _check_readable(path, max_file_bytes)
+    check_readable(path, max_file_bytes)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:
@@ -63,7 +63,7 @@ def load_model(
     return LoadedModel(model, path)
 
 
-def _check_readable(path: Path, max_file_bytes: int) -> None:
+def check_readable(path: Path, max_file_bytes: int) -> None:
     try:
         found = os.stat(path)
     except FileNotFoundError:

@@ -14,16 +14,20 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
+from onnxcost import walk
 from onnxcost.analysis import IN_MEMORY_SOURCE, analyze_model
 from onnxcost.errors import ModelLoadError
-from onnxcost.loading import DEFAULT_MAX_FILE_BYTES, external_tensors, load_model
+from onnxcost.weights_in_file import load_leaving_weights, open_leaving_weights, read_weights_back
+from onnxcost.loading import DEFAULT_MAX_FILE_BYTES, LoadedModel, external_tensors, load_model
 from onnxcost.report import Report
 from onnxcost.validation import Bounds, Comparison, Progress, compare_models, resolve_feeds
+from onnxcost.validation.sessions import release_freed_memory
 
 from . import calibration as calibrating, surgery
 from .calibration import Calibration
@@ -49,18 +53,31 @@ class Rewriter:
     ``model``: a path (loaded with its external weights, files up to ``max_file_bytes``) or a ModelProto
     (whose weights must be inside it); ``inputs``/``dims`` fix input shapes and symbolic dims as for
     ``onnxcost.analyze``; ``source`` names the model in the report (default: its path).
+
+    ``weights_in_file``: for a path to one self-contained file, leave the weights no pass reads (those only Gemm and
+    MatMul nodes use: VGG-16's classifier is 89% of its weights) in the file: ``model`` then refers to them as
+    external data relative to ``weights_folder``, ``rewrite`` validates with onnxruntime mapping them from the
+    file, and ``apply``'s model refers to them the same way (``weights_in_file.read_weights_back`` reads them in).
+    Not for ``calibrate``, ``measure_sensitivity`` or latency plans: they run the model from memory.
     """
 
     def __init__(self, model: str | os.PathLike | onnx.ModelProto, structure: Structure, *,
-                 inputs=None, dims=None, source: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES):
-        loaded = load_model(model, load_weights=True, max_file_bytes=max_file_bytes)
-        if external_tensors(loaded.model):
-            raise ModelLoadError("the ModelProto has weights in external data: give its path so they can be read safely")
+                 inputs=None, dims=None, source: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                 weights_in_file: bool = False):
+        self.weights_folder: Path | None = None  # where ``model``'s weights left in the file are (weights_in_file)
+        loaded = _load_leaving_dense_weights(model, max_file_bytes) if weights_in_file else None
+        if loaded is not None:
+            self.weights_folder = loaded.path.parent
+        else:
+            loaded = load_model(model, load_weights=True, max_file_bytes=max_file_bytes)
+            if external_tensors(loaded.model):
+                raise ModelLoadError(
+                    "the ModelProto has weights in external data: give its path so they can be read safely")
         self.model = loaded.model
         self.structure = structure
         self.inputs, self.dims = inputs, dims
         self.source = source or (str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE)
-        self.report = analyze_model(self.model, self.source, inputs, dims)
+        self.report = analyze_model(self.model, self.source, inputs, dims, formulas=False)
         self.graph = gs.import_onnx(self.model)
         self.sites = {site.name: site for site in collect_sites(self.graph, self.report)}
         # None only without ai.onnx nodes (the report refuses them without their opset), so without a Conv to rewrite.
@@ -155,7 +172,7 @@ class Rewriter:
         model = surgery.rewrite_graph(self.graph, self.sites, plan, self.structure, self._factors, self.model)
         if full_check:
             surgery.check(model, self.model)
-        report = analyze_model(model, self.source, self.inputs, self.dims)
+        report = analyze_model(model, self.source, self.inputs, self.dims, formulas=False)
         surgery.confirm(plan, report)
         return model, report
 
@@ -203,6 +220,37 @@ def _upstream(graph: gs.Graph, sites: dict[str, ConvSite]) -> dict[str, set[str]
     return {name: reach.get(site.input.name, set()) - {name} for name, site in sites.items()}
 
 
+# The weights ``Rewriter(weights_in_file=True)`` leaves in the file: those only these ops read (no pass rewrites them).
+DENSE_OPS = frozenset({"Gemm", "MatMul"})
+
+
+def _load_leaving_dense_weights(model, max_file_bytes: int) -> LoadedModel | None:
+    """The model at path ``model`` with its dense layers' weights left in the file (``weights_in_file.open_leaving_weights``);
+    None for a ModelProto, a file with external data of its own or any problem (the usual loading then reads it,
+    or words the error)."""
+    if isinstance(model, onnx.ModelProto):
+        return None
+    return open_leaving_weights(model, max_file_bytes, _dense_only)
+
+
+def _dense_only(model: onnx.ModelProto) -> set[str]:
+    """The main graph's initializers that only Gemm and MatMul nodes of the main graph read (not an output, not
+    read in a subgraph or a function)."""
+    readers: dict[str, set[str]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, set()).add(node.op_type if node.domain in ("", "ai.onnx") else "")
+    elsewhere = {o.name for o in model.graph.output}
+    for node in model.graph.node:
+        for _, sub in walk.subgraphs(node):
+            for graph in walk.graphs(sub):  # a subgraph reads outer names as its nodes' inputs
+                elsewhere.update(name for inner in graph.node for name in inner.input)
+    for function in model.functions:
+        elsewhere.update(name for node in function.node for name in node.input)
+    return {t.name for t in model.graph.initializer
+            if readers.get(t.name) and readers[t.name] <= DENSE_OPS and t.name not in elsewhere}
+
+
 def rewrite(
     model: str | os.PathLike | onnx.ModelProto,
     structure: Structure,
@@ -247,10 +295,19 @@ def rewrite(
     A ``TargetLatency`` mode plans by time measured in onnxruntime (``latency.plan_for_latency``; ``timer`` times
     its one-layer models) and times the written model against the original: the result's ``latency``.
     ``progress(what, done, total)`` hears of each step.
+
+    Memory: a path rewritten with ``full_check=False`` (as the CLI does: ``files.save_model`` checks the written file),
+    without calibration or a latency target, keeps its dense layers' weights in the file (``Rewriter(...,
+    weights_in_file=True)``): onnxruntime maps them from there to validate, one session at a time, and the result's
+    model reads them back at the end, so the weights are held about once rather than once per copy.
     """
     if progress is not None:
         progress("costing the model", 0, 1)
-    rewriter = Rewriter(model, structure, inputs=inputs, dims=dims, source=source, max_file_bytes=max_file_bytes)
+    # Weights only onnxruntime reads stay in the file when nothing runs the model from memory (calibration, latency)
+    # and onnx.checker checks the written file rather than the model in memory (which cannot find them).
+    weights_in_file = calibration is None and not isinstance(mode, TargetLatency) and not full_check
+    rewriter = Rewriter(model, structure, inputs=inputs, dims=dims, source=source, max_file_bytes=max_file_bytes,
+                        weights_in_file=weights_in_file)
     if calibration is not None:
         rewriter.calibrate(calibration, selection, refit=refit, progress=progress, preprocess=preprocess)
         if sensitivity and isinstance(mode, TargetMacs):
@@ -270,15 +327,23 @@ def rewrite(
     rewritten, report = rewriter.apply(plan, full_check=full_check, progress=progress)
     if latency is not None:
         latency.confirm(rewritten)  # the model as written, refit included
+    calibrated, original, folder = rewriter.calibration, rewriter.model, rewriter.weights_folder
+    if folder is not None:
+        if validate:  # onnxruntime maps all the original's large weights from its file
+            original = load_leaving_weights(Path(model)) or original
+        del rewriter  # its graph and arrays: freed (release_freed_memory) before a session or the read-back
     comparison, input_warnings = None, []
     if validate:
         held_out = None
-        if feeds is None and rewriter.calibration is not None:
-            feeds, held_out = rewriter.calibration.validation()
-        feeds, described, input_warnings = resolve_feeds(rewriter.model, feeds, seed, inputs, dims, preprocess=preprocess)
+        if feeds is None and calibrated is not None:
+            feeds, held_out = calibrated.validation()
+        feeds, described, input_warnings = resolve_feeds(original, feeds, seed, inputs, dims, preprocess=preprocess)
         described = held_out or described
-        comparison = validate_rewrite(rewriter.model, rewritten, plan, feeds=feeds, input_source=described,
-                                      bounds=bounds, progress=progress)
+        comparison = validate_rewrite(original, rewritten, plan, feeds=feeds, input_source=described,
+                                      bounds=bounds, progress=progress, weights_folder=folder)
+    if folder is not None:  # the result holds its weights, as a rewrite from memory does
+        release_freed_memory()
+        read_weights_back(rewritten, folder)
     result = RewriteResult(plan, rewritten, report, comparison, input_warnings=input_warnings, latency=latency)
     if check and not result.ok:
         raise RewriteValidationFailed("; ".join(comparison.failures), result)
@@ -287,18 +352,20 @@ def rewrite(
 
 def validate_rewrite(original: onnx.ModelProto, rewritten: onnx.ModelProto, plan: Plan, *, feeds=None,
                      input_source: str | None = None, seed: int = 0, bounds: Bounds = Bounds(), inputs=None,
-                     dims=None, progress: Progress | None = None) -> Comparison:
+                     dims=None, progress: Progress | None = None,
+                     weights_folder: str | os.PathLike | None = None) -> Comparison:
     """Compare in onnxruntime with the bounds the plan's mode implies (exact: relative L2 error <= 1e-4).
 
     ``feeds``: a dict of arrays, the path of an .npz, or None for seeded random inputs of the model's shapes
     (``seed``, ``inputs``, ``dims``); the comparison's ``input_source`` says which (or ``input_source``
-    when given), and the warnings about the inputs come first in its ``warnings``.
+    when given), and the warnings about the inputs come first in its ``warnings``. ``weights_folder``: where the
+    models' external-data weights are (``Rewriter.weights_folder``); onnxruntime maps them from there.
     """
     if plan.exact:
         limit = EXACT_MAX_REL_ERROR if bounds.max_rel_error is None else min(bounds.max_rel_error, EXACT_MAX_REL_ERROR)
         bounds = replace(bounds, max_rel_error=limit)
     feeds, described, warnings = resolve_feeds(original, feeds, seed, inputs, dims)
     comparison = compare_models(original, rewritten, feeds, bounds, input_source=input_source or described,
-                                progress=progress)
+                                progress=progress, weights_folders=(weights_folder, weights_folder))
     comparison.warnings[:0] = warnings
     return comparison

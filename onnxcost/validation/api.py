@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import onnx
 
 from ..analysis import analyze_model
 from ..datasets import Dataset, Preprocess
+from ..weights_in_file import open_leaving_weights
 from ..loading import DEFAULT_MAX_FILE_BYTES, load_model
 from .agreement import AgreementOptions
 from .comparison import Bounds, Comparison, compare_models
@@ -86,23 +88,27 @@ def validate(
     batch when it is fixed) and its figures are over all samples. ``agreement``: the task-level figures per
     output (validation.agreement). With ``bench`` both are timed (``warmup`` untimed, then ``runs`` timed runs
     each, interleaved) on the first batch. Raises an OnnxcostError for a file, model or input that cannot be
-    used; a broken bound is not raised but reported (``ValidationResult.ok``).
+    used; a broken bound is not raised but reported (``ValidationResult.ok``). Without ``bench``, the large
+    weights of a model given as a path stay in its file and onnxruntime maps them from there
+    (``weights_in_file.open_leaving_weights``), one model's session at a time.
     """
     reference_name, candidate_name = _name(reference, "reference"), _name(candidate, "candidate")
-    a = load_model(reference, load_weights=True, max_file_bytes=max_file_bytes).model
-    b = load_model(candidate, load_weights=True, max_file_bytes=max_file_bytes).model
+    # Without timing (which runs models held in memory), a file's large weights stay in it: onnxruntime maps them.
+    (a, folder_a), (b, folder_b) = (_load(model, max_file_bytes, in_file=not bench) for model in (reference, candidate))
     # The reports refuse broken models (cycles, bad dims, unknown opsets) with a clear line before
     # onnxruntime sees them; their MACs are those of the shapes run (recounted below when these differ).
-    reports = {"a": analyze_model(a, reference_name, inputs, dims), "b": analyze_model(b, candidate_name, inputs, dims)}
+    reports = {"a": analyze_model(a, reference_name, inputs, dims, formulas=False),
+               "b": analyze_model(b, candidate_name, inputs, dims, formulas=False)}
     given, described, warnings = resolve_feeds(a, feeds, seed, inputs, dims, preprocess=preprocess)
     comparison = compare_models(a, b, given, bounds, input_source=described,
                                 names=(f"'{reference_name}'", f"'{candidate_name}'"), progress=progress,
-                                agreement=agreement, batch_size=batch_size, dims=dims)
+                                agreement=agreement, batch_size=batch_size, dims=dims,
+                                weights_folders=(folder_a, folder_b))
     macs = {}
     for key, model, name in (("a", a, reference_name), ("b", b, candidate_name)):
         counted = {t.name: t.shape for t in reports[key].model.inputs}
         if any(counted.get(k) != shape for k, shape in comparison.inputs.items()):
-            reports[key] = analyze_model(model, name, comparison.inputs, dims)
+            reports[key] = analyze_model(model, name, comparison.inputs, dims, formulas=False)
         macs[key] = reports[key].totals.macs
     timings = None
     if bench:
@@ -110,6 +116,16 @@ def validate(
         timings = time_models({"a": a, "b": b}, timed, warmup=warmup, runs=runs, progress=progress, what="timing")
     notes = [RANDOM_INPUTS_NOTE] if feeds is None else []
     return ValidationResult(reference_name, candidate_name, comparison, timings, macs, warnings, notes)
+
+
+def _load(model: str | os.PathLike | onnx.ModelProto, max_file_bytes: int,
+          in_file: bool) -> tuple[onnx.ModelProto, Path | None]:
+    """(the model, the folder of the weights it left in its file, or None when they were all read in)."""
+    if in_file and not isinstance(model, onnx.ModelProto):
+        loaded = open_leaving_weights(model, max_file_bytes)
+        if loaded is not None:
+            return loaded.model, loaded.path.parent
+    return load_model(model, load_weights=True, max_file_bytes=max_file_bytes).model, None
 
 
 def _first_batch(data: Dataset, comparison: Comparison) -> dict[str, np.ndarray]:

@@ -12,6 +12,11 @@ from .inputs import InputsError, input_specs
 # activations of a large model stay small.
 DEFAULT_BATCH = 8
 
+# Bytes of batches and the reference's outputs on them held while the candidate is loaded in its place: the two
+# models take turns over as many batches as fit, so only one model's session is ever in memory (a session holds
+# about its model's weights, often far more than a batch of outputs).
+HELD_BYTES = 256 * 1024**2
+
 
 def fixed_batch(model: onnx.ModelProto) -> int | None:
     """The model's batch when its first input's first axis is a fixed number, else None."""

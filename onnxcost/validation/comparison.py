@@ -10,6 +10,8 @@ always fail.
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -19,9 +21,9 @@ import onnx
 from ..datasets import Dataset
 
 from .agreement import AgreementCounter, AgreementOptions, choose_task
-from .batching import batch_size_for, fixed_batch
+from .batching import HELD_BYTES, batch_size_for, fixed_batch
 from .inputs import InputsError, check_same_inputs
-from .sessions import Progress, run, session
+from .sessions import Progress, release_freed_memory, run, session
 
 
 @dataclass(frozen=True)
@@ -252,19 +254,22 @@ def compare_models(
     agreement: AgreementOptions | None = None,
     batch_size: int | None = None,
     dims: Mapping[str, int] | None = None,
+    weights_folders: tuple[str | os.PathLike | None, str | os.PathLike | None] = (None, None),
 ) -> Comparison:
     """Run both models on ``feeds`` in onnxruntime and compare every output.
 
     ``feeds``: arrays by input name, run once (one session at a time), or a ``Dataset`` run in batches of
     ``batch_size`` (default: ``batch_size_for``: the model's fixed batch, the batch symbol's value in ``dims``, or
-    DEFAULT_BATCH), both sessions open, the figures accumulated
-    over all samples. ``agreement``: add task-level figures (top-1/top-5, mask IoU, sequences) to each output.
+    DEFAULT_BATCH), the models taking turns over as many batches as ``batching.HELD_BYTES`` holds (one session at
+    a time), the figures accumulated over all samples. ``agreement``: add task-level figures (top-1/top-5, mask
+    IoU, sequences) to each output.
     ``names`` name the two models in progress steps and errors; ``input_source`` is recorded as given.
+    ``weights_folders``: per model, the folder its external-data locations are relative to (``sessions.session``).
     """
     check_same_inputs(reference, candidate)
     if not isinstance(feeds, Mapping):
         return _compare_on_dataset(reference, candidate, feeds, bounds, input_source, names, progress, agreement,
-                                   batch_size, dims)
+                                   batch_size, dims, weights_folders)
     steps = ["loading " + names[0], "running " + names[0], "loading " + names[1], "running " + names[1]]
     done = 0
 
@@ -275,12 +280,14 @@ def compare_models(
         done += 1
 
     step()
-    sess = session(reference, names[0])
+    release_freed_memory()  # each session is as large as its model's weights: nothing freed may still count
+    sess = session(reference, names[0], weights_folder=weights_folders[0])
     step()
     ref_out = run(sess, feeds, names[0])
     del sess  # one model in memory at a time
     step()
-    sess = session(candidate, names[1])
+    release_freed_memory()
+    sess = session(candidate, names[1], weights_folder=weights_folders[1])
     step()
     cand_out = run(sess, feeds, names[1])
     del sess
@@ -292,24 +299,47 @@ def compare_models(
 
 
 def _compare_on_dataset(reference, candidate, data: Dataset, bounds: Bounds, input_source: str, names, progress,
-                        agreement, batch_size, dims) -> Comparison:
+                        agreement, batch_size, dims, weights_folders=(None, None)) -> Comparison:
+    """The models take turns: the reference runs on as many batches as HELD_BYTES holds with its outputs, then the
+    candidate on the same batches; one session at a time, the figures accumulated in the batches' order."""
     size, warnings = batch_size_for(reference, data.count, batch_size, dims)
     runs = data.count // size if data.count % size and fixed_batch(reference) else -(-data.count // size)
-    if progress is not None:
-        progress(f"validating: loading {names[0]} and {names[1]}", 0, runs)
-    sessions = session(reference, names[0]), session(candidate, names[1])
+    batches = itertools.islice(data.batches(size), runs)  # the rest is shorter than the model's fixed batch
     batched = BatchedComparison(bounds, agreement)
-    first_shapes, samples = None, 0
-    for i, batch in enumerate(data.batches(size)):
-        if i == runs:
-            break  # the rest is shorter than the model's fixed batch
-        if progress is not None:
-            progress(f"validating: batch {i + 1}/{runs}", i, runs)
-        first_shapes = first_shapes or {k: list(v.shape) for k, v in batch.items()}
-        batched.add(run(sessions[0], batch, names[0]), run(sessions[1], batch, names[1]))
-        samples += next(iter(batch.values())).shape[0]
+    first_shapes, samples, done = None, 0, 0
+    while chunk := _reference_runs(reference, batches, names[0], progress, done, runs, weights_folders[0]):
+        done += len(chunk)
+        release_freed_memory()
+        sess = session(candidate, names[1], weights_folder=weights_folders[1])
+        for batch, reference_outputs in chunk:
+            first_shapes = first_shapes or {k: list(v.shape) for k, v in batch.items()}
+            batched.add(reference_outputs, run(sess, batch, names[1]))
+            samples += next(iter(batch.values())).shape[0]
+        del sess, chunk
     if progress is not None:
         progress("validating: done", runs, runs)
     rows, failures, more = batched.result()
     return Comparison(rows, first_shapes or {}, input_source, bounds, failures, warnings + more, samples=samples,
                       task_level=agreement is not None)
+
+
+def _reference_runs(reference, batches, name: str, progress, done: int, runs: int,
+                    weights_folder) -> list[tuple[dict, dict]]:
+    """(batch, the reference's outputs) for the next batches, until HELD_BYTES of them are held or none is left."""
+    chunk: list[tuple[dict, dict]] = []
+    held = 0
+    sess = None
+    for batch in batches:
+        if sess is None:
+            if progress is not None:
+                progress(f"validating: loading {name}", done, runs)
+            release_freed_memory()
+            sess = session(reference, name, weights_folder=weights_folder)
+        if progress is not None:
+            progress(f"validating: batch {done + len(chunk) + 1}/{runs}", done + len(chunk), runs)
+        outputs = run(sess, batch, name)
+        chunk.append((batch, outputs))
+        held += sum(np.asarray(v).nbytes for v in (*batch.values(), *outputs.values()))
+        if held >= HELD_BYTES:
+            break
+    return chunk

@@ -7,6 +7,9 @@ never as coloured log lines before it) and its telemetry is switched off, for ev
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +28,10 @@ Progress = Callable[[str, int, int], None]
 # onnxruntime's severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal.
 LOG_SEVERITY = 4
 
+# The onnxruntime that finds a model's external data in a folder it is told when the model is given as bytes
+# (the session option "session.model_external_initializers_file_folder_path").
+MAPS_EXTERNAL_DATA_FROM = (1, 18)
+
 
 class RuntimeFailure(OnnxcostError):
     """onnxruntime cannot load or run a model."""
@@ -40,12 +47,16 @@ def _quiet_onnxruntime():
     return ort
 
 
-def session(model: onnx.ModelProto, what: str = "the model", threads: int | None = None, spinning: bool = True):
+def session(model: onnx.ModelProto, what: str = "the model", threads: int | None = None, spinning: bool = True,
+            weights_folder: str | os.PathLike | None = None):
     """An onnxruntime CPU session for ``model``; RuntimeFailure (one line) if onnxruntime refuses it.
 
     ``what`` names the model in that message. ``threads`` sets the intra-op thread count (None: onnxruntime's
     default). ``spinning=False`` stops idle worker threads from spinning: sessions timed in turn then do not
-    steal each other's cores (each session has its own thread pool).
+    steal each other's cores (each session has its own thread pool). ``weights_folder``: the folder the
+    model's external-data locations are relative to (``weights_in_file.load_leaving_weights``' models: the model file's
+    folder); onnxruntime maps those weights from their files instead of holding a copy (one older than
+    MAPS_EXTERNAL_DATA_FROM gets a copy of the model with them read in).
     """
     ort = _quiet_onnxruntime()
     options = ort.SessionOptions()
@@ -54,6 +65,16 @@ def session(model: onnx.ModelProto, what: str = "the model", threads: int | None
         options.intra_op_num_threads = threads
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if weights_folder is not None and _version(ort.__version__) >= MAPS_EXTERNAL_DATA_FROM:
+        options.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                         os.fspath(weights_folder))
+    elif weights_folder is not None:  # an older onnxruntime: the weights read into a copy, as a model in memory
+        from ..weights_in_file import read_weights_back
+
+        copied = onnx.ModelProto()
+        copied.CopyFrom(model)
+        read_weights_back(copied, weights_folder)
+        model = copied
     try:
         data = model.SerializeToString()
     except (EncodeError, ValueError):  # over protobuf's 2 GiB limit
@@ -66,6 +87,27 @@ def session(model: onnx.ModelProto, what: str = "the model", threads: int | None
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's errors are pybind types without a common public base
         raise RuntimeFailure(f"onnxruntime cannot load {what}: {first_line(exc)}") from exc
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """'1.18.0' -> (1, 18); a part that is not a number ends it ('1.19.0.dev' -> (1, 19))."""
+    parts = []
+    for part in text.split(".")[:2]:
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+def release_freed_memory() -> None:
+    """Collect garbage (graphsurgeon's graphs are webs of reference cycles) and hand the C heap's free pages back to
+    the system: glibc keeps them otherwise, so freed arrays and a closed session's buffers would still count in the
+    process's resident memory when the next large model is loaded. Where there is no glibc, only the collection."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl; Windows has no CDLL(None))
+        pass
 
 
 def run(sess, feeds: Mapping[str, np.ndarray], what: str = "the model") -> dict[str, np.ndarray]:
