@@ -31,8 +31,9 @@ One rewriter (``driver``) serves every structure (``Separable``, ``Grouped``); a
 - ``surgery``: the replacements put into the graph, the full check, the report held against the plan;
 - ``result``: ``RewriteResult`` and its JSON record;
 - ``driver``: ``Rewriter``, ``rewrite`` and ``validate_rewrite``, tying the above together;
-- ``separable``, ``grouped``: the two structures; ``factorize``, ``block_factorize``, ``blockwise_svd``:
-  their numerics (pure numpy); ``emitters``: the graph pieces they write;
+- ``separable``, ``grouped``, ``pointwise_first``: the three structures (the last per output channel, and
+  ``SeparableOrder``, the per-layer order of ``--order auto``); ``factorize``, ``block_factorize``,
+  ``output_factorize``, ``blockwise_svd``: their numerics (pure numpy); ``emitters``: the graph pieces they write;
 - ``sites``, ``fold``: the convs as the passes see them, with following affine ops folded in;
 - ``budget``: the rank allocation for a MACs budget; ``layer_models``, ``measure``: one conv alone as a
   model, and its timing in onnxruntime; ``errors``: the passes' exceptions;
@@ -52,6 +53,7 @@ from .errors import BudgetUnreachable, PredictionMismatch, RewriteOptionError, R
 from .grouped import GATHER, SHUFFLE, Grouped
 from .modes import DEFAULT_MODE, Energy, Exact, Mode, Rank, TargetLatency, TargetMacs
 from .plan import Alternative, LayerPlan, Plan
+from .pointwise_first import PointwiseFirst, SeparableOrder, separable_structure
 from .planner import AUTO
 from .protocol import Cost, Decomposition, Structure
 from .result import REWRITE_SCHEMA, RewriteResult, save
@@ -75,7 +77,9 @@ def grouped(model: str | os.PathLike | onnx.ModelProto, groups: int, mode: Mode 
 
 __all__ = [
     "AUTO", "Alternative", "BudgetUnreachable", "CONCAT", "Cost", "DEFAULT_MODE", "Decomposition", "Energy", "Exact",
-    "GATHER", "Grouped", "LayerPlan", "MULTIPLIER", "Mode", "Plan", "PredictionMismatch", "REWRITE_SCHEMA", "Rank",
+    "GATHER", "Grouped", "LayerPlan", "MULTIPLIER", "Mode", "Plan", "PointwiseFirst", "PredictionMismatch",
+    "REWRITE_SCHEMA", "Rank", "SeparableOrder",
     "RewriteOptionError", "RewriteResult", "RewriteValidationFailed", "Rewriter", "SHUFFLE", "STRUCTURES", "Selection",
-    "Separable", "Structure", "TargetLatency", "TargetMacs", "grouped", "rewrite", "save", "separable", "validate_rewrite",
+    "Separable", "Structure", "TargetLatency", "TargetMacs", "grouped", "rewrite", "save", "separable",
+    "separable_structure", "validate_rewrite",
 ]

@@ -26,6 +26,7 @@ from .refit import NormalEquations
 from .sites import ConvSite
 from .statistics import Probe, batch_samples
 
+MAX_MIDDLE_ELEMENTS = 1 << 25  # a batch's refit inputs above this many elements are added in row chunks (memory)
 MAX_HELD_OUT = 16  # validation samples kept out of the calibration at most (a fifth of the data, at least one)
 
 
@@ -126,10 +127,10 @@ def _samples(data: Any, batch: int, start: int, stop: int) -> Iterator[dict[str,
 def refit(original: onnx.ModelProto, rewritten: onnx.ModelProto, structure, sites: Sequence[ConvSite],
           factors: Mapping[str, Any], batches, total: int | None = None,
           progress: Progress | None = None, what: str = "refitting the 1x1 convs") -> dict[str, Any]:
-    """Each site's factors with its 1x1 conv refitted: least squares of the original model's layer output on
-    the first factor's output computed from the layer's input in ``rewritten`` (``refit``)."""
-    equations = {s.name: NormalEquations.empty(factors[s.name].pointwise.shape[1] * structure.pointwise_groups(s),
-                                               s.cout, structure.pointwise_groups(s)) for s in sites}
+    """Each site's factors with its last conv refitted (the 1x1 conv, or the pointwise-first form's grouped KxK
+    conv): least squares of the original model's layer output on what that conv reads (``structure.middle``),
+    computed from the layer's input in ``rewritten`` (``refit``)."""
+    equations: dict[str, NormalEquations] = {}
     targets = Probe(original, [s.output.name for s in sites], only=True)
     inputs = Probe(rewritten, [s.input.name for s in sites], only=True)
     seen = 0
@@ -138,10 +139,26 @@ def refit(original: onnx.ModelProto, rewritten: onnx.ModelProto, structure, site
             progress(what, seen, max(total or 0, seen + 1))
         y, x = targets.fetch(batch), inputs.fetch(batch)
         for site in sites:
-            z = structure.middle(site, factors[site.name], conv_patches(x[site.input.name], site))
-            equations[site.name].add(z, output_rows(y[site.output.name]))
+            patches, rows = conv_patches(x[site.input.name], site), output_rows(y[site.output.name])
+            for chunk in _row_chunks(structure, site, factors[site.name], patches):
+                z = structure.middle(site, factors[site.name], patches[chunk])
+                if site.name not in equations:  # the last conv's input width: known once a middle is computed
+                    groups = structure.pointwise_groups(site)
+                    equations[site.name] = NormalEquations.empty(z.shape[1], site.cout, groups)
+                equations[site.name].add(z, rows[chunk])
         del x, y  # only the normal equations outlive a batch
         seen += batch_samples(batch)
     if progress is not None:
         progress(f"{what}: done", seen, seen)
     return {s.name: structure.refitted(factors[s.name], *equations[s.name].solve()) for s in sites}
+
+
+def _row_chunks(structure, site: ConvSite, factors: Any, patches: np.ndarray) -> list[slice]:
+    """Row slices of ``patches`` whose refit inputs have at most MAX_MIDDLE_ELEMENTS elements (one slice, all the
+    rows, when the whole batch's fit: the sums are then added exactly as one block)."""
+    rows = len(patches)
+    width = structure.middle(site, factors, patches[:1]).shape[1] if rows else 0
+    step = max(1, MAX_MIDDLE_ELEMENTS // max(width, 1))
+    if rows <= step:
+        return [slice(0, rows)]
+    return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]

@@ -138,7 +138,8 @@ class Rewriter:
             plan.calibration = {"samples": c.used, "held_out": c.held_out, "refit": refit}
             plan.notes.append(
                 f"factors calibrated on {c.used} sample(s): SVD whitened by each block's input patch moments"
-                + (", then each 1x1 conv and bias refitted by least squares on the rewritten model's activations"
+                + (", then each layer's last conv (the 1x1 conv, or pointwise first's grouped KxK conv) and bias "
+                   "refitted by least squares on the rewritten model's activations"
                    if refit else "")
                 + "; kept energy and the budget are of each layer's output on that data, not of its weights")
             if compare:
@@ -225,7 +226,8 @@ DENSE_OPS = frozenset({"Gemm", "MatMul"})
 
 
 def _load_leaving_dense_weights(model, max_file_bytes: int) -> LoadedModel | None:
-    """The model at path ``model`` with its dense layers' weights left in the file (``weights_in_file.open_leaving_weights``);
+    """The model at path ``model`` with its dense layers' weights left in the file
+    (``weights_in_file.open_leaving_weights``);
     None for a ModelProto, a file with external data of its own or any problem (the usual loading then reads it,
     or words the error)."""
     if isinstance(model, onnx.ModelProto):

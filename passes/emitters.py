@@ -1,8 +1,9 @@
 """The graphsurgeon pieces every structure writes: fresh names, weight constants, the spatial (KxK) conv that
 takes the original's place and the 1x1 conv that ends the replacement and carries its bias.
 
-Both structures end in the same 1x1 conv (``pointwise_conv``), so its attributes and the bias rule are
-written here once.
+The depthwise-first and grouped structures end in the same 1x1 conv (``pointwise_conv``), so its attributes and
+the bias rule are written here once; the pointwise-first structure writes them the other way round
+(``input_pointwise_conv`` from the site's input, ``output_spatial_conv`` to its output with the bias).
 """
 
 from __future__ import annotations
@@ -57,12 +58,40 @@ def pointwise_conv(site: ConvSite, name: str, x: gs.Variable, weights: np.ndarra
     """1x1 Conv ``<site>/<name>`` from ``x`` to the site's output, ``group`` groups, 2-D ``weights``
     (Cout, channels per group), carrying ``bias`` (a refitted one) or else the site's bias (its tensors
     ``<site>/<name>.weight``, ``.bias``)."""
-    bias = site.bias if bias is None else bias
-    ones = [1] * site.spatial_rank
-    inputs = [x, constant(names.tensor(f"{site.name}/{name}.weight"), weights.reshape(*weights.shape, *ones), site.dtype)]
-    if bias is not None:
-        inputs.append(constant(names.tensor(f"{site.name}/{name}.bias"), bias, site.dtype))
-    return gs.Node("Conv", name=names.node(f"{site.name}/{name}"),
-                   attrs={"kernel_shape": ones, "strides": ones, "dilations": ones, "pads": [0] * 2 * len(ones),
-                          "group": group},
+    inputs = [x, _pointwise_weight(site, name, weights, names), *_bias_inputs(site, name, bias, names)]
+    return gs.Node("Conv", name=names.node(f"{site.name}/{name}"), attrs=_pointwise_attrs(site, group),
                    inputs=inputs, outputs=[site.output])
+
+
+def input_pointwise_conv(site: ConvSite, name: str, weights: np.ndarray, group: int, output: gs.Variable,
+                         names: Names) -> gs.Node:
+    """1x1 Conv ``<site>/<name>`` reading the site's input, ``group`` groups, 2-D ``weights`` (channels out,
+    channels in per group), no bias (so zero padding after it is padding of its input)."""
+    return gs.Node("Conv", name=names.node(f"{site.name}/{name}"), attrs=_pointwise_attrs(site, group),
+                   inputs=[site.input, _pointwise_weight(site, name, weights, names)], outputs=[output])
+
+
+def output_spatial_conv(site: ConvSite, name: str, x: gs.Variable, weights: np.ndarray, group: int, names: Names,
+                        bias: np.ndarray | None = None) -> gs.Node:
+    """Conv ``<site>/<name>`` from ``x`` to the site's output with the original's kernel, strides, pads, auto_pad
+    and dilations, ``group`` groups and ``weights``, carrying ``bias`` (a refitted one) or else the site's."""
+    weight = constant(names.tensor(f"{site.name}/{name}.weight"), weights, site.dtype)
+    return gs.Node("Conv", name=names.node(f"{site.name}/{name}"), attrs={**site.conv_attrs(), "group": group},
+                   inputs=[x, weight, *_bias_inputs(site, name, bias, names)], outputs=[site.output])
+
+
+def _pointwise_attrs(site: ConvSite, group: int) -> dict:
+    ones = [1] * site.spatial_rank
+    return {"kernel_shape": ones, "strides": ones, "dilations": ones, "pads": [0] * 2 * len(ones), "group": group}
+
+
+def _pointwise_weight(site: ConvSite, name: str, weights: np.ndarray, names: Names) -> gs.Constant:
+    """``<site>/<name>.weight``: 2-D ``weights`` as a 1x1 conv's (out, in per group, 1, ...)."""
+    ones = [1] * site.spatial_rank
+    return constant(names.tensor(f"{site.name}/{name}.weight"), weights.reshape(*weights.shape, *ones), site.dtype)
+
+
+def _bias_inputs(site: ConvSite, name: str, bias: np.ndarray | None, names: Names) -> list[gs.Constant]:
+    """``<site>/<name>.bias``: ``bias`` (a refitted one) or else the site's, or nothing when neither is."""
+    bias = site.bias if bias is None else bias
+    return [] if bias is None else [constant(names.tensor(f"{site.name}/{name}.bias"), bias, site.dtype)]

@@ -1,7 +1,8 @@
 """What a structure provides to the rewriter, and what its decomposition and cost look like.
 
-A *structure* says what a conv becomes (``separable.Separable``, ``grouped.Grouped``); the rewriter does
-everything else the same way for every structure (see ``driver``). A structure implements ``Structure``:
+A *structure* says what a conv becomes (``separable.Separable``, ``grouped.Grouped``,
+``pointwise_first.PointwiseFirst``); the rewriter does everything else the same way for every structure (see
+``driver``). A structure implements ``Structure``:
 
 - ``name``: what the plan and its table are titled with ("separable", "grouped G=4");
 - ``emissions``: every emission it can write (what ``emission=`` accepts; empty when it writes one form);
@@ -21,8 +22,10 @@ With calibration data (``calibration``), a structure also provides:
 
 - ``statistics_block(site)``: input channels per block of the patch statistics its factors need;
 - ``decompose_calibrated(site, moments)``: the activation-aware decomposition (``whitening``);
-- ``middle(site, factors, patches)``: the first factor's output, in the order the final 1x1 conv reads it;
-- ``pointwise_groups(site)`` and ``refitted(factors, weights, bias)``: the 1x1 conv's groups, and the factors
+- ``middle(site, factors, patches)``: what the last conv reads at each output position, in the order of its
+  weights: the first factor's output for a final 1x1 conv; for the pointwise-first form's final grouped KxK
+  conv, the first factor's output under its kernel (r·K values per output channel);
+- ``pointwise_groups(site)`` and ``refitted(factors, weights, bias)``: the last conv's groups, and the factors
   with its weights and bias replaced by the least-squares refit (``refit``).
 """
 
@@ -54,8 +57,9 @@ class Cost:
     @staticmethod
     def of_conv_pair(site: ConvSite, first_output: tuple[int, ...], first_weight: tuple[int, ...],
                      second_weight: tuple[int, ...]) -> Cost:
-        """A conv (output and weight shapes) then a 1x1 conv to the site's output that carries its bias:
-        what both factorizations write, costed by onnxcost's own Conv rule."""
+        """A conv (output and weight shapes) then a conv to the site's output that carries its bias (a 1x1 conv,
+        or the pointwise-first form's grouped KxK conv): what every factorization writes, costed by onnxcost's
+        own Conv rule."""
         macs = conv_macs(first_output, first_weight) + conv_macs(site.output_shape, second_weight)
         params = math.prod(first_weight) + math.prod(second_weight) + (site.cout if site.bias is not None else 0)
         return Cost(macs=macs, params=params)
@@ -115,10 +119,10 @@ class Structure(Protocol):
         """The activation-aware decomposition of the site's weights for ``moments`` (``statistics.SecondMoments``)."""
 
     def middle(self, site: ConvSite, factors: Any, patches: Any) -> Any:
-        """The first factor's output at every row of (rows, Cin, K) ``patches``, in the order the 1x1 conv reads."""
+        """What the last conv reads at every row of (rows, Cin, K) ``patches``, in the order of its weights."""
 
     def pointwise_groups(self, site: ConvSite) -> int:
-        """The groups of the final 1x1 conv."""
+        """The groups of the last conv (the one ``refit`` fits)."""
 
     def refitted(self, factors: Any, weights: Any, bias: Any) -> Any:
-        """``factors`` with the final 1x1 conv's weights and bias replaced."""
+        """``factors`` with the last conv's weights and bias replaced."""

@@ -16,6 +16,7 @@ from .output import stderr
 # The flag that sets each library parameter an error can be about (errors name the parameter; see OnnxcostError).
 FLAGS = {
     "max_file_bytes": "--max-file-size",
+    "order": "--order",
     "rank": "--rank",
     "energy": "--energy",
     "target_macs": "--target-macs",

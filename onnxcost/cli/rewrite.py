@@ -11,13 +11,14 @@ from .options import (
 from .output import ProgressBar, emit, terminal_width, warn_all
 from .rewrite_options import (
     Calibrate, DryRun, Emission, EmissionOption, Energy, Exact, Exclude, Force, Grouped, HtmlPage, Include, IncludeDepthwise,
-    InPlace, Measure, MinChannels, Rank, Refit, RewriteOutput, Sensitivity, Separable, TargetLatency, TargetMacs,
+    InPlace, Measure, MinChannels, Order, OrderOption, Rank, Refit, RewriteOutput, Sensitivity, Separable, TargetLatency, TargetMacs,
     Validate, check_html_target, finish, parse_mode, parse_structure, write_html, write_target,
 )
 
 
 def rewrite(
-    model: ModelToRewrite = None, separable: Separable = False, grouped: Grouped = None, exact: Exact = False,
+    model: ModelToRewrite = None, separable: Separable = False, order: OrderOption = Order.depthwise, grouped: Grouped = None,
+    exact: Exact = False,
     rank: Rank = None, energy: Energy = None, target_macs: TargetMacs = None, target_latency: TargetLatency = None,
     include: Include = [], exclude: Exclude = [], min_channels: MinChannels = 5, include_depthwise: IncludeDepthwise = False,
     dry_run: DryRun = False, measure: Measure = False, emission: EmissionOption = Emission.auto,
@@ -55,7 +56,7 @@ def rewrite(
         from .. import passes
         from ..render import render_rewrite
 
-        structure = parse_structure(separable, grouped)
+        structure = parse_structure(separable, grouped, order.value)
         mode = parse_mode(exact, rank, energy, target_macs, target_latency)
         selection = passes.Selection(tuple(include), tuple(exclude), min_channels, include_depthwise)
         bounds = make_bounds(max_rel_error, atol, rtol)

@@ -6,11 +6,15 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
+from ..passes.pointwise_first import POINTWISE_FIRST, PointwiseFirst, SeparableOrder
 from ..units import human_bytes, human_count
 from .as_json import json_text
 from .sanitize import visible
 from .terminal import fraction, ratio, text_console
 from .validation import render_comparison
+
+
+ORDERED = (PointwiseFirst.name, SeparableOrder.name)  # plans whose table gets the order column
 
 
 def render_rewrite(result, fmt: str, source: str, width: int | None = None) -> str:
@@ -66,6 +70,9 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
                ("params\nbefore -> after", "right"), ("memory traffic\nbefore -> after", "right"), ("emission", "left")]
     if calibrated:  # the predicted error of the layer's output on the calibration data
         headers.insert(6, ("output\nrel. err", "right"))
+    ordered = plan.structure in ORDERED  # the separable form in another order than depthwise first: say which
+    if ordered:
+        headers.append(("order", "left"))
     for header, justify in headers:  # one line per layer
         layers.add_column(header, justify=justify, overflow="fold", no_wrap=True)
     for layer in plan.rewritten:
@@ -78,6 +85,8 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
                  f"{human_bytes(layer.traffic_before)} -> {human_bytes(layer.traffic_after)}", layer.emission or "-"]
         if calibrated:
             cells.insert(6, fraction(layer.output_rel_error))
+        if ordered:
+            cells.append("pointwise" if layer.emission == POINTWISE_FIRST else "depthwise")
         layers.add_row(*cells)
     console.print(layers)
     for layer in plan.rewritten:
