@@ -10,12 +10,21 @@ def add_expressions(data: dict, found: Formulas) -> None:
     """Add ``<figure>_expr`` keys to ``data`` (a report's ``to_dict``), each figure's formula in the grammar of
     docs/formulas.md, and a ``formulas`` section: the free dimensions, where the integers were evaluated, the
     peak and what has no formula."""
+    texts: dict = {}  # each distinct polynomial printed once: a transformer's blocks repeat the same few
+
+    def text(value) -> str:
+        found_text = texts.get(value)
+        if found_text is None:
+            found_text = texts[value] = str(value)
+        return found_text
+
+    keys = [(name, f"{name}_expr") for name in NODE_FIGURES]
     for row, figures in zip(data["nodes"], found.nodes):
         if figures is None:
             continue
-        for name in NODE_FIGURES:
-            row[f"{name}_expr"] = str(figures[name])
-        row["output_shapes_expr"] = [None if s is None else [str(d) for d in s] for s in figures["output_shapes"]]
+        for name, key in keys:
+            row[key] = text(figures[name])
+        row["output_shapes_expr"] = [None if s is None else [text(d) for d in s] for s in figures["output_shapes"]]
         if not isinstance(figures["repeat"], int):  # inside a Loop whose trip count is a symbol
             row["repeat_expr"] = str(figures["repeat"])
     for name in TOTAL_FIGURES:
