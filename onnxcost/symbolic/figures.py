@@ -248,8 +248,13 @@ def at(report: Report, dims: Mapping[str, int]) -> Report:
         raise KeyError(f"give every free dimension: {', '.join(missing)} missing")
     if not found.totals:
         raise ValueError("this report has no formulas for its totals: " + "; ".join(found.missing[:3]))
-    result = copy.deepcopy(report)
-    result.formulas = None
+    report.formulas, totals_formulas = None, report.totals.__dict__.pop("formulas", None)
+    try:  # the copy without the formulas: they are not the evaluated report's, and are large
+        result = copy.deepcopy(report)
+    finally:
+        report.formulas = found
+        if totals_formulas is not None:
+            report.totals.formulas = totals_formulas
     for row, figures in zip(result.nodes, found.nodes):
         if figures is None:
             continue
