@@ -60,5 +60,8 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
     if found.missing:
         more = f" (and {len(found.missing) - 1} more)" if len(found.missing) > 1 else ""
         totals = "" if found.totals else "; the totals have none (give the dimensions with --dim)"
+        if any("no formula for the shape" in m for m in found.missing):
+            totals += ("; where a shape does not follow from its inputs at other sizes, the model may accept only some "
+                       "sizes of a dimension (a recogniser's fixed height): give that one with --dim")
         report.warnings.append(f"{len(found.missing)} node(s) have no formula in {', '.join([*free, *trips])}: "
                                f"{found.missing[0]}{more}{totals}")
