@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..render.sanitize import SafeConsole, terminal_safe, visible
 
@@ -59,6 +58,9 @@ class ProgressBar:
     """A rich progress bar on stderr fed by the library's ``progress(what, done, total)`` calls; silent when piped."""
 
     def __init__(self):
+        # imported here: rich.progress (and rich.table with it) costs every command ~20 ms, --help included
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=stderr, transient=True, disable=not stderr.is_terminal,
