@@ -41,7 +41,7 @@ def load_report(
         return read_saved_report(Path(path), max_file_bytes=max_file_bytes)
     from .analysis import analyze
 
-    return analyze(path, inputs, dims, max_file_bytes=max_file_bytes)
+    return analyze(path, inputs, dims, max_file_bytes=max_file_bytes, formulas=False)  # compared by their figures
 
 
 def read_saved_report(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Report:
