@@ -134,7 +134,9 @@ def test_a_model_valid_only_at_one_size_names_the_node_and_gives_no_totals():
     assert report.formulas.missing == ["'Gemm_1' (Gemm): no formula for the shape of 'y'"]
     assert report.formulas.totals == {}
     assert report.formulas.nodes[0]["output_bytes"] == 8 * H  # the Flatten: [1, 2·H] floats
-    assert report.warnings[-1].endswith("the totals have none (give the dimensions with --dim)")
+    assert "the totals have none (give the dimensions with --dim)" in report.warnings[-1]
+    assert report.warnings[-1].endswith("the model may accept only some sizes of a dimension (a recogniser's fixed "
+                                        "height): give that one with --dim")
 
 
 def test_all_bound_does_no_symbolic_work():
