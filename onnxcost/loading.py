@@ -227,8 +227,10 @@ def check_external_data(model: onnx.ModelProto, base_dir: Path) -> None:
         external_location(tensor, base_dir, checked)
 
 
-def load_external_weights(model: onnx.ModelProto, base_dir: Path) -> None:
-    """Read external weights into ``model`` after checking every location is safe."""
+def load_external_weights(model: onnx.ModelProto, base_dir: Path, *, as_stored: bool = False) -> None:
+    """Read external weights into ``model`` after checking every location is safe. ``as_stored``: leave each
+    tensor's data_location unset, as a tensor stored inline is (``weights_in_file`` reads back the weights it left
+    in their file so, giving the bytes the model had); otherwise it is set to DEFAULT."""
     check_external_data(model, base_dir)  # all first: nothing is read if any is refused
     checked: dict[str, tuple[Path, int]] = {}
     for tensor in external_tensors(model):
@@ -239,5 +241,9 @@ def load_external_weights(model: onnx.ModelProto, base_dir: Path) -> None:
         if len(data) != length:  # the file shrank since it was checked
             raise ExternalDataError(f"tensor '{tensor.name}': external data ended after {len(data)} of {length} bytes")
         tensor.raw_data = data
+        del data
         del tensor.external_data[:]
-        tensor.data_location = onnx.TensorProto.DEFAULT
+        if as_stored:
+            tensor.ClearField("data_location")
+        else:
+            tensor.data_location = onnx.TensorProto.DEFAULT

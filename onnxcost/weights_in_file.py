@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ExternalDataError, InvalidModelError
+from .errors import InvalidModelError
 
 _GRAPH, _INITIALIZER = 7, 5  # ModelProto.graph, GraphProto.initializer
 _NAME, _RAW_DATA, _EXTERNAL_DATA, _DATA_LOCATION = 8, 9, 13, 14  # TensorProto fields
@@ -280,24 +280,6 @@ def read_weights_back(model, folder: str | os.PathLike) -> None:
     """Read the weights ``load_leaving_weights`` left in the file back into ``model`` (changed in place), each
     tensor as it was in the file: its raw_data, no external-data fields. Locations are checked as
     ``loading.external_location`` checks them (inside ``folder``, long enough) before anything is read."""
-    import onnx
+    from .loading import load_external_weights
 
-    from . import walk
-    from .loading import check_external_data, external_location
-
-    folder = Path(folder)
-    check_external_data(model, folder)
-    checked: dict = {}
-    for tensor in walk.tensors(model):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        path, offset, length = external_location(tensor, folder, checked)
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            data = handle.read(length)
-        if len(data) != length:  # the file shrank since it was checked
-            raise ExternalDataError(f"tensor '{tensor.name}': external data ended after {len(data)} of {length} bytes")
-        tensor.raw_data = data
-        del data
-        tensor.ClearField("external_data")
-        tensor.ClearField("data_location")
+    load_external_weights(model, Path(folder), as_stored=True)
