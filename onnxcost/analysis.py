@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -128,7 +127,9 @@ def analyze_model(
 def trip_symbol(loop: str) -> str:
     """The name of a Loop's trip count when the graph does not fix it: ``trip_<loop name>`` (characters that are not
     letters, digits or _ as _), bound with ``dims`` / ``--dim`` like any dimension."""
-    return "trip_" + re.sub(r"\W", "_", loop)
+    from .symbolic.poly import identifier
+
+    return identifier("trip_" + loop)
 
 
 class _Analysis:
@@ -470,7 +471,9 @@ class _Analysis:
         order = sorted(summaries, key=lambda k: (-summaries[k].macs, -summaries[k].flops, k))
         return totals, {key: summaries[key] for key in order}
 
-    def _peak(self, main: list[tuple[int, onnx.NodeProto]]) -> Peak:
+    def _schedule(self, main: list[tuple[int, onnx.NodeProto]]) -> tuple[list, list, list[str], list[str], dict]:
+        """The main graph's schedule as ``memory.peak_activations`` takes it: each step's reads and writes, the
+        graph's inputs and outputs, and every activation's bytes."""
         graph = self.skeleton.graph
         initializers = {t.name for t in graph.initializer}
         graph_inputs = [v.name for v in graph.input if v.name not in initializers]
@@ -482,7 +485,10 @@ class _Analysis:
             reads.append(node_inputs(node) if walk.has_subgraphs(node) else [name for name in row.inputs if name])
             sizes.update((name, self._size(name)) for name in row.outputs
                          if name and name not in self.dequantized_weights)
-        peak, step, live = peak_activations(reads, writes, graph_inputs, [v.name for v in graph.output], sizes)
+        return reads, writes, graph_inputs, [v.name for v in graph.output], sizes
+
+    def _peak(self, main: list[tuple[int, onnx.NodeProto]]) -> Peak:
+        peak, step, live = peak_activations(*self._schedule(main))
         at = self.rows[main[step][0]] if step is not None else None
         return Peak(
             bytes=peak,

@@ -94,12 +94,13 @@ def report_from_dict(data: object) -> Report:
     )
     if "formulas" in data:  # a report with free dimensions (docs/formulas.md)
         from .symbolic.expressions import formulas_from_dict
+        from .symbolic.figures import attach
 
         try:
-            report.formulas = formulas_from_dict(data)
+            found = formulas_from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise SavedReportError(f"not a saved report: its formulas cannot be read ({exc})") from None
-        report.totals.formulas = report.formulas.totals
+        attach(report, found)
     return report
 
 

@@ -84,8 +84,7 @@ def resolve_shapes(
         raw, values = _fold_and_infer(skeleton, raw, values, warnings, data_prop)
     if _missing(skeleton.graph, raw) and data_prop and _symbolic_is_bounded(skeleton.graph, raw, warnings):
         _merge(raw, _ort_symbolic(skeleton, values, warnings))
-    types = _finalize(skeleton.graph, raw, values, warnings)
-    assumed = {name for name, (_, dims) in raw.items() if dims is not None and not _is_static(dims)}
+    types, assumed = _finalize(skeleton.graph, raw, values, warnings)
     return ShapeResult(types, values, warnings, assumed)
 
 
@@ -425,11 +424,18 @@ def _symbolic_quietly(model: onnx.ModelProto) -> onnx.ModelProto | None:
 # --- finalize ---------------------------------------------------------------
 
 def _finalize(graph: onnx.GraphProto, raw: Mapping, values: Mapping[str, np.ndarray],
-              warnings: list[str]) -> dict[str, TensorType]:
+              warnings: list[str]) -> tuple[dict[str, TensorType], set[str]]:
+    """Every tensor's type, a dimension no inference settled set to 1, and the names of the tensors that have one."""
     types: dict[str, TensorType] = {}
+    assumed: set[str] = set()
     for name, (elem, dims) in raw.items():
-        types[name] = TensorType(elem, None if dims is None else tuple(d if isinstance(d, int) and d >= 0 else 1 for d in dims))
-        if dims is not None and numel(types[name].shape) > MAX_ELEMENTS:  # its figures would not even print
+        if dims is None or _is_static(dims):
+            shape = None if dims is None else tuple(dims)
+        else:
+            shape = tuple(d if isinstance(d, int) and d >= 0 else 1 for d in dims)
+            assumed.add(name)
+        types[name] = TensorType(elem, shape)
+        if shape is not None and numel(shape) > MAX_ELEMENTS:  # its figures would not even print
             raise InvalidModelError(f"tensor '{name}' would hold more than 2^63 - 1 elements (shape of {len(dims)} "
                                     "dimensions); no runtime could allocate it")
     unknown_dims: list[str] = []
@@ -459,7 +465,7 @@ def _finalize(graph: onnx.GraphProto, raw: Mapping, values: Mapping[str, np.ndar
         stop = _stopping_point(graph, raw, values)
         if stop:
             warnings.append(stop)
-    return types
+    return types, assumed
 
 
 def _stopping_point(graph: onnx.GraphProto, raw: Mapping, values: Mapping[str, np.ndarray]) -> str | None:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import onnx
 
 from ..errors import first_line
 from ..report import Report
 from ..shapes import ShapeResult, resolve_shapes
-from .figures import formulas
+from .figures import attach, formulas
 from .ranges import figure_ranges
 from .poly import identifier
-from .shapes import probe_bindings, symbolic_shapes
+from .shapes import probe_bindings, same_everywhere, symbolic_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,7 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
     try:
         symbolic = symbolic_shapes(pristine, free, dims, primary, probes)
         constant = {name: value for name, value in primary.values.items()
-                    if all(name in p.values and np.shape(p.values[name]) == np.shape(value)
-                           and np.array_equal(p.values[name], value) for p, _ in probes)}
+                    if same_everywhere([value, *(p.values.get(name) for p, _ in probes)])}
         found = formulas(skeleton, report, symbolic, primary, constant, {s: 1 for s in [*symbolic.symbols, *trips]},
                          dims)
         found.names = {identifier(name): name for name in free if identifier(name) != name}
@@ -54,9 +52,8 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
         logger.debug("formulas failed", exc_info=True)
         report.warnings.append(f"no formulas: {type(exc).__name__}: {first_line(exc)} (please report it)")
         return
-    report.formulas = found
+    attach(report, found)
     report.warnings.extend(found.notes)
-    report.totals.formulas = found.totals
     if found.missing:
         more = f" (and {len(found.missing) - 1} more)" if len(found.missing) > 1 else ""
         totals = "" if found.totals else "; the totals have none (give the dimensions with --dim)"

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from .. import walk
-from ..analysis import SUMMED, _Analysis
+from ..analysis import SUMMED, _Analysis, _op_key
 from ..costs import OpCost
 from ..memory import lifetimes, live_bytes, peak_activations
 from ..report import NodeRow, Report
 from ..shapes import ShapeResult
-from ..structure import node_inputs
 from .poly import Poly, evaluate, total
 from .shapes import SymbolicShapes
 
@@ -179,28 +177,17 @@ def _totals(walker: _FormulaWalk, rows: Sequence[NodeRow]) -> dict[str, Poly | i
 
 
 def _peak(walker: _FormulaWalk, main, result: Formulas, report: Report, check: bool = True) -> None:
-    graph = walker.skeleton.graph
-    initializers = {t.name for t in graph.initializer}
-    graph_inputs = [v.name for v in graph.input if v.name not in initializers]
-    sizes = {name: walker._size(name) for name in graph_inputs}
-    reads, writes = [], []
-    for index, node in main:
-        row = walker.rows[index]
-        writes.append(row.outputs)
-        reads.append(node_inputs(node) if walk.has_subgraphs(node) else [name for name in row.inputs if name])
-        sizes.update((name, walker._size(name)) for name in row.outputs
-                     if name and name not in walker.dequantized_weights)
-    outputs = [v.name for v in graph.output]
-    result.schedule = (reads, writes, graph_inputs, outputs, sizes)
-    if check and evaluate_peak(result, result.evaluated_at)[0] != report.peak.bytes:
-        result.schedule = None
-        return
+    reads, writes, graph_inputs, outputs, sizes = walker._schedule(main)
     spans = lifetimes(reads, writes, graph_inputs, outputs, sizes)
     curve = live_bytes(spans, sizes, len(reads))
     first_step: dict = {}
     for step, value in enumerate(curve):
         first_step.setdefault(value, step)
-    result.peak, result.peak_exact = _maxima(set(curve))
+    # live bytes are sums of sizes: each step's polynomial at the report's values is its live bytes there
+    if check and max((evaluate(value, result.evaluated_at) for value in first_step), default=0) != report.peak.bytes:
+        return
+    result.schedule = (reads, writes, graph_inputs, outputs, sizes)
+    result.peak, result.peak_exact = _maxima(set(first_step))
     result.peak_nodes = [walker.rows[main[first_step[value]][0]].name for value in result.peak]
 
 
@@ -238,6 +225,16 @@ def evaluate_peak(result: Formulas, dims: Mapping[str, int]) -> tuple[int, int |
     return peak_activations(reads, writes, graph_inputs, outputs, concrete)
 
 
+def attach(report: Report, found: Formulas | None) -> None:
+    """Give ``report`` its formulas (None: take them away): ``report.formulas``, and ``report.totals``, which
+    answers ``macs_expr`` and the like from them."""
+    report.formulas = found
+    if found is None:
+        report.totals.__dict__.pop("formulas", None)
+    else:
+        report.totals.formulas = found.totals
+
+
 def at(report: Report, dims: Mapping[str, int]) -> Report:
     """``report`` with every figure evaluated at ``dims`` (each free dimension given), from its formulas."""
     import copy
@@ -248,13 +245,11 @@ def at(report: Report, dims: Mapping[str, int]) -> Report:
         raise KeyError(f"give every free dimension: {', '.join(missing)} missing")
     if not found.totals:
         raise ValueError("this report has no formulas for its totals: " + "; ".join(found.missing[:3]))
-    report.formulas, totals_formulas = None, report.totals.__dict__.pop("formulas", None)
+    attach(report, None)
     try:  # the copy without the formulas: they are not the evaluated report's, and are large
         result = copy.deepcopy(report)
     finally:
-        report.formulas = found
-        if totals_formulas is not None:
-            report.totals.formulas = totals_formulas
+        attach(report, found)
     for row, figures in zip(result.nodes, found.nodes):
         if figures is None:
             continue
@@ -264,7 +259,7 @@ def at(report: Report, dims: Mapping[str, int]) -> Report:
     for name, value in found.totals.items():
         setattr(result.totals, name, evaluate(value, dims))
     if found.schedule is not None:
-        peak, step, live = evaluate_peak(found, dims)
+        peak, step, _ = evaluate_peak(found, dims)
         result.peak.bytes = result.totals.peak_activation_bytes = peak
         main_rows = [i for i, r in enumerate(result.nodes) if not r.scope]
         at_row = result.nodes[main_rows[step]] if step is not None else None
@@ -275,7 +270,7 @@ def at(report: Report, dims: Mapping[str, int]) -> Report:
         for name in SUMMED:
             setattr(summary, name, 0)
     for row in result.nodes:
-        summary = result.by_op_type.get(row.op_type if row.domain in ("", "ai.onnx") else f"{row.domain}.{row.op_type}")
+        summary = result.by_op_type.get(_op_key(row.domain, row.op_type))
         if summary is not None:
             for name in SUMMED:
                 setattr(summary, name, getattr(summary, name) + getattr(row, name) * row.repeat)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -52,7 +52,6 @@ class SymbolicShapes:
     symbols: list[str]
     types: dict[str, TensorType]
     values: dict[str, np.ndarray]  # small integer tensors as object arrays of int | Poly
-    unexplained: list[str] = field(default_factory=list)  # tensors whose shape no rule or input explains, in order
     degenerate: str = ""  # the first tensor whose size at the report's own values differs from its formula's
 
 
@@ -208,21 +207,23 @@ def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary:
 def _constant_value(name: str, points: _Points) -> np.ndarray | None:
     """The tensor's concrete value when it is the same at every point (it does not depend on the free dims)."""
     found = [r.values.get(name) for r in points.results]
-    if any(v is None for v in found) or any(np.shape(v) != np.shape(found[0]) or not np.array_equal(v, found[0])
-                                            for v in found[1:]):
-        return None
-    return _objects(found[0])
+    return _objects(found[0]) if same_everywhere(found) else None
+
+
+def same_everywhere(found: Sequence) -> bool:
+    """Whether a tensor's values at each point (None: not known there) are all known and all equal."""
+    return all(v is not None for v in found) and all(
+        np.shape(v) == np.shape(found[0]) and np.array_equal(v, found[0]) for v in found[1:])
 
 
 def _explain(name: str, candidates: list, state: SymbolicShapes, points: _Points, primary: ShapeResult,
              proposed: Sequence | None = None) -> None:
+    """Give ``name`` a symbolic shape when every dimension is explained; else leave it without one (the nodes that
+    read or write it get no formula, ``figures``)."""
     shapes = points.shape(name)
     if any(name in result.assumed for result in points.results[1:]):  # set to 1 at a probe: not explained
-        shapes = [None]
+        return
     if any(s is None for s in shapes) or any(len(s) != len(shapes[0]) for s in shapes):
-        if points.shape(name)[0] is None:
-            return  # unknown even concretely: the report already says so
-        state.unexplained.append(name)
         return
     dims = []
     for axis in range(len(shapes[0])):
@@ -234,7 +235,6 @@ def _explain(name: str, candidates: list, state: SymbolicShapes, points: _Points
             found = next((c for c in ([guess] if guess is not None else []) + candidates
                           if isinstance(c, Poly) and points.fits(c, axis, shapes)), None)
             if found is None:
-                state.unexplained.append(name)
                 return
         if points.value(found, 0) != column[0] and not state.degenerate:
             state.degenerate = name  # at the report's own values this tensor is not what the formulas say
