@@ -275,3 +275,20 @@ def test_dimension_names_that_are_not_identifiers_become_identifiers():
     expected = analyze_model(built, dims={"p2o.DynamicDimension.0": 64, "9w": 96}).totals.macs
     assert report.at(p2o_DynamicDimension_0=64, _9w=96).totals.macs == expected
     assert int(sympy.sympify(report.totals.macs_expr).subs({"p2o_DynamicDimension_0": 64, "_9w": 96})) == expected
+
+
+def test_the_same_model_gives_the_same_bytes_whatever_the_hash_seed(tmp_path):
+    # Polynomials hash through their names' strings, which Python salts per process: nothing may depend on that
+    # order (the peak's candidates did).
+    import os
+    import subprocess
+    import sys
+
+    import onnx
+
+    path = tmp_path / "cnn.onnx"
+    onnx.save(strided_cnn(), path)
+    outputs = {subprocess.run([sys.executable, "-m", "onnxcost", "report", str(path), "-f", "json"],
+                              capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2", "5")}
+    assert len(outputs) == 1

@@ -187,13 +187,14 @@ def _peak(walker: _FormulaWalk, main, result: Formulas, report: Report, check: b
     if check and max((evaluate(value, result.evaluated_at) for value in first_step), default=0) != report.peak.bytes:
         return
     result.schedule = (reads, writes, graph_inputs, outputs, sizes)
-    result.peak, result.peak_exact = _maxima(set(first_step))
+    result.peak, result.peak_exact = _maxima(list(first_step))  # in schedule order: ties rank by their step
     result.peak_nodes = [walker.rows[main[first_step[value]][0]].name for value in result.peak]
 
 
-def _maxima(values: set) -> tuple[list, bool]:
-    """The values not below another for every value of the dimensions (coefficient-wise: dimensions and floors are
-    non-negative); one value when a single one is the maximum everywhere."""
+def _maxima(values: list) -> tuple[list, bool]:
+    """The distinct ``values`` not below another for every value of the dimensions (coefficient-wise: dimensions
+    and floors are non-negative); one value when a single one is the maximum everywhere. The sort is stable, so the
+    order does not depend on how polynomials hash."""
     ranked = sorted(values, key=_degree_key, reverse=True)
     kept: list = []
     for value in ranked:
