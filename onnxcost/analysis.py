@@ -114,8 +114,7 @@ def analyze_model(
         if free or (formulas and analysis.unknown_trips):
             from .symbolic.build import attach_formulas
 
-            attach_formulas(report, skeleton, pristine or _copy(twins), free, inputs, dims, shapes, ranges or {},
-                            analysis.unknown_trips)
+            attach_formulas(report, analysis, pristine or _copy(twins), free, inputs, dims, ranges or {})
         elif ranges:
             report.warnings.append("--dim ranges need formulas; none of the ranged dimensions is free")
         return report
@@ -136,6 +135,7 @@ class _Analysis:
     def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, source: str,
                  dims: Mapping[str, int] | None = None):
         self.skeleton = skeleton
+        self.shapes = shapes
         self.dims = dict(dims or {})
         self.unknown_trips: list[str] = []  # trip_symbol of each Loop whose trip count is neither fixed nor given
         self.loops: set[str] = set()  # trip_symbol of every Loop
@@ -160,6 +160,9 @@ class _Analysis:
         self.unknown_ops: Counter[str] = Counter()
         self.uncosted: list[str] = []
         self.sizes: dict[str, int] = {}  # tensor name -> bytes, worked out once (rows, totals and the peak ask again)
+        # The main graph's nodes in order and the peak's schedule, kept for a second walk of the same graph (formulas)
+        self.main_order: list[onnx.NodeProto] | None = None
+        self.schedule: tuple | None = None
 
     # --- walking ------------------------------------------------------------
 
@@ -197,7 +200,12 @@ class _Analysis:
 
     def _walk(self, graph: onnx.GraphProto, scope: str, repeat: int, outer: set[str]) -> list[tuple[int, onnx.NodeProto]]:
         """Rows for ``graph`` (subgraphs' rows follow their node); returns (row index, node) of its own nodes."""
-        ordered = topological_order(graph, outer, where=f"subgraph '{scope}'" if scope else "graph")
+        if scope or self.main_order is None:
+            ordered = topological_order(graph, outer, where=f"subgraph '{scope}'" if scope else "graph")
+        else:
+            ordered = self.main_order
+        if not scope:
+            self.main_order = ordered
         visible = set(outer) | defined_names(graph)
         visible.update(out for node in ordered for out in node.output)
         own = []
@@ -288,15 +296,13 @@ class _Analysis:
         domain = domain if domain != "ai.onnx" else ""
         inputs, outputs = list(node.input), list(node.output)
         name = node.name or f"{op_type}_{index}"
-        types, size = self.types, self._size
+        types = self.types
         in_types = [types.get(n) if n else None for n in inputs]
         out_types = [types.get(n) if n else None for n in outputs]
         context = NodeContext(node, in_types, out_types, self.values, self.opsets.get(domain, 0), self.dequantized)
-        cost, costed = self._cost(context, name)
+        cost, costed, output_bytes, bytes_read, macs_float = self._figures(context, name, inputs, outputs)
         roots, quantization = self._weights(context, inputs, outputs)
         self._note_passthrough(node, op_type, inputs, outputs)
-        output_bytes = sum(size(n) for n in outputs if n)
-        bytes_read = cost.bytes_read if cost.bytes_read is not None else sum(size(n) for n in inputs if n)
         constants = self.constants
         row = NodeRow(
             index=index,
@@ -317,7 +323,7 @@ class _Analysis:
             bytes_read=bytes_read,
             memory_traffic_bytes=bytes_read + output_bytes,
             costed=costed,
-            macs_float=cost.macs - cost.macs_int8 - cost.macs_weight_only,
+            macs_float=macs_float,
             macs_int8=cost.macs_int8,
             macs_weight_only=cost.macs_weight_only,
             quantization_params=sum(numel(constants[r].dims) for r in quantization) if quantization else 0,
@@ -327,6 +333,14 @@ class _Analysis:
         self.row_roots.append(roots)
         self.row_quantization.append(quantization)
         return index
+
+    def _figures(self, context: NodeContext, name: str, inputs: list[str], outputs: list[str]) -> tuple:
+        """The node's cost, whether a rule costed it, its output bytes, bytes read and float MACs."""
+        cost, costed = self._cost(context, name)
+        size = self._size
+        output_bytes = sum(size(n) for n in outputs if n)
+        bytes_read = cost.bytes_read if cost.bytes_read is not None else sum(size(n) for n in inputs if n)
+        return cost, costed, output_bytes, bytes_read, cost.macs - cost.macs_int8 - cost.macs_weight_only
 
     def _cost(self, context: NodeContext, name: str) -> tuple[OpCost, bool]:
         node = context.node
@@ -488,7 +502,8 @@ class _Analysis:
         return reads, writes, graph_inputs, [v.name for v in graph.output], sizes
 
     def _peak(self, main: list[tuple[int, onnx.NodeProto]]) -> Peak:
-        peak, step, live = peak_activations(*self._schedule(main))
+        self.schedule = self._schedule(main)
+        peak, step, live = peak_activations(*self.schedule)
         at = self.rows[main[step][0]] if step is not None else None
         return Peak(
             bytes=peak,

@@ -67,30 +67,57 @@ class ShapeResult:
     values: dict[str, np.ndarray]  # small tensors whose values are known (constants, folded shapes)
     warnings: list[str] = field(default_factory=list)
     assumed: set[str] = field(default_factory=set)  # tensors with a dimension no inference settled (set to 1)
+    layout: _Layout | None = field(default=None, repr=False, compare=False)  # for resolve_shapes(like=...)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What inference reads of the graph, worked out once per graph and shared by its copies: whether it nests
+    subgraphs, (name, op type) of every node output, the propagation bound and the small initializers' values."""
+
+    nested: bool
+    outputs: list[tuple[str, str]]
+    bound: int
+    constants: Mapping[str, np.ndarray]
+
+    @staticmethod
+    def of(model: onnx.ModelProto) -> _Layout:
+        graphs = list(walk.graphs(model.graph))
+        outputs = [(name, node.op_type) for sub in graphs for node in sub.node for name in node.output if name]
+        return _Layout(len(graphs) > 1, outputs, propagation_bound(model), _constant_values(model.graph))
+
+    def graphs(self, graph: onnx.GraphProto):
+        """``graph`` and its subgraphs: walked only when the model nests any (the walk reads every node)."""
+        return walk.graphs(graph) if self.nested else (graph,)
 
 
 def resolve_shapes(
     skeleton: onnx.ModelProto,
     inputs: Mapping[str, Sequence[int]] | None = None,
     dims: Mapping[str, int] | None = None,
+    like: ShapeResult | None = None,
 ) -> ShapeResult:
-    """Apply the overrides to ``skeleton`` (edited in place) and infer every tensor's shape."""
+    """Apply the overrides to ``skeleton`` (edited in place) and infer every tensor's shape. ``like``: the result
+    of a copy of the same graph at other dims (its structure is not walked again)."""
     warnings: list[str] = []
-    _apply_overrides(skeleton.graph, dict(inputs or {}), dict(dims or {}), warnings)
-    data_prop = _propagation_is_bounded(skeleton, warnings)
-    raw = _collect(_onnx_infer(skeleton, warnings, data_prop))
-    values = _constant_values(skeleton.graph)
-    if _missing(skeleton.graph, raw):
-        raw, values = _fold_and_infer(skeleton, raw, values, warnings, data_prop)
-    if _missing(skeleton.graph, raw) and data_prop and _symbolic_is_bounded(skeleton.graph, raw, warnings):
-        _merge(raw, _ort_symbolic(skeleton, values, warnings))
-    types, assumed = _finalize(skeleton.graph, raw, values, warnings)
-    return ShapeResult(types, values, warnings, assumed)
+    layout = like.layout if like is not None else None
+    graphs = layout.graphs(skeleton.graph) if layout is not None else walk.graphs(skeleton.graph)
+    _apply_overrides(skeleton.graph, dict(inputs or {}), dict(dims or {}), warnings, graphs)
+    layout = layout or _Layout.of(skeleton)  # after the overrides: an input given with --input gets its rank
+    data_prop = _propagation_is_bounded(layout.bound, warnings)
+    raw = _collect(_onnx_infer(skeleton, warnings, data_prop), layout)
+    values = dict(layout.constants)  # extended by folding
+    if _missing(layout, raw):
+        raw, values = _fold_and_infer(skeleton, raw, values, warnings, data_prop, layout)
+        if _missing(layout, raw) and data_prop and _symbolic_is_bounded(skeleton.graph, raw, warnings):
+            _merge(raw, _ort_symbolic(skeleton, values, warnings, layout))
+    types, assumed = _finalize(skeleton.graph, raw, values, warnings, layout)
+    return ShapeResult(types, values, warnings, assumed, layout)
 
 
 # --- overrides --------------------------------------------------------------
 
-def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings: list[str]) -> None:
+def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings: list[str], graphs) -> None:
     initializer_names = {t.name for t in graph.initializer}
     graph_inputs = {v.name: v for v in graph.input if v.name not in initializer_names}
     unknown = sorted(set(inputs) - set(graph_inputs))
@@ -141,13 +168,16 @@ def _apply_overrides(graph: onnx.GraphProto, inputs: dict, dims: dict, warnings:
         if symbol.startswith("trip_"):  # a Loop's trip count (analysis.trip_symbol): the analysis checks those
             continue
         warnings.append(f"--dim {symbol}: no model input has a dimension named '{symbol}'")
-    for sub in walk.graphs(graph):
+    for sub in graphs:
         for value in [*sub.input, *sub.output, *sub.value_info]:
             _bind(value, bindings)
 
 
 def _dims(value: onnx.ValueInfoProto) -> list[Dim] | None:
-    tensor_type = value.type.tensor_type
+    return _tensor_dims(value.type.tensor_type)
+
+
+def _tensor_dims(tensor_type: onnx.TypeProto.Tensor) -> list[Dim] | None:
     if not tensor_type.HasField("shape"):
         return None
     out: list[Dim] = []
@@ -174,8 +204,7 @@ def _bind(value: onnx.ValueInfoProto, bindings: Mapping[str, int]) -> None:
 
 # --- inference --------------------------------------------------------------
 
-def _propagation_is_bounded(skeleton: onnx.ModelProto, warnings: list[str]) -> bool:
-    bound = propagation_bound(skeleton)
+def _propagation_is_bounded(bound: int, warnings: list[str]) -> bool:
     if bound <= MAX_FOLDED_ELEMENTS:
         return True
     warnings.append(f"the shape computations of the graph could reach {bound:,} elements (over {MAX_FOLDED_ELEMENTS:,}): "
@@ -220,14 +249,21 @@ def _onnx_infer(model: onnx.ModelProto, warnings: list[str], data_prop: bool = T
         return model
 
 
-def _collect(model: onnx.ModelProto) -> dict[str, tuple[int, list[Dim] | None]]:
+def _collect(model: onnx.ModelProto, layout: _Layout) -> dict[str, tuple[int, list[Dim] | None]]:
     raw: dict[str, tuple[int, list[Dim] | None]] = {}
-    for graph in walk.graphs(model.graph):
+    for graph in layout.graphs(model.graph):
         for tensor in graph.initializer:
             raw[tensor.name] = (tensor.data_type, list(tensor.dims))
         for value in [*graph.input, *graph.output, *graph.value_info]:
-            if value.type.HasField("tensor_type"):
-                _merge(raw, {value.name: (value.type.tensor_type.elem_type, _dims(value))})
+            value_type = value.type
+            if value_type.HasField("tensor_type"):
+                tensor_type = value_type.tensor_type
+                name = value.name
+                entry = (tensor_type.elem_type, _tensor_dims(tensor_type))
+                if name in raw:  # declared twice (an input that is also an output, an exporter's value_info)
+                    _merge(raw, {name: entry})
+                else:
+                    raw[name] = entry
     return raw
 
 
@@ -243,14 +279,17 @@ def _merge(raw: dict, new: Mapping) -> None:
 
 
 def _is_static(dims: list[Dim] | None) -> bool:
-    return dims is not None and all(isinstance(d, int) and d >= 0 for d in dims)
+    if dims is None:
+        return False
+    for d in dims:  # a loop, not all(): this runs for every tensor, several times per resolution
+        if not isinstance(d, int) or d < 0:
+            return False
+    return True
 
 
-def _missing(graph: onnx.GraphProto, raw: Mapping) -> bool:
-    return any(
-        name and not _is_static(raw.get(name, (0, None))[1])
-        for sub in walk.graphs(graph) for node in sub.node for name in node.output
-    )
+def _missing(layout: _Layout, raw: Mapping) -> bool:
+    unknown = (0, None)
+    return any(not _is_static(raw.get(name, unknown)[1]) for name, _ in layout.outputs)
 
 
 def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
@@ -259,19 +298,20 @@ def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     for tensor in graph.initializer:
         if keeps_data(tensor):
             try:
-                values[tensor.name] = numpy_helper.to_array(tensor)
+                value = values[tensor.name] = numpy_helper.to_array(tensor)
+                value.flags.writeable = False  # shared by the resolutions of the graph's copies (_Layout)
             except Exception:  # data that does not match its dims: not a usable constant
                 logger.debug("initializer '%s' is not a usable constant", tensor.name, exc_info=True)
     return values
 
 
-def _fold_and_infer(skeleton, raw, values, warnings, data_prop=True):
+def _fold_and_infer(skeleton, raw, values, warnings, data_prop, layout):
     """One node-by-node pass, then rounds of: evaluate shape subgraphs with numpy, then infer with their values as
     constants."""
     graph = skeleton.graph
     folded_names = _node_by_node(skeleton, raw, values)
     learned = bool(folded_names)
-    if not _missing(graph, raw):
+    if not _missing(layout, raw):
         return raw, values
     for _ in range(MAX_FOLD_ROUNDS):
         static = {name: tuple(dims) for name, (_, dims) in raw.items() if _is_static(dims)}
@@ -283,11 +323,11 @@ def _fold_and_infer(skeleton, raw, values, warnings, data_prop=True):
         learned = False
         working = _with_constants(skeleton, values, folded_names)
         known_before = sum(_known(dims) for _, dims in raw.values())
-        _merge(raw, _collect(_onnx_infer(working, warnings, data_prop)))
+        _merge(raw, _collect(_onnx_infer(working, warnings, data_prop), layout))
         for name in folded_names:
             value = values[name]
             raw[name] = (numpy_helper.from_array(value).data_type, list(value.shape))
-        if sum(_known(dims) for _, dims in raw.values()) == known_before or not _missing(graph, raw):
+        if sum(_known(dims) for _, dims in raw.values()) == known_before or not _missing(layout, raw):
             break
     return raw, values
 
@@ -388,7 +428,7 @@ def _with_constants(skeleton: onnx.ModelProto, values: Mapping[str, np.ndarray],
     return working
 
 
-def _ort_symbolic(skeleton, values, warnings) -> dict:
+def _ort_symbolic(skeleton, values, warnings, layout) -> dict:
     try:
         folded = {name for name in values if name not in {t.name for t in skeleton.graph.initializer}}
         inferred = _symbolic_quietly(_with_constants(skeleton, values, folded))
@@ -398,7 +438,7 @@ def _ort_symbolic(skeleton, values, warnings) -> dict:
         return {}
     if inferred is None:
         return {}
-    result = _collect(inferred)
+    result = _collect(inferred, layout)
     for name, (elem, dims) in result.items():
         if dims is not None:  # symbolic expressions like '8192*N' count as unknown
             result[name] = (elem, [d if isinstance(d, int) else None for d in dims])
@@ -424,10 +464,11 @@ def _symbolic_quietly(model: onnx.ModelProto) -> onnx.ModelProto | None:
 # --- finalize ---------------------------------------------------------------
 
 def _finalize(graph: onnx.GraphProto, raw: Mapping, values: Mapping[str, np.ndarray],
-              warnings: list[str]) -> tuple[dict[str, TensorType], set[str]]:
+              warnings: list[str], layout: _Layout) -> tuple[dict[str, TensorType], set[str]]:
     """Every tensor's type, a dimension no inference settled set to 1, and the names of the tensors that have one."""
     types: dict[str, TensorType] = {}
     assumed: set[str] = set()
+    unknown = TensorType(0, None)
     for name, (elem, dims) in raw.items():
         if dims is None or _is_static(dims):
             shape = None if dims is None else tuple(dims)
@@ -440,17 +481,11 @@ def _finalize(graph: onnx.GraphProto, raw: Mapping, values: Mapping[str, np.ndar
                                     "dimensions); no runtime could allocate it")
     unknown_dims: list[str] = []
     unknown_rank: list[str] = []
-    for sub in walk.graphs(graph):
-        for node in sub.node:
-            for name in node.output:
-                if not name:
-                    continue
-                dims = raw.get(name, (0, None))[1]
-                label = f"'{name}' ({node.op_type})"
-                if dims is None:
-                    unknown_rank.append(label)
-                elif not _is_static(dims):
-                    unknown_dims.append(label)
+    for name, op_type in layout.outputs:
+        if name in assumed:
+            unknown_dims.append(f"'{name}' ({op_type})")
+        elif types.get(name, unknown).shape is None:
+            unknown_rank.append(f"'{name}' ({op_type})")
     if unknown_dims:
         warnings.append(
             f"{len(unknown_dims)} tensor(s) have dimensions no inference could determine, assumed 1: "

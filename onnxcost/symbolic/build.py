@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 import onnx
 
 from ..errors import first_line
+from ..analysis import _Analysis
 from ..report import Report
-from ..shapes import ShapeResult, resolve_shapes
+from ..shapes import resolve_shapes
 from .figures import attach, formulas
 from .ranges import figure_ranges
 from .poly import identifier
@@ -18,13 +19,13 @@ from .shapes import probe_bindings, same_everywhere, symbolic_shapes
 logger = logging.getLogger(__name__)
 
 
-def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.ModelProto, free: Sequence[str],
-                    inputs: Mapping | None, dims: Mapping | None, primary: ShapeResult,
-                    ranges: Mapping[str, tuple[int, int]], trips: Sequence[str] = ()) -> None:
-    """Set ``report.formulas`` for the free dimensions ``free`` (set to 1 in ``report``); ``pristine`` is the graph
-    shapes were inferred on, before the bindings were written into it; ``trips`` are the symbols of the Loops whose
-    trip counts are unknown (counted once in ``report``). What has no formula is named in a warning."""
+def attach_formulas(report: Report, analysis: _Analysis, pristine: onnx.ModelProto, free: Sequence[str],
+                    inputs: Mapping | None, dims: Mapping | None, ranges: Mapping[str, tuple[int, int]]) -> None:
+    """Set ``report.formulas`` for the free dimensions ``free`` (set to 1 in ``report``, by ``analysis``);
+    ``pristine`` is the graph shapes were inferred on, before the bindings were written into it. The Loops whose
+    trip counts are unknown (counted once in ``report``) get symbols. What has no formula is named in a warning."""
     dims = dict(dims or {})
+    primary, trips = analysis.shapes, analysis.unknown_trips
     report.warnings[:] = [w for w in report.warnings if not any(f"dimension '{name}' is unknown" in w for name in ranges)]
     for name in sorted(set(ranges) - set(free)):
         report.warnings.append(f"--dim {name}: no free dimension of the model's inputs is named '{name}'")
@@ -34,7 +35,7 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
         copy = onnx.ModelProto()
         copy.CopyFrom(pristine)
         try:
-            probes.append((resolve_shapes(copy, inputs, {**dims, **binding}), binding))
+            probes.append((resolve_shapes(copy, inputs, {**dims, **binding}, like=primary), binding))
         except Exception as exc:  # the model is only valid at some values of its dims (a fixed-size Flatten)
             shown = ", ".join(f"{k}={v}" for k, v in binding.items())
             report.warnings.append(f"no formulas: at {shown} the model's shapes do not work out ({first_line(exc)})")
@@ -43,8 +44,7 @@ def attach_formulas(report: Report, skeleton: onnx.ModelProto, pristine: onnx.Mo
         symbolic = symbolic_shapes(pristine, free, dims, primary, probes)
         constant = {name: value for name, value in primary.values.items()
                     if same_everywhere([value, *(p.values.get(name) for p, _ in probes)])}
-        found = formulas(skeleton, report, symbolic, primary, constant, {s: 1 for s in [*symbolic.symbols, *trips]},
-                         dims)
+        found = formulas(analysis, report, symbolic, constant, {s: 1 for s in [*symbolic.symbols, *trips]}, dims)
         found.names = {identifier(name): name for name in free if identifier(name) != name}
         if ranges and found.totals:
             found.ranges = figure_ranges(found, {identifier(name): bounds for name, bounds in ranges.items()})

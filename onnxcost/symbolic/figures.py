@@ -8,15 +8,18 @@ evaluated at the report's own dimensions they must give its integers.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 import onnx
+from onnx import AttributeProto
 
-from ..analysis import SUMMED, _Analysis, _op_key
+from ..analysis import SUMMED, _Analysis, _bytes, _op_key
 from ..costs import OpCost
-from ..memory import lifetimes, live_bytes, peak_activations
+from ..memory import lifetimes, peak_activations
 from ..report import NodeRow, Report
 from ..shapes import ShapeResult
 from .poly import Poly, evaluate, total
@@ -63,6 +66,22 @@ class _FormulaWalk(_Analysis):
         self.known = known  # tensors with a concrete shape in the report
         self.failed: dict[int, str] = {}
         self.notes: list[str] = []  # what the formulas take from the report's own values
+        # Polynomial arithmetic is slow and a model repeats its blocks: each distinct node (op, attributes, operand
+        # types and values) is costed once, each distinct tensor type sized once.
+        self.figures: dict = {}
+        self.sizes_by_type: dict = {}
+
+    def _figures(self, context, name, inputs, outputs):
+        key = _cost_key(context)
+        found = self.figures.get(key) if key is not None else None
+        if found is None:
+            found = super()._figures(context, name, inputs, outputs)
+            if key is not None and found[1]:  # a rule's failure is not kept: its side effects (warnings) must recur
+                self.figures[key] = found
+        return found
+
+    def _weights(self, context, inputs, outputs):
+        return [], []  # parameters do not depend on the dimensions: the report's own are kept
 
     def _cost(self, context, name):
         rule_index = len(self.rows)
@@ -71,6 +90,16 @@ class _FormulaWalk(_Analysis):
         except Exception as exc:  # a rule that compares or branches on a free dimension: no formula for this node
             self.failed[rule_index] = f"'{name}' ({context.node.op_type}): {exc}"
             return OpCost(), False
+
+    def _size(self, name):
+        size = self.sizes.get(name)
+        if size is None:
+            tensor = self.types.get(name)
+            size = self.sizes_by_type.get(tensor)
+            if size is None:
+                size = self.sizes_by_type[tensor] = _bytes(tensor)
+            self.sizes[name] = size
+        return size
 
     def _add_row(self, node, scope, repeat):
         index = super()._add_row(node, scope, repeat)
@@ -116,13 +145,37 @@ class _FormulaWalk(_Analysis):
                     self.rows[i].repeat = 0
 
 
-def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes,
-             primary: ShapeResult, constant_values: Mapping[str, np.ndarray],
+GRAPH, GRAPHS = AttributeProto.GRAPH, AttributeProto.GRAPHS
+MAX_READ_VALUE = 8  # the longest value a cost rule reads: Resize's scales, Pad's pads of a rank-4 tensor
+
+
+def _cost_key(context) -> tuple | None:
+    """What a cost rule reads of a node (None for nodes with subgraphs: not worth serialising)."""
+    node = context.node
+    attributes = []
+    for attribute in node.attribute:
+        if attribute.type == GRAPH or attribute.type == GRAPHS:
+            return None
+        attributes.append(attribute.SerializeToString())
+    inputs = list(node.input)
+    values = []
+    for name in inputs:
+        value = context.values.get(name) if name else None
+        if value is not None:  # shape vectors, axes and scales, not weights (a bias differs in every block)
+            value = (value.dtype.str, value.shape, value.tobytes() if value.size <= MAX_READ_VALUE else None)
+        values.append((bool(name), value, context.dequantized.get(name)))
+    return (node.domain, node.op_type, context.opset, tuple(attributes),
+            tuple(bool(n) for n in node.output), tuple(context.inputs), tuple(context.outputs), tuple(values))
+
+
+def formulas(analysis: _Analysis, report: Report, symbolic: SymbolicShapes, constant_values: Mapping[str, np.ndarray],
              evaluated_at: Mapping[str, int], dims: Mapping[str, int] | None = None) -> Formulas:
-    """The formulas of ``report`` (the concrete report at ``evaluated_at``; ``dims`` as the user gave them), from
+    """The formulas of ``report`` (made by ``analysis``, at ``evaluated_at``; ``dims`` as the user gave them), from
     the symbolic shapes."""
     shapes = ShapeResult(symbolic.types, dict(constant_values), [])
-    walker = _FormulaWalk(skeleton, shapes, set(symbolic.types), set(primary.types), report, dims or {})
+    skeleton = analysis.skeleton
+    walker = _FormulaWalk(skeleton, shapes, set(symbolic.types), set(analysis.types), report, dims or {})
+    walker.main_order = analysis.main_order  # the same graph: its order is not worked out again
     main = walker._walk(skeleton.graph, scope="", repeat=1, outer=set())
     rows = walker.rows
     failed = dict(walker.failed)
@@ -137,13 +190,19 @@ def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes
             found = values[poly] = evaluate(poly, evaluated_at)
         return found
 
+    read = attrgetter(*NODE_FIGURES, "repeat")
+    evaluated: dict = {}  # rows of repeated blocks share their figures' polynomials: each tuple evaluated once
     for index, (row, concrete) in enumerate(zip(rows, report.nodes)):
-        figures = {name: getattr(row, name) for name in NODE_FIGURES}
+        found = read(row)
+        if not symbolic.degenerate and index not in failed:
+            at_report = evaluated.get(found)
+            if at_report is None:
+                at_report = evaluated[found] = tuple(value(v) for v in found)
+            if at_report != read(concrete):
+                failed[index] = f"'{row.name}' ({row.op_type}): its formula does not give the report's figures"
+        figures = dict(zip(NODE_FIGURES, found))
         figures["output_shapes"] = row.output_shapes
         figures["repeat"] = row.repeat
-        if not symbolic.degenerate and index not in failed and \
-                any(value(figures[k]) != getattr(concrete, k) for k in (*NODE_FIGURES, "repeat")):
-            failed[index] = f"'{row.name}' ({row.op_type}): its formula does not give the report's figures"
         nodes.append(None if index in failed else figures)
     totals: dict[str, Poly | int] = {}
     blocking = [i for i in failed if any(getattr(report.nodes[i], f) for f in ("macs", "flops", "output_bytes",
@@ -161,25 +220,35 @@ def formulas(skeleton: onnx.ModelProto, report: Report, symbolic: SymbolicShapes
     result = Formulas(list(evaluated_at), dict(evaluated_at), nodes, totals,
                       missing=[failed[i] for i in sorted(failed)], notes=walker.notes)
     if totals and not [i for i, _ in main if i in failed]:
-        _peak(walker, main, result, report, check=not symbolic.degenerate)
+        _peak(walker, analysis.schedule, main, result, report, check=not symbolic.degenerate)
     return result
 
 
 def _totals(walker: _FormulaWalk, rows: Sequence[NodeRow]) -> dict[str, Poly | int]:
-    totals: dict[str, Poly | int] = {}
-    for name in SUMMED:
-        totals[name] = total(getattr(row, name) * row.repeat for row in rows)
     dequantized = walker.dequantized_weights
-    totals["activation_bytes"] = total(
-        (row.output_bytes - sum(walker._size(out) for out in row.outputs if out in dequantized)) * row.repeat
-        for row in rows)
+    read = attrgetter(*SUMMED, "output_bytes")
+    counts: Counter = Counter()  # a model repeats its blocks: rows with the same figures are summed once
+    for row in rows:
+        written = sum(walker._size(out) for out in row.outputs if out in dequantized) if dequantized else 0
+        counts[read(row), row.repeat, written] += 1
+    totals: dict[str, Poly | int] = {}
+    for index, name in enumerate(SUMMED):
+        totals[name] = total(_times(figures[index], repeat * count) for (figures, repeat, _), count in counts.items())
+    totals["activation_bytes"] = total(_times(figures[-1] - written, repeat * count)
+                                       for (figures, repeat, written), count in counts.items())
     return {name: totals[name] for name in TOTAL_FIGURES}
 
 
-def _peak(walker: _FormulaWalk, main, result: Formulas, report: Report, check: bool = True) -> None:
-    reads, writes, graph_inputs, outputs, sizes = walker._schedule(main)
-    spans = lifetimes(reads, writes, graph_inputs, outputs, sizes)
-    curve = live_bytes(spans, sizes, len(reads))
+def _times(value, repeat):
+    return value if repeat == 1 else value * repeat  # the same object when once: total() merges it with its twins
+
+
+def _peak(walker: _FormulaWalk, schedule: tuple, main, result: Formulas, report: Report, check: bool = True) -> None:
+    """The peak from the concrete report's schedule (the same steps, reads and writes) with polynomial sizes."""
+    reads, writes, graph_inputs, outputs, concrete_sizes = schedule
+    spans = lifetimes(reads, writes, graph_inputs, outputs, concrete_sizes)  # lifetimes read the sizes' names only
+    sizes = {name: walker._size(name) for name in concrete_sizes}
+    curve = _live_bytes(spans, sizes, len(reads))
     first_step: dict = {}
     for step, value in enumerate(curve):
         first_step.setdefault(value, step)
@@ -189,6 +258,29 @@ def _peak(walker: _FormulaWalk, main, result: Formulas, report: Report, check: b
     result.schedule = (reads, writes, graph_inputs, outputs, sizes)
     result.peak, result.peak_exact = _maxima(list(first_step))  # in schedule order: ties rank by their step
     result.peak_nodes = [walker.rows[main[first_step[value]][0]].name for value in result.peak]
+
+
+def _live_bytes(spans: Mapping[str, tuple[int, int]], sizes: Mapping, steps: int) -> list:
+    """``memory.live_bytes`` for polynomial sizes: the running sum is kept as terms and added to in place (a new
+    polynomial per addition is slow); a step's polynomial is made only where the sum changes."""
+    change: list = [None] * (steps + 1)
+    for name, (start, end) in spans.items():
+        for step, sign in ((start, 1), (end + 1, -1)):
+            terms = change[step]
+            if terms is None:
+                terms = change[step] = {}
+            for monomial, coefficient in Poly._terms(sizes[name]).items():
+                terms[monomial] = terms.get(monomial, 0) + sign * coefficient
+    curve: list = []
+    live: dict = {}
+    current: Poly | int = 0
+    for step in range(steps):
+        if change[step]:
+            for monomial, coefficient in change[step].items():
+                live[monomial] = live.get(monomial, 0) + coefficient
+            current = Poly._make(live)
+        curve.append(current)
+    return curve
 
 
 def _maxima(values: list) -> tuple[list, bool]:

@@ -193,14 +193,17 @@ class Poly:
 
 def total(values) -> Poly | int:
     """The sum of ints and polynomials, merged into one polynomial at the end (not one new one per addition)."""
-    terms: dict = {}
+    counts: dict = {}  # a model repeats its blocks: the same polynomials recur, each is merged once
     constant = 0
     for value in values:
         if type(value) is int:
             constant += value
-            continue
+        else:
+            counts[value] = counts.get(value, 0) + 1
+    terms: dict = {}
+    for value, count in counts.items():
         for m, c in value.terms.items():
-            terms[m] = terms.get(m, 0) + c
+            terms[m] = terms.get(m, 0) + c * count
     if constant:
         terms[()] = terms.get((), 0) + constant
     return Poly._make(terms)

@@ -63,15 +63,17 @@ class _Points:
         self.results = [primary, *(result for result, _ in probes)]
         self.dims = [dict(primary_dims), *(dict(d) for _, d in probes)]
         self.cache: dict = {}
+        self.probed: dict = {}
 
     def shape(self, name: str) -> list[tuple[int, ...] | None]:
         return [getattr(r.types.get(name), "shape", None) for r in self.results]
 
-    def fits(self, expr, axis: int, shapes: list) -> bool:
-        """Whether ``expr`` gives the dimension at both probes (the report's own values are checked apart: at 1 a
-        strided model's sizes can be degenerate, outside where any formula of it holds)."""
-        return all(s is not None and len(s) > axis and self.value(expr, i) == s[axis]
-                   for i, s in enumerate(shapes) if i)
+    def at_probes(self, expr) -> tuple[int, ...]:
+        """``expr``'s values at the probes, remembered (a shape's dimension is explained by the same values)."""
+        found = self.probed.get(expr)
+        if found is None:
+            found = self.probed[expr] = tuple(evaluate(expr, dims) for dims in self.dims[1:])
+        return found
 
     def value(self, expr, point: int) -> int:
         """``expr`` at point ``point`` (0: the report's own binding), remembered: the same dims recur everywhere."""
@@ -149,7 +151,7 @@ def _walk(graph: onnx.GraphProto, outer: set[str], state: SymbolicShapes, points
     visible = set(outer) | defined_names(graph)
     for sub_input in graph.input:  # a subgraph's inputs: explained by their own values at every point, if at all
         if sub_input.name not in state.types and outer:
-            _explain(sub_input.name, [], state, points, primary)
+            _explain(sub_input.name, list, state, points, primary)
     for node in topological_order(graph, outer):
         inner: list = []
         for _, sub in walk.subgraphs(node):  # first: an If's or a Loop's outputs are its subgraphs' outputs
@@ -192,13 +194,16 @@ def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary:
             proposed = shape_rule(ins_types, ins_values, attrs)
         except Exception:  # the rule does not apply here; matching may still explain the dims
             proposed = []
-    candidates = list(inner)
-    for tensor in ins_types:
-        if tensor is not None and tensor.shape is not None:
-            candidates.extend(d for d in tensor.shape if isinstance(d, Poly))
-    for value in ins_values:
-        if value is not None:
-            candidates.extend(v for v in value.reshape(-1) if isinstance(v, Poly))
+    def candidates() -> list:
+        found = list(inner)
+        for tensor in ins_types:
+            if tensor is not None and tensor.shape is not None:
+                found.extend(d for d in tensor.shape if isinstance(d, Poly))
+        for value in ins_values:
+            if value is not None:
+                found.extend(v for v in value.reshape(-1) if isinstance(v, Poly))
+        return found
+
     for index, name in enumerate(node.output):
         if name and name not in state.types:
             _explain(name, candidates, state, points, primary, proposed[index] if index < len(proposed) else None)
@@ -216,27 +221,35 @@ def same_everywhere(found: Sequence) -> bool:
         np.shape(v) == np.shape(found[0]) and np.array_equal(v, found[0]) for v in found[1:])
 
 
-def _explain(name: str, candidates: list, state: SymbolicShapes, points: _Points, primary: ShapeResult,
-             proposed: Sequence | None = None) -> None:
+def _explain(name: str, candidates: Callable[[], list], state: SymbolicShapes, points: _Points,
+             primary: ShapeResult, proposed: Sequence | None = None) -> None:
     """Give ``name`` a symbolic shape when every dimension is explained; else leave it without one (the nodes that
-    read or write it get no formula, ``figures``)."""
+    read or write it get no formula, ``figures``). ``candidates`` lists the dims of the node's inputs."""
     shapes = points.shape(name)
     if any(name in result.assumed for result in points.results[1:]):  # set to 1 at a probe: not explained
         return
     if any(s is None for s in shapes) or any(len(s) != len(shapes[0]) for s in shapes):
         return
     dims = []
-    for axis in range(len(shapes[0])):
-        column = [s[axis] for s in shapes]
-        if all(c == column[1] for c in column[1:]):  # the same at both probes: a constant
-            found = column[1]
+    by_values = None
+    for axis, (own, *probed) in enumerate(zip(*shapes)):
+        column = tuple(probed)
+        if column.count(column[0]) == len(column):  # the same at both probes: a constant
+            found = column[0]
         else:
             guess = proposed[axis] if proposed is not None and axis < len(proposed) else None
-            found = next((c for c in ([guess] if guess is not None else []) + candidates
-                          if isinstance(c, Poly) and points.fits(c, axis, shapes)), None)
-            if found is None:
-                return
-        if points.value(found, 0) != column[0] and not state.degenerate:
+            if type(guess) is Poly and points.at_probes(guess) == column:
+                found = guess
+            else:  # the first of the inputs' dimensions that takes these values
+                if by_values is None:
+                    by_values = {}
+                    for candidate in candidates():
+                        if type(candidate) is Poly:
+                            by_values.setdefault(points.at_probes(candidate), candidate)
+                found = by_values.get(column)
+                if found is None:
+                    return
+        if not state.degenerate and points.value(found, 0) != own:
             state.degenerate = name  # at the report's own values this tensor is not what the formulas say
         dims.append(found)
     state.types[name] = TensorType(primary.types[name].elem_type, tuple(dims))
