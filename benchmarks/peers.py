@@ -1,10 +1,16 @@
 """onnxcost against its peer and its floor, whole-process: the table of issue 13 in one command.
 
-    python benchmarks/peers.py [--repeats 5] [--skip-7b] [--onnx-tool-venv DIR]
+    python benchmarks/peers.py [--repeats 5] [--skip-7b] [--skip-transformers] [--onnx-tool-venv DIR]
+                               [--no-bytecode-cache]
 
 Every figure is a whole process (interpreter start and imports included), timed from the parent with
 ``perf_counter``; peak memory is the process's own VmHWM. Each case is a pair run in the same loop, a then b,
 ``--repeats`` times, so a noisy moment lands on both; the table shows the medians and their ratio.
+
+Every process may cache its compiled bytecode (in a scratch folder, ``PYTHONPYCACHEPREFIX``; the unmeasured first
+run of each pair writes it), as an installed package has its ``.pyc`` files: an environment with
+``PYTHONDONTWRITEBYTECODE`` set would otherwise compile onnxcost's ~70 modules from source on every run (~0.1 s) and
+none of onnx-tool's, which pip compiled on install. ``--no-bytecode-cache`` measures the environment as it is.
 
 - MobileNet V2 and ResNet-50 (the samples written to files): ``onnxcost report FILE`` (the table) against
   onnx-tool's ``python -m onnx_tool -i FILE`` (its profile: shapes, MACs, parameters, memory, the per-node
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -92,10 +99,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each pair; the medians are shown")
     parser.add_argument("--skip-7b", action="store_true", help="leave out the 7B decoder")
+    parser.add_argument("--skip-transformers", action="store_true", help="leave out the 12k- and 47k-node transformers")
     parser.add_argument("--onnx-tool-venv", help="keep onnx-tool's virtual environment here (reused when present)")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="leave PYTHONDONTWRITEBYTECODE and PYTHONPYCACHEPREFIX as they are")
     args = parser.parse_args()
     print(machine())
     scratch = Path(tempfile.mkdtemp(prefix="onnxcost-peers-"))
+    if not args.no_bytecode_cache:  # the children inherit this environment (run_python)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
+    print("bytecode:", "as the environment has it" if args.no_bytecode_cache else "cached, as an installed package")
     rows, problems = [], []
     try:
         peer = onnx_tool_python(args.onnx_tool_venv, scratch)
@@ -110,7 +124,7 @@ def main() -> int:
         rows.append(["`onnxcost --help`", seconds(a), "–", "–"])
 
         growth = {}
-        for blocks in (364, 1436):
+        for blocks in () if args.skip_transformers else (364, 1436):
             spec = Transformer(blocks=blocks)
             path = scratch / f"transformer_{spec.nodes}.onnx"
             onnx.save(build_transformer(spec), str(path))
@@ -122,9 +136,10 @@ def main() -> int:
             rows.append([f"{spec.nodes:,}-node transformer, `report -f json`", seconds(a),
                          "onnx.load: " + seconds(b), f"{ratio(a, b):.1f}x the parse"])
             path.unlink()
-        (small, (a_small, b_small)), (large, (a_large, b_large)) = sorted(growth.items())
-        rows.append([f"growth {small:,} → {large:,} nodes (x{large / small:.2f})", f"x{a_large / a_small:.2f}",
-                     f"onnx.load: x{b_large / b_small:.2f}", "–"])
+        if growth:
+            (small, (a_small, b_small)), (large, (a_large, b_large)) = sorted(growth.items())
+            rows.append([f"growth {small:,} → {large:,} nodes (x{large / small:.2f})", f"x{a_large / a_small:.2f}",
+                         f"onnx.load: x{b_large / b_small:.2f}", "–"])
 
         if not args.skip_7b:
             spec = Llama()

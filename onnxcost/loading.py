@@ -107,8 +107,10 @@ def _check_names(model: onnx.ModelProto, where: str) -> None:
             texts.extend([node.name, node.op_type, node.domain, *node.input, *node.output])
             texts.extend(attr.name for attr in node.attribute)
     texts.extend(function.name for function in model.functions)
-    if not all(isinstance(text, str) for text in texts):
-        raise ModelLoadError(f"{where}: names in the model are not valid UTF-8 (corrupt file?)")
+    try:
+        "".join(texts)  # the check in C: a name handed back as bytes makes join raise
+    except TypeError:
+        raise ModelLoadError(f"{where}: names in the model are not valid UTF-8 (corrupt file?)") from None
 
 
 

@@ -47,3 +47,47 @@ def test_a_report_imports_only_what_it_needs(tmp_path):
     names = imported_by("-m", "onnxcost", "report", "--sample", "squeezenet1_1", "-o", str(tmp_path / "r.txt"))
     assert names & {*HEAVY, "pydantic"} == set()
     assert "onnx" in names  # the check sees what the report does import
+
+
+def modules_after(*argv: str) -> set[str]:
+    """Every module a fresh interpreter holds after ``onnxcost argv...`` ran (sys.modules at exit: -X importtime
+    does not log the modules importlib.import_module loads, the commands among them)."""
+    code = ("import atexit, runpy, sys\n"
+            "atexit.register(lambda: print('\\n'.join(sorted(sys.modules))))\n"
+            "sys.argv = ['onnxcost', *sys.argv[1:]]\n"
+            "runpy.run_module('onnxcost', run_name='__main__')\n")
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return set(result.stdout.split())
+
+
+OTHER_COMMANDS = {f"onnxcost.cli.{name}" for name in ("rewrite", "sample", "validate", "check", "diff", "audit", "advise")}
+
+
+def test_a_piped_report_imports_neither_rich_tables_nor_other_commands(tmp_path):
+    # Piped, the table is written from its strings (render/piped.py): rich's console, tables and measuring stay
+    # unimported, and so do the other commands and the report's optional sections.
+    names = modules_after("report", "--sample", "squeezenet1_1")
+    assert names & {"rich.console", "rich.table", "rich.measure", "onnxcost.render.text_console",
+                    "onnxcost.render.safe_console"} == set()
+    assert "onnxcost.render.formulas" not in names  # a model without free dimensions has no formulas to show
+    assert names & OTHER_COMMANDS == set()
+    assert names & {"onnxcost.render.arena", "onnxcost.render.sizes", "onnxcost.render.training"} == set()
+    # the check sees what the report does import
+    assert {"onnxcost.cli.report", "onnxcost.render.table", "onnxcost.render.piped"} <= names
+    # -o: the line saying where the report went needs no rich console either
+    assert "rich.console" not in modules_after("report", "--sample", "squeezenet1_1", "-o", str(tmp_path / "r.txt"))
+
+
+def test_sections_get_rich_and_help_lists_every_command():
+    # --weight-bits adds a section drawn by rich; the command list of --help names every command.
+    assert {"rich.table", "onnxcost.render.sizes"} <= modules_after("report", "--sample", "squeezenet1_1",
+                                                                   "--weight-bits", "32,8")
+    assert OTHER_COMMANDS <= modules_after("--help")
+
+
+def test_help_imports_neither_the_report_nor_rich():
+    # --help reads the commands' signatures, not the Report: onnxcost.report comes with the analysis; its text is
+    # typer's own (rich_markup_mode=None) and its messages need no rich console.
+    names = modules_after("--help")
+    assert names & {"onnxcost.report", "rich", "rich.console"} == set()

@@ -136,3 +136,16 @@ def test_indented_json_hands_other_objects_to_default():
     assert dumps(record, default=_numpy_scalar) == json.dumps(record, indent=2, default=_numpy_scalar)
     with pytest.raises(TypeError, match="not JSON serializable"):
         dumps({"x": object()})
+
+
+def test_netron_attachment_of_a_report_with_free_dimensions():
+    # The formulas a free dimension brings are not Netron metrics (they made the attachment fail to encode).
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="fc1"),
+             helper.make_node("MatMul", ["h", "w2"], ["y"], name="fc2")]
+    free = onnxcost.analyze_model(model(nodes, {"x": ["batch", 64]}, ["y"], {"w1": zeros(64, 256), "w2": zeros(256, 64)}))
+    assert free.formulas is not None
+    metrics = json.loads(render(free, "netron"))["metrics"]
+    model_wide = {m["name"]: m["value"] for m in metrics if m["kind"] == "model"}
+    # at batch = 1: 64·256 + 256·64 = 32,768 MACs
+    assert model_wide["macs"] == 32_768 and "formulas" not in model_wide
+    assert {m["target"] for m in metrics if m["kind"] == "node"} == {"fc1", "fc2"}

@@ -7,7 +7,8 @@ from onnx import helper
 
 import onnxcost
 from onnxcost.render import render
-from onnxcost.render.sanitize import SafeConsole, terminal_safe, visible
+from onnxcost.render.safe_console import SafeConsole
+from onnxcost.render.sanitize import terminal_safe, visible
 from support.builders import model
 
 ESC_NAME = "evil\x1b[2J\x1b[31mRED"  # clears the screen, turns it red

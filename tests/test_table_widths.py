@@ -13,7 +13,11 @@ import onnxcost
 import onnxcost.passes as passes
 from onnxcost.render import render, render_rewrite, render_validation
 from onnxcost.render.diff import render_diff
-from onnxcost.render.terminal import LONGEST_UNBROKEN_WORD, TextConsole, share_bar
+from onnxcost.render.grid import Grid
+from onnxcost.render.piped import PipedConsole
+from onnxcost.render.piped import LONGEST_UNBROKEN_WORD
+from onnxcost.render.terminal import share_bar
+from onnxcost.render.text_console import TextConsole
 from support.builders import model
 from support.rewrite_models import resnet_block
 
@@ -22,19 +26,26 @@ WIDTHS = [60, 100, 250, None]  # None: piped
 
 @pytest.fixture()
 def printed_tables(monkeypatch):
-    """The rich tables each rendering prints, as (header, justify, cells) per column, kept after printing."""
+    """The tables each rendering prints, as (header, justify, cells) per column: the rich tables as TextConsole
+    fitted them (optional columns dropped) and the Grids the piped console wrote without rich."""
     tables = []
-    original = TextConsole.print
+    original_fit, original_piped = TextConsole._fit, PipedConsole.print
 
-    def recording(self, *objects, **options):
-        original(self, *objects, **options)
-        for table in objects:
-            if hasattr(table, "columns"):
-                tables.append([(str(c.header) if table.show_header else "", c.justify, [str(x) for x in c.cells])
-                               for c in table.columns])
+    def fitting(self, table):
+        original_fit(self, table)
+        tables.append(_columns(table))
 
-    monkeypatch.setattr(TextConsole, "print", recording)
+    def piped(self, *objects, **options):
+        original_piped(self, *objects, **options)
+        tables.extend(_columns(table) for table in objects if isinstance(table, Grid))
+
+    monkeypatch.setattr(TextConsole, "_fit", fitting)
+    monkeypatch.setattr(PipedConsole, "print", piped)
     return tables
+
+
+def _columns(table) -> list:
+    return [(str(c.header) if table.show_header else "", c.justify, [str(x) for x in c.cells]) for c in table.columns]
 
 
 def assert_nothing_cut(text: str, tables: list) -> None:

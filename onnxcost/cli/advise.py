@@ -13,7 +13,7 @@ from .options import (
     Debug, Dims, MaxFileSize, Output, Shapes, check_paths, model_or_sample, parse_dims, parse_inputs,
     parse_max_file_size,
 )
-from .output import emit, stderr, terminal_width, warn_all
+from .output import emit, stderr, stderr_is_terminal, terminal_width, warn_all
 
 
 class AdviceFormat(str, Enum):
@@ -58,7 +58,7 @@ def advise(
         inputs = [model] if model is not None else []
         check_paths(inputs, output)
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
-        with stderr.status("checking the guidelines...") if stderr.is_terminal else nullcontext():
+        with stderr.status("checking the guidelines...") if stderr_is_terminal() else nullcontext():
             result = check_guidelines(target, shapes, dims, max_file_bytes=limit, source=source)
         warn_all(result.warnings)
         emit(render_advice(result, format.value, top=top, width=terminal_width()), output, keep=inputs)

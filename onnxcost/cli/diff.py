@@ -12,7 +12,7 @@ from .failing import reported_errors
 from .options import (
     Debug, Dims, MaxFileSize, Output, Shapes, check_paths, parse_dims, parse_inputs, parse_max_file_size,
 )
-from .output import emit, stderr, terminal_width, warn_all
+from .output import emit, stderr, stderr_is_terminal, terminal_width, warn_all
 
 
 class DiffFormat(str, Enum):
@@ -61,7 +61,7 @@ def diff(
 
         shapes, dims, limit = parse_inputs(input), parse_dims(dim), parse_max_file_size(max_file_size)
         check_paths([a, b], output)
-        with stderr.status("costing both models...") if stderr.is_terminal else nullcontext():
+        with stderr.status("costing both models...") if stderr_is_terminal() else nullcontext():
             result = compare(a, b, inputs=shapes, dims=dims, max_file_bytes=limit)
         warn_all(result.warnings)
         emit(render_diff(result, format.value, top=top, width=terminal_width()), output, keep=[a, b])

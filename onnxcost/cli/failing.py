@@ -11,7 +11,7 @@ import typer
 
 from ..errors import OnnxcostError, first_line
 from ..render.sanitize import terminal_safe, visible
-from .output import stderr
+from .output import message
 
 # The flag that sets each library parameter an error can be about (errors name the parameter; see OnnxcostError).
 FLAGS = {
@@ -51,10 +51,10 @@ def fail(exc: BaseException, debug: bool) -> None:
         sys.stderr.write(terminal_safe(_stack(exc)))
         sys.stderr.flush()  # before the console's line, which goes through another buffer
     if isinstance(exc, OnnxcostError):
-        stderr.print(f"error: {visible(exc.message_for(FLAGS))}", soft_wrap=True)
+        message(f"error: {visible(exc.message_for(FLAGS))}")
         raise typer.Exit(exc.exit_code)
-    stderr.print(f"internal error: {type(exc).__name__}: {visible(first_line(exc))}. This is a bug in onnxcost: please "
-                 "report it with the output of --debug", soft_wrap=True)
+    message(f"internal error: {type(exc).__name__}: {visible(first_line(exc))}. This is a bug in onnxcost: please "
+            "report it with the output of --debug")
     raise typer.Exit(3)
 
 

@@ -12,9 +12,44 @@ from pathlib import Path
 from typing import Optional
 
 
-from ..render.sanitize import SafeConsole, terminal_safe, visible
+from ..render.sanitize import terminal_safe, visible
 
-stderr = SafeConsole(stderr=True)
+
+class _LazyConsole:
+    """The ``SafeConsole`` on stderr, made on first use: rich's console costs every command ~25 ms to import, and
+    a piped command's messages need none of it (``message``)."""
+
+    def __init__(self):
+        self.made = None
+
+    def get(self):
+        """The console itself (made now if need be)."""
+        if self.made is None:
+            from ..render.safe_console import SafeConsole
+
+            self.made = SafeConsole(stderr=True)
+        return self.made
+
+    def __getattr__(self, name: str):
+        return getattr(self.get(), name)
+
+
+stderr = _LazyConsole()
+
+
+def message(line: str) -> None:
+    """One line on stderr, escaped. Piped, written as it is (the bytes rich's ``print(line, soft_wrap=True)``
+    writes for an unstyled line); on a terminal, or once the console exists (a live progress bar), through it."""
+    if stderr.made is None and not sys.stderr.isatty():
+        sys.stderr.write(terminal_safe(line) + "\n")
+        sys.stderr.flush()
+    else:
+        stderr.print(line, soft_wrap=True)
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (for spinners): a tty that rich agrees is one."""
+    return sys.stderr.isatty() and stderr.is_terminal
 
 
 def emit(text: str, output: Optional[Path] = None, keep: Iterable[str | os.PathLike] = ()) -> None:
@@ -36,12 +71,12 @@ def emit(text: str, output: Optional[Path] = None, keep: Iterable[str | os.PathL
 
 def wrote(path: str | os.PathLike) -> None:
     """The line saying where a result went."""
-    stderr.print(f"wrote {visible(os.fspath(path))}", soft_wrap=True)
+    message(f"wrote {visible(os.fspath(path))}")
 
 
-def warn(message: str) -> None:
+def warn(text: str) -> None:
     """One line on stderr: 'warning: ...' (the message on one line, escaped)."""
-    stderr.print(f"warning: {visible(message)}", soft_wrap=True)
+    message(f"warning: {visible(text)}")
 
 
 def warn_all(messages) -> None:
@@ -63,7 +98,7 @@ class ProgressBar:
 
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=stderr, transient=True, disable=not stderr.is_terminal,
+            console=stderr.get(), transient=True, disable=not stderr.is_terminal,
         )
         self._task = None
 

@@ -11,7 +11,7 @@ import typer
 from .failing import reported_errors
 from .options import (Debug, Format, MaxFileSize, ModelToReport, Output, SampleToReport, Shapes, check_paths,
                       model_or_sample, parse_dim_ranges, parse_inputs, parse_max_file_size)
-from .output import emit, stderr, terminal_width, warn_all, wrote
+from .output import emit, stderr, stderr_is_terminal, terminal_width, warn_all, wrote
 from .report_options import (
     ArenaInPlace, ArenaOption, BaselineParams, Batch, FormulasOption, MixedPrecision, OptimizerOption, ReportDims, Training,
     WeightBits, section_inputs, sections,
@@ -63,7 +63,7 @@ def report(
         for path in (output, annotate):
             check_paths(inputs, path)
         (dims, ranges), shapes, limit = parse_dim_ranges(dim), parse_inputs(input), parse_max_file_size(max_file_size)
-        with stderr.status("costing the model...") if stderr.is_terminal else nullcontext():
+        with stderr.status("costing the model...") if stderr_is_terminal() else nullcontext():
             result = analyze(target, shapes, dims, max_file_bytes=limit, source=source, formulas=formulas, ranges=ranges)
         warn_all(result.warnings)
         extra = sections(result, format.value, training=training, batch=batch, optimizer=optimizer,

@@ -8,6 +8,8 @@ and target "". Nodes are matched by name, so unnamed nodes cannot be shown.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from ..report import Report
 from .indented_json import dumps
 from .selection import heaviest
@@ -17,8 +19,8 @@ NODE_METRICS = ["macs", "flops", "special_ops", "params", "output_bytes", "memor
 
 def render_netron(report: Report, top: int | None = None) -> str:
     metrics = [
-        {"kind": "model", "target": "", "name": name, "value": value}
-        for name, value in vars(report.totals).items()
+        {"kind": "model", "target": "", "name": field.name, "value": getattr(report.totals, field.name)}
+        for field in fields(report.totals)  # the figures: not the formulas a report with free dimensions attaches
     ]
     for row in heaviest(report, top):
         metrics.extend(

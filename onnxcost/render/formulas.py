@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from rich import box
-from rich.table import Table
-
 from ..report import Report
 from ..symbolic.poly import human
 from ..units import human_bytes, human_count
+from .grid import Grid
 
 MAX_PEAK_CANDIDATES_SHOWN = 3
 ROWS = (("MACs", "macs", human_count), ("FLOPs", "flops", human_count), ("special ops", "special_ops", human_count),
@@ -22,12 +20,12 @@ def node_formula(report: Report, index: int) -> str:
     return human(figures["macs"]) if not isinstance(figures["macs"], int) else ""
 
 
-def formulas_table(report: Report) -> Table:
+def formulas_table(report: Report) -> Grid:
     """Totals as formulas (figures in human units), the peak, and min – max for ranged dimensions."""
     found = report.formulas
     at = ", ".join(f"{name} = {value}" for name, value in found.evaluated_at.items())
-    table = Table(box=box.SIMPLE_HEAD, show_header=bool(found.ranges),
-                  title=f"In the free dimensions (the figures above are at {at})", title_justify="left")
+    table = Grid(show_header=bool(found.ranges),
+                 title=f"In the free dimensions (the figures above are at {at})", title_justify="left")
     table.add_column("what")
     table.add_column("formula", justify="left")
     ranges = found.ranges

@@ -4,30 +4,32 @@ exactly what its renderer wrote."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Mapping
 
-from .arena import arena_markdown, arena_text
-from .sizes import sizes_markdown, sizes_text
-from .training import training_markdown, training_text
-
 SECTION_FORMATS = ("table", "json", "md")
-TEXT = {"sizes": sizes_text, "training": training_text, "arena": arena_text}  # in the order they print
-MARKDOWN = {"sizes": sizes_markdown, "training": training_markdown, "arena": arena_markdown}
+# key -> its renderers' module, in the order they print (imported with the first section asked for: rich tables)
+MODULES = {"sizes": "sizes", "training": "training", "arena": "arena"}
 
 
 def with_sections(text: str, fmt: str, sections: Mapping[str, object], width: int | None = None) -> str:
     """``text`` (the report rendered in ``fmt``, one of SECTION_FORMATS) followed by ``sections`` (key -> result
-    object with ``to_dict``; keys of TEXT)."""
+    object with ``to_dict``; keys of MODULES)."""
     if not sections:
         return text
-    ordered = [key for key in TEXT if key in sections]
+    ordered = [key for key in MODULES if key in sections]
     if fmt == "json":
         data = json.loads(text)
         data.update((key, sections[key].to_dict()) for key in ordered)
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if fmt == "table":
-        return text + "".join("\n" + TEXT[key](sections[key], width) for key in ordered)
+        return text + "".join("\n" + _renderer(key, "text")(sections[key], width) for key in ordered)
     if fmt == "md":
-        return text + "".join("\n" + MARKDOWN[key](sections[key]) for key in ordered)
+        return text + "".join("\n" + _renderer(key, "markdown")(sections[key]) for key in ordered)
     raise ValueError(f"sections print with {', '.join(SECTION_FORMATS)}, not {fmt!r}")
+
+
+def _renderer(key: str, kind: str):
+    """``<key>_text`` or ``<key>_markdown`` of the section's module."""
+    return getattr(importlib.import_module(f".{MODULES[key]}", __package__), f"{key}_{kind}")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-from rich.console import Console
-
 # C0 controls, DEL and C1 controls; Arabic letter mark, LRM/RLM, line and paragraph separators, the embeddings and
 # overrides (LRE, RLE, PDF, LRO, RLO) and the isolates (LRI, RLI, FSI, PDI).
 _OTHER_UNSAFE = "\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
@@ -39,16 +37,3 @@ def terminal_safe(text: str) -> str:
     """``text`` with the same escapes as ``visible`` but newlines and tabs kept: for whole renderings (tables,
     JSON, CSV), whose own line structure stays as it is."""
     return _UNSAFE_BUT_LAYOUT.sub(_escape, text)
-
-
-class SafeConsole(Console):
-    """A rich console that never interprets markup or emoji codes and escapes what ``terminal_safe`` escapes in
-    every string it renders (cells, titles, messages), whatever the caller forgot."""
-
-    def __init__(self, **options):
-        super().__init__(markup=False, emoji=False, highlight=False, **options)
-
-    def render_str(self, text: str, **options):
-        options["markup"] = False
-        options["emoji"] = False
-        return super().render_str(terminal_safe(text), **options)

@@ -1,15 +1,13 @@
-"""The terminal table (rich): nodes in topological order, then totals and op types, human units."""
+"""The terminal table: nodes in topological order, then totals and op types, human units (``Grid`` tables: rich
+draws them on a terminal, ``piped`` writes them when the output is piped)."""
 
 from __future__ import annotations
-
-from rich import box
-from rich.table import Table
 
 from ..report import Report
 from .selection import heaviest
 from ..units import human_bytes, human_count
 from .as_csv import shape_text
-from .formulas import formulas_table, node_formula
+from .grid import Grid
 from .sanitize import visible
 from .precision import byte_rows, mac_rows
 from .terminal import optional, share_bar, text_console
@@ -17,9 +15,11 @@ from .terminal import optional, share_bar, text_console
 
 def render_table(report: Report, top: int | None = None, width: int | None = None) -> str:
     console, buffer = text_console(width)
-    nodes = Table(box=box.SIMPLE_HEAD, title=f"Top {top} nodes by MACs" if top is not None else None, title_justify="left")
+    nodes = Grid(title=f"Top {top} nodes by MACs" if top is not None else None, title_justify="left")
     spatial = any(r.receptive_field for r in report.nodes)  # a column for CNNs, none for transformers
     symbolic = report.formulas is not None
+    if symbolic:  # the formulas' module imports the polynomials: only for a report that has them
+        from .formulas import formulas_table, node_formula
     for header, justify in [("#", "right"), ("node", "left"), ("op", "left"), ("output shape", "left"),
                             *([("receptive field", "right")] if spatial else []),
                             ("MACs", "right"), *([("MACs formula", "left")] if symbolic else []),
@@ -45,7 +45,7 @@ def render_table(report: Report, top: int | None = None, width: int | None = Non
 
     t = report.totals
     peak_at = f"  (at {visible(report.peak.node)})" if report.peak.node else ""
-    totals = Table(box=box.SIMPLE_HEAD, show_header=False, title=f"Totals: {visible(report.model.source)}", title_justify="left")
+    totals = Grid(show_header=False, title=f"Totals: {visible(report.model.source)}", title_justify="left")
     totals.add_column("what")
     totals.add_column("value", justify="right")
     totals.add_column("exact", justify="right")
@@ -69,7 +69,7 @@ def render_table(report: Report, top: int | None = None, width: int | None = Non
     if symbolic:
         console.print(formulas_table(report))
 
-    ops = Table(box=box.SIMPLE_HEAD, title="By op type", title_justify="left")
+    ops = Grid(title="By op type", title_justify="left")
     for header in ["op type", "count", "MACs", "share", "FLOPs", "params", "traffic"]:
         ops.add_column(header, justify="left" if header == "op type" else "right")
     for op, s in report.by_op_type.items():

@@ -1,75 +1,30 @@
-"""What the terminal renderings share: a rich console writing into a string, and number formats."""
+"""What the terminal renderings share: a console writing into a string (rich's, or the piped one), and number formats."""
 
 from __future__ import annotations
 
 import io
 
-from rich.measure import Measurement
-from rich.table import Table
+from .piped import PipedConsole
 
-from .sanitize import SafeConsole
-
-DEFAULT_WIDTH = 160  # when piped: the width of text that is not a table (tables print in full)
-UNLIMITED = 100_000
-LONGEST_UNBROKEN_WORD = 24  # a left-aligned cell folds only words longer than this (long node names)
 BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
-class TextConsole(SafeConsole):
-    """A ``SafeConsole`` whose tables never cut a number or a header: right-aligned (numeric) and no-wrap columns never wrap,
-    left-aligned ones wrap only at spaces (and fold only words longer than ``LONGEST_UNBROKEN_WORD``). When the
-    table is wider than the terminal its optional columns go first (``optional``), then it prints wider than the
-    terminal rather than cut; when piped (no width) every table prints at its natural width, unwrapped."""
-
-    def __init__(self, width: int | None, **options):
-        super().__init__(width=width or DEFAULT_WIDTH, **options)
-        self.piped, self.requested_width = width is None, width or DEFAULT_WIDTH
-
-    def print(self, *objects, **options) -> None:
-        for table in objects:
-            if isinstance(table, Table):
-                self._fit(table)
-        super().print(*objects, **options)
-        self.width = self.requested_width
-
-    def _fit(self, table: Table) -> None:
-        for column in table.columns:
-            cells = [str(cell) for cell in [column.header, *column.cells]]
-            if column.justify == "right" or column.no_wrap:  # numbers: never wrapped, never cut
-                column.no_wrap = True
-                longest = max((len(line) for cell in cells for line in cell.splitlines()), default=1)
-            else:
-                longest = min(max((len(word) for cell in cells for word in cell.split()), default=1), LONGEST_UNBROKEN_WORD)
-            column.min_width = max(column.min_width or 0, longest)
-        if self.piped:
-            self.width = max(self.width, _measure(self, table).maximum)
-            return
-        dropped = []
-        for header in getattr(table, "optional", ()):
-            if _measure(self, table).minimum <= self.width:
-                break
-            table.columns[:] = [c for c in table.columns if c.header != header]
-            dropped.append(header)
-        if dropped:
-            table.caption = f"left out for this terminal's width: {', '.join(dropped)} (pipe the output to see them)"
-            table.caption_justify = "left"
-        self.width = max(self.width, _measure(self, table).minimum)
-
-
-def _measure(console: SafeConsole, table: Table) -> Measurement:
-    return Measurement.get(console, console.options.update_width(UNLIMITED), table)
-
-
-def optional(table: Table, *headers: str) -> Table:
-    """Mark columns of ``table`` that a narrow terminal may drop, the first named first."""
+def optional(table, *headers: str):
+    """Mark columns of ``table`` (a ``Grid`` or a rich ``Table``) that a narrow terminal may drop, the first named
+    first."""
     table.optional = headers
     return table
 
 
-def text_console(width: int | None) -> tuple[SafeConsole, io.StringIO]:
+def text_console(width: int | None):
     """A console without colour, markup or highlighting that writes into the returned buffer; control characters
-    in what it prints come out escaped (``sanitize``); tables are never cut (``TextConsole``)."""
+    in what it prints come out escaped (``sanitize``); tables are never cut (``TextConsole``). Piped (no width),
+    a ``PipedConsole``: ``Grid`` tables and short lines are written without rich, the rest through a TextConsole."""
     buffer = io.StringIO()
+    if width is None:
+        return PipedConsole(buffer), buffer
+    from .text_console import TextConsole
+
     return TextConsole(width, file=buffer, force_terminal=False, color_system=None), buffer
 
 
