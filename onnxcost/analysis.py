@@ -114,7 +114,8 @@ def analyze_model(
         if free or (formulas and analysis.unknown_trips):
             from .symbolic.build import attach_formulas
 
-            attach_formulas(report, analysis, pristine or _copy(twins), free, inputs, dims, ranges or {})
+            attach_formulas(report, analysis, pristine or _copy(twins), free, inputs, dims, ranges or {},
+                            same_nodes=twins is skeleton)
         elif ranges:
             report.warnings.append("--dim ranges need formulas; none of the ranged dimensions is free")
         return report

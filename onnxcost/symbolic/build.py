@@ -20,10 +20,12 @@ logger = logging.getLogger(__name__)
 
 
 def attach_formulas(report: Report, analysis: _Analysis, pristine: onnx.ModelProto, free: Sequence[str],
-                    inputs: Mapping | None, dims: Mapping | None, ranges: Mapping[str, tuple[int, int]]) -> None:
+                    inputs: Mapping | None, dims: Mapping | None, ranges: Mapping[str, tuple[int, int]],
+                    same_nodes: bool = False) -> None:
     """Set ``report.formulas`` for the free dimensions ``free`` (set to 1 in ``report``, by ``analysis``);
-    ``pristine`` is the graph shapes were inferred on, before the bindings were written into it. The Loops whose
-    trip counts are unknown (counted once in ``report``) get symbols. What has no formula is named in a warning."""
+    ``pristine`` is the graph shapes were inferred on, before the bindings were written into it (``same_nodes``:
+    a copy of the graph ``analysis`` walked, whose order then serves). The Loops whose trip counts are unknown
+    (counted once in ``report``) get symbols. What has no formula is named in a warning."""
     dims = dict(dims or {})
     primary, trips = analysis.shapes, analysis.unknown_trips
     report.warnings[:] = [w for w in report.warnings if not any(f"dimension '{name}' is unknown" in w for name in ranges)]
@@ -41,7 +43,8 @@ def attach_formulas(report: Report, analysis: _Analysis, pristine: onnx.ModelPro
             report.warnings.append(f"no formulas: at {shown} the model's shapes do not work out ({first_line(exc)})")
             return
     try:
-        symbolic = symbolic_shapes(pristine, free, dims, primary, probes)
+        symbolic = symbolic_shapes(pristine, free, dims, primary, probes,
+                                   analysis.main_order if same_nodes else None)
         constant = {name: value for name, value in primary.values.items()
                     if same_everywhere([value, *(p.values.get(name) for p, _ in probes)])}
         found = formulas(analysis, report, symbolic, constant, {s: 1 for s in [*symbolic.symbols, *trips]}, dims)

@@ -97,9 +97,11 @@ class _Points:
 
 
 def symbolic_shapes(skeleton: onnx.ModelProto, symbols: Sequence[str], bound: Mapping[str, int],
-                    primary: ShapeResult, probes: Sequence[tuple[ShapeResult, Mapping[str, int]]]) -> SymbolicShapes:
+                    primary: ShapeResult, probes: Sequence[tuple[ShapeResult, Mapping[str, int]]],
+                    order: Sequence[onnx.NodeProto] | None = None) -> SymbolicShapes:
     """Symbolic shapes for ``skeleton`` (not edited) whose free dimensions ``symbols`` were set to 1 in ``primary``
-    and to each probe's binding in ``probes``; ``bound`` are the dimensions the user gave."""
+    and to each probe's binding in ``probes``; ``bound`` are the dimensions the user gave. ``order``: the main
+    graph's nodes in order, when known (those of a copy of the graph do as well)."""
     free = {name: identifier(name) for name in symbols}  # a dim_param as the name formulas call it
     points = _Points(primary, {free[s]: 1 for s in symbols},
                      [(result, {free[s]: v for s, v in binding.items()}) for result, binding in probes])
@@ -116,7 +118,7 @@ def symbolic_shapes(skeleton: onnx.ModelProto, symbols: Sequence[str], bound: Ma
         concrete = primary.types.get(value.name)
         if concrete is not None and dims is not None:
             state.types[value.name] = TensorType(concrete.elem_type, dims)
-    _walk(skeleton.graph, set(), state, points, primary)
+    _walk(skeleton.graph, set(), state, points, primary, order)
     return state
 
 
@@ -147,12 +149,12 @@ def _objects(array) -> np.ndarray:
 
 
 def _walk(graph: onnx.GraphProto, outer: set[str], state: SymbolicShapes, points: _Points,
-          primary: ShapeResult) -> None:
+          primary: ShapeResult, order: Sequence[onnx.NodeProto] | None = None) -> None:
     visible = set(outer) | defined_names(graph)
     for sub_input in graph.input:  # a subgraph's inputs: explained by their own values at every point, if at all
         if sub_input.name not in state.types and outer:
             _explain(sub_input.name, list, state, points, primary)
-    for node in topological_order(graph, outer):
+    for node in order if order is not None else topological_order(graph, outer):
         inner: list = []
         for _, sub in walk.subgraphs(node):  # first: an If's or a Loop's outputs are its subgraphs' outputs
             _walk(sub, visible, state, points, primary)
@@ -167,27 +169,29 @@ def _walk(graph: onnx.GraphProto, outer: set[str], state: SymbolicShapes, points
 def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary: ShapeResult,
           inner: Sequence = ()) -> None:
     op = node.op_type if node.domain in ("", "ai.onnx") else None
+    inputs, outputs = list(node.input), list(node.output)  # each read of a protobuf field makes new objects
     value_rule, shape_rule = VALUE_RULES.get(op), SHAPE_RULES.get(op)
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute} if value_rule or shape_rule else {}
     if op == "Constant":
-        for name in node.output:
+        for name in outputs:
             if name in primary.values:
                 state.values[name] = _objects(primary.values[name])
-    ins_types = [state.types.get(n) if n else None for n in node.input]
-    ins_values = [state.values.get(n) if n else None for n in node.input]
-    if value_rule is not None and node.output and op != "Constant":
+    types, values = state.types, state.values
+    ins_types = [types.get(n) if n else None for n in inputs]
+    ins_values = [values.get(n) if n else None for n in inputs]
+    if value_rule is not None and outputs and op != "Constant":
         try:
             value = value_rule(ins_types, ins_values, attrs)
         except Exception:  # the rule does not apply (a symbolic operand it cannot take): no value, shapes still checked
             value = None
         if value is not None:
             value = np.asarray(value, dtype=object)
-            if value.size <= MAX_VALUE_ELEMENTS and points.value_fits(node.output[0], value):
-                state.values[node.output[0]] = value
-    if node.output and node.output[0] not in state.values:
-        constant = _constant_value(node.output[0], points)
+            if value.size <= MAX_VALUE_ELEMENTS and points.value_fits(outputs[0], value):
+                values[outputs[0]] = value
+    if outputs and outputs[0] not in values and outputs[0] in primary.values:
+        constant = _constant_value(outputs[0], points)
         if constant is not None:
-            state.values[node.output[0]] = constant
+            values[outputs[0]] = constant
     proposed: list = []
     if shape_rule is not None:
         try:
@@ -204,8 +208,8 @@ def _node(node: onnx.NodeProto, state: SymbolicShapes, points: _Points, primary:
                 found.extend(v for v in value.reshape(-1) if isinstance(v, Poly))
         return found
 
-    for index, name in enumerate(node.output):
-        if name and name not in state.types:
+    for index, name in enumerate(outputs):
+        if name and name not in types:
             _explain(name, candidates, state, points, primary, proposed[index] if index < len(proposed) else None)
 
 
@@ -218,17 +222,26 @@ def _constant_value(name: str, points: _Points) -> np.ndarray | None:
 def same_everywhere(found: Sequence) -> bool:
     """Whether a tensor's values at each point (None: not known there) are all known and all equal."""
     return all(v is not None for v in found) and all(
-        np.shape(v) == np.shape(found[0]) and np.array_equal(v, found[0]) for v in found[1:])
+        v is found[0] or np.shape(v) == np.shape(found[0]) and np.array_equal(v, found[0]) for v in found[1:])
 
 
 def _explain(name: str, candidates: Callable[[], list], state: SymbolicShapes, points: _Points,
              primary: ShapeResult, proposed: Sequence | None = None) -> None:
     """Give ``name`` a symbolic shape when every dimension is explained; else leave it without one (the nodes that
     read or write it get no formula, ``figures``). ``candidates`` lists the dims of the node's inputs."""
-    shapes = points.shape(name)
-    if any(name in result.assumed for result in points.results[1:]):  # set to 1 at a probe: not explained
+    shapes = []
+    for index, result in enumerate(points.results):
+        tensor = result.types.get(name)
+        if tensor is None or tensor.shape is None or index and name in result.assumed:
+            return  # unknown somewhere, or set to 1 at a probe: not explained
+        shapes.append(tensor.shape)
+    rank = len(shapes[0])
+    if any(len(shape) != rank for shape in shapes):
         return
-    if any(s is None for s in shapes) or any(len(s) != len(shapes[0]) for s in shapes):
+    if all(shape == shapes[1] for shape in shapes[2:]):  # the same at every probe: constants (a shape, a weight)
+        if shapes[0] != shapes[1] and not state.degenerate:
+            state.degenerate = name
+        state.types[name] = TensorType(primary.types[name].elem_type, shapes[1])
         return
     dims = []
     by_values = None
