@@ -103,13 +103,14 @@ def analyze_model(
     gc.disable()  # the analysis allocates many small objects and no cycles; collection costs 10-15%
     try:
         skeleton = build_skeleton(model)
-        check_model(skeleton)
+        order = check_model(skeleton)
         # onnx infers no contrib op: shapes are inferred on a copy where the quantized ones have standard twins.
         twins = costs.with_twins(skeleton)
         free = free_dims(twins.graph, inputs, dims) if formulas else []
         pristine = _copy(twins) if free else None  # resolve_shapes writes the bindings into the graph it is given
         shapes = resolve_shapes(twins, inputs, dims)
         analysis = _Analysis(skeleton, shapes, source, dims)
+        analysis.main_order = order  # the checker sorted the graph already
         report = analysis.run()
         if free or (formulas and analysis.unknown_trips):
             from .symbolic.build import attach_formulas

@@ -122,10 +122,11 @@ CHECKED_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 MAX_ELEMENTS = 2**63 - 1
 
 
-def check_model(model: onnx.ModelProto) -> None:
+def check_model(model: onnx.ModelProto) -> list[onnx.NodeProto]:
     """Refuse what no runtime would load: unknown opset versions, nodes that break their
     operator's schema, unsortable graphs and initializers of impossible dimensions. Runs before shape inference,
-    on the skeleton; the inputs' dimensions are checked after the user's overrides (shapes.resolve_shapes)."""
+    on the skeleton; the inputs' dimensions are checked after the user's overrides (shapes.resolve_shapes).
+    Returns the main graph's nodes in execution order (``topological_order``)."""
     if model.ir_version < 0:
         raise InvalidModelError(f"the model declares IR version {model.ir_version}, which is no version")
     if model.ir_version > onnx.IR_VERSION:
@@ -147,8 +148,9 @@ def check_model(model: onnx.ModelProto) -> None:
     for graph in walk.graphs(model.graph):
         for index, node in enumerate(graph.node):
             _check_node(node, index, context, opsets)
-    _check_order(model.graph, set())
+    order = _check_order(model.graph, set())
     _check_dims(model.graph)
+    return order
 
 
 def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int]) -> None:
@@ -166,12 +168,13 @@ def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int
         raise InvalidModelError(f"node {_label(node, index)}: {first_line(exc)}") from exc
 
 
-def _check_order(graph: onnx.GraphProto, outer: set[str]) -> None:
+def _check_order(graph: onnx.GraphProto, outer: set[str]) -> list[onnx.NodeProto]:
     nodes = topological_order(graph, outer, where=f"subgraph '{graph.name}'" if outer else "graph")
     visible = outer | defined_names(graph) | {out for node in nodes for out in node.output}
     for node in nodes:
         for _, sub in walk.subgraphs(node):
             _check_order(sub, visible)
+    return nodes
 
 
 def _check_dims(graph: onnx.GraphProto) -> None:
