@@ -30,6 +30,7 @@ import logging
 import warnings as python_warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -51,9 +52,9 @@ MAX_RANK = 64
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TensorType:
-    """A tensor's element type (TensorProto enum) and shape (dimensions no inference could settle are 1)."""
+class TensorType(NamedTuple):
+    """A tensor's element type (TensorProto enum) and shape (dimensions no inference could settle are 1). A named
+    tuple: one is made for every tensor at every resolution, and formulas hash them (a tuple does both in C)."""
 
     elem_type: int
     shape: tuple[int, ...] | None  # None when even the rank is unknown
