@@ -8,9 +8,11 @@ import onnx
 import pytest
 from typer.testing import CliRunner
 
+from onnxcost import datasets
 from onnxcost.cli import commands
+from onnxcost.datasets import DatasetError, open_dataset
 from onnxcost.validation import (
-    Bounds, InputsError, compare_arrays, compare_models, load_inputs, random_inputs, time_models,
+    Bounds, InputsError, compare_arrays, compare_models, input_specs, random_inputs, time_models,
 )
 
 from support import bad_inputs
@@ -102,27 +104,6 @@ def test_random_inputs_are_seeded_and_typed():
     assert feeds["x"].shape == (1, 3, 5) and warnings == []
 
 
-def test_npz_inputs_are_checked(tmp_path):
-    model = symbolic_model()
-    good = tmp_path / "good.npz"
-    np.savez(good, x=np.ones((2, 3, 4)), ids=np.array([1, 2]))  # float64 is cast to the model's float32
-    feeds = load_inputs(good, model)
-    assert feeds["x"].dtype == np.float32 and feeds["ids"].dtype == np.int64
-    cases = {
-        "missing.npz": ({"x": np.ones((2, 3, 4), np.float32)}, "no array for input(s) ids"),
-        "extra.npz": ({"x": np.ones((2, 3, 4), np.float32), "ids": np.array([1, 2]), "w": np.ones(1)}, "match no input"),
-        "shape.npz": ({"x": np.ones((2, 4, 4), np.float32), "ids": np.array([1, 2])}, "has shape 2x4x4, the model takes batchx3xside"),
-        "dtype.npz": ({"x": np.ones((2, 3, 4), np.float32), "ids": np.array([1.5, 2.0])}, "'ids' is float64"),
-    }
-    for name, (arrays, message) in cases.items():
-        np.savez(tmp_path / name, **arrays)
-        with pytest.raises(InputsError, match=re.escape(message)):
-            load_inputs(tmp_path / name, model)
-    (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(InputsError, match="not a readable .npz"):
-        load_inputs(tmp_path / "junk.npz", model)
-
-
 def relu_model(shape) -> onnx.ModelProto:
     helper = onnx.helper
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
@@ -134,32 +115,21 @@ def relu_model(shape) -> onnx.ModelProto:
 def test_an_npz_bomb_is_refused_before_any_array_is_read(tmp_path, monkeypatch):
     path = bad_inputs.npz_bomb(tmp_path)  # 2 MB: 'x' and 'junk', 2 GiB of compressed zeros
     assert path.stat().st_size < 3 * 2**20
-    reads = []
-    monkeypatch.setattr(np.lib.format, "read_array", lambda *args, **kwargs: reads.append(args))
-    with pytest.raises(InputsError, match=re.escape("array(s) junk match no input of the model")):
-        load_inputs(path, relu_model([1, 4]))
-    assert reads == []
-
-
-def test_npz_arrays_past_the_size_limit_are_refused_from_their_headers(tmp_path, monkeypatch):
-    zeros, crc, size = bad_inputs._zeros_member()  # a .npy of 2^28 float64 = 2 GiB
-    bad_inputs._write_zip(tmp_path / "big.npz", [("x.npy", zeros, crc, size, 8)])  # 8: deflated
-    monkeypatch.setattr(np.lib.format, "read_array", lambda *args, **kwargs: pytest.fail("data read"))
-    with pytest.raises(InputsError, match=re.escape("the arrays of " + str(tmp_path / "big.npz") + " would take 2.0 GiB, "
-                                                    "over the 1.0 GiB onnxcost allows ('x' is 268435456 float64)")):
-        load_inputs(tmp_path / "big.npz", relu_model(["n"]))  # a symbolic dim: any length fits the model
+    monkeypatch.setattr(datasets, "_read_rows", lambda *args, **kwargs: pytest.fail("data read"))
+    with pytest.raises(DatasetError, match=re.escape("array(s) junk match no input of the model")):
+        open_dataset(path, input_specs(relu_model([1, 4])))
 
 
 @pytest.mark.parametrize("case, message", [
-    (bad_inputs.npy_not_npz, "not a readable .npz file (File is not a zip file)"),
+    (bad_inputs.npy_not_npz, "a single .npy file: give the folder of <input name>.npy files, or an .npz"),
     (bad_inputs.corrupt_zip, "not a readable .npz file"),
     (bad_inputs.crc_error, "Bad CRC-32 for file 'x.npy'"),
     (bad_inputs.member_not_an_array, "member 'notes.txt' is not an array (.npy)"),
     (bad_inputs.fifo_inputs, "not a regular file"),
 ])
-def test_broken_npz_files_are_one_inputs_error(tmp_path, case, message):
-    with pytest.raises(InputsError, match=re.escape(message)):
-        load_inputs(case(tmp_path), relu_model([1, 4]))
+def test_broken_npz_files_are_one_dataset_error(tmp_path, case, message):
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        list(open_dataset(case(tmp_path), input_specs(relu_model([1, 4]))).batches(1))
 
 
 def test_random_inputs_past_the_size_limit_are_refused_before_drawing():

@@ -20,7 +20,7 @@ from .batching import batch_size_for
 from .comparison import (
     BatchedComparison, Bounds, Comparison, OutputComparison, compare_arrays, compare_models, compare_outputs,
 )
-from .inputs import InputsError, InputSpec, check_same_inputs, input_specs, load_inputs, random_inputs, resolve_feeds
+from .inputs import InputsError, InputSpec, check_same_inputs, input_specs, random_inputs, resolve_feeds
 from .sessions import Progress, RuntimeFailure, run, session
 from .timing import Timing, time_models
 
@@ -28,6 +28,6 @@ __all__ = [
     "RANDOM_INPUTS_NOTE", "VALIDATE_SCHEMA", "AgreementOptions", "BatchedComparison", "batch_size_for", "choose_task",
     "ctc_decode", "Bounds", "Comparison", "InputSpec", "InputsError", "OutputComparison", "Progress",
     "RuntimeFailure", "Timing", "ValidationResult", "check_same_inputs", "compare_arrays", "compare_models",
-    "compare_outputs", "input_specs", "load_inputs", "random_inputs", "resolve_feeds", "run", "session",
+    "compare_outputs", "input_specs", "random_inputs", "resolve_feeds", "run", "session",
     "time_models", "validate",
 ]

@@ -11,17 +11,14 @@ header before its data is decompressed (a small file can hold a huge array of ze
 from __future__ import annotations
 
 import os
-import stat
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import onnx
 
 from ..datasets import Dataset, Preprocess, open_dataset
-from ..errors import InputSpecError, first_line
+from ..errors import InputSpecError
 from ..tensors import numel
 from ..units import human_bytes
 
@@ -148,80 +145,6 @@ def _check_total(arrays, what: str, advice: str, parameter: str) -> None:
         raise InputsError(f"the {what} would take {human_bytes(total)}, over the {human_bytes(MAX_INPUT_BYTES)} onnxcost "
                           f"allows ('{name}' is {'x'.join(map(str, shape)) or 'a scalar'} {np.dtype(dtype)}): {advice}",
                           parameter=parameter)
-
-
-def load_inputs(path: str | os.PathLike, model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    """The arrays of an .npz, one per model input, checked against the model's inputs (dtype, rank, fixed dims)
-    from their headers before any data is read.
-
-    An array of another dtype of the same kind (float64 for float32) is cast to the model's dtype.
-    """
-    path = Path(path)
-    try:
-        found = os.stat(path)
-    except (OSError, ValueError):
-        raise InputsError(f"{path}: no such file") from None
-    if not stat.S_ISREG(found.st_mode):
-        raise InputsError(f"{path}: not a regular file, expected an .npz")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = _array_members(path, archive)
-            headers = {name: _npy_header(archive, member) for name, member in members.items()}
-            wanted = _check_headers(path, headers, input_specs(model))
-            return {name: _read_array(archive, members[name], dtype) for name, dtype in wanted.items()}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError, EOFError) as exc:
-        raise InputsError(f"{path}: not a readable .npz file ({first_line(exc)})") from None
-
-
-def _array_members(path: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
-    """The archive's members by array name ('x' for 'x.npy'); anything else in it is refused."""
-    members = {}
-    for info in archive.infolist():
-        if not info.filename.endswith(".npy"):
-            raise InputsError(f"{path}: member '{info.filename}' is not an array (.npy)")
-        members[info.filename[:-len(".npy")]] = info
-    return members
-
-
-def _npy_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
-    """(shape, dtype) from a member's .npy header: only its first bytes are decompressed."""
-    with archive.open(member) as stream:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise ValueError(f"'{member.filename}' is a .npy of version {version[0]}.{version[1]}, not 1.0 or 2.0")
-    return tuple(shape), dtype
-
-
-def _check_headers(path: Path, headers: dict, specs: list[InputSpec]) -> dict[str, np.dtype]:
-    """The model's dtype of each array to read, after checking names, dtypes, shapes and the total size."""
-    missing = [s.name for s in specs if s.name not in headers]
-    extra = sorted(set(headers) - {s.name for s in specs})
-    if missing:
-        raise InputsError(f"{path}: no array for input(s) {', '.join(missing)}" + (f" (it has {', '.join(extra)})" if extra else ""))
-    if extra:
-        raise InputsError(f"{path}: array(s) {', '.join(extra)} match no input of the model")
-    for spec in specs:
-        shape, dtype = headers[spec.name]
-        if dtype != spec.dtype and (dtype.hasobject or not np.can_cast(dtype, spec.dtype, casting="same_kind")):
-            raise InputsError(f"{path}: '{spec.name}' is {dtype}, the model takes {spec.dtype}")
-        if spec.dims is not None:
-            if len(shape) != len(spec.dims) or any(isinstance(d, int) and d > 0 and d != n for d, n in zip(spec.dims, shape)):
-                expected = "x".join(str(d) if d else "?" for d in spec.dims)
-                raise InputsError(f"{path}: '{spec.name}' has shape {'x'.join(map(str, shape))}, the model takes {expected}")
-    _check_total(((name, dtype, shape) for name, (shape, dtype) in headers.items()), f"arrays of {path}",
-                 "give fewer or smaller arrays with feeds", "feeds")
-    return {spec.name: spec.dtype for spec in specs}
-
-
-def _read_array(archive: zipfile.ZipFile, member: zipfile.ZipInfo, dtype: np.dtype) -> np.ndarray:
-    """A member's array (its size already checked), in the model's ``dtype``; a CRC error raises BadZipFile."""
-    with archive.open(member) as stream:
-        array = np.lib.format.read_array(stream, allow_pickle=False)
-    return array if array.dtype == dtype else array.astype(dtype)
 
 
 def check_same_inputs(a: onnx.ModelProto, b: onnx.ModelProto) -> None:
