@@ -244,12 +244,13 @@ def test_resume_log_drops_a_partial_last_line_and_refuses_other_files(tmp_path):
     (["audit", "{fleet}/*.nothing"], "the pattern matches no file"),
     (["audit", "{empty}"], "no .onnx file in this folder or below"),
     (["audit", "{fleet}", "--memory-limit", "lots"], "--memory-limit: 'lots' is not a number"),
-    (["audit", "{fleet}", "--resume", "{fleet}/notes.txt"], "is not an onnxcost.audit/1 JSONL"),
+    (["audit", "{fleet}", "--resume", "{fleet}/notes.txt"], "error: --resume: {fleet}/notes.txt does not end with a "
+                                                             "complete line and is not an onnxcost.audit/1 JSONL"),
     (["audit", "{fleet}", "--timeout", "0"], "Invalid value for '--timeout'"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(fleet, tmp_path, args, message):
     result = run(*[arg.format(fleet=fleet, empty=tmp_path) for arg in args])
-    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert result.returncode == 2 and message.format(fleet=fleet) in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
     assert (fleet / "notes.txt").read_text().startswith("not a model")
 

@@ -40,6 +40,10 @@ FLAGS = {
     "optimizer": "--optimizer",
     "calibration": "--calibrate",
     "target_latency": "--target-latency",
+    "jobs": "--jobs",
+    "timeout": "--timeout",
+    "memory_limit": "--memory-limit",
+    "resume": "--resume",
 }
 
 
