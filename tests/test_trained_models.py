@@ -180,7 +180,8 @@ def test_calibrated_separable_det_keeps_the_text_mask():
 
 
 @pytest.mark.xfail(strict=True, reason="issue 17's threshold is not reached yet: with the measured-sensitivity budget "
-                   "16 of these 20 held-out lines (80%) keep their string, 13 of 20 with the per-layer proxy")
+                   "26 of these 32 held-out lines (81%) keep their string (50 of 64: 78%); docs/frontier.md lists what "
+                   "was tried")
 def test_calibrated_grouped_rec_keeps_the_strings():
     """Calibrated --grouped 2 at <= 0.85x MACs on PP-OCRv4 rec: >= 90% of held-out lines decode to the same CTC
     string (weight-only: 0 of 32 measured here)."""
@@ -193,7 +194,7 @@ def test_calibrated_grouped_rec_keeps_the_strings():
     result = passes.rewrite(path, passes.Grouped(2), passes.TargetMacs(ratio=0.85), inputs=SHAPES["rec"],
                             calibration=ArrayDataset({"x": rendered.rec_input(lines)}), validate=False)
     assert result.report.totals.macs <= 0.85 * onnxcost.analyze(str(path), SHAPES["rec"]).totals.macs
-    held = rendered.rec_input([rendered.text_line(s, characters)[0] for s in rendered.seeds(20, rendered.HELD_OUT)])
+    held = rendered.rec_input([rendered.text_line(s, characters)[0] for s in rendered.seeds(32, rendered.HELD_OUT)])
     before = rendered.ctc_decode(_first_output(onnx.load(str(path)), "x", held), characters)
     after = rendered.ctc_decode(_first_output(result.model, "x", held), characters)
     agreement = np.mean([a == b for a, b in zip(before, after)])
