@@ -19,7 +19,6 @@ rewrite costs the dense conv plus N·Cout·K²·∏out MACs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -47,11 +46,7 @@ class PointwiseFirst:
     name = "separable, pointwise first"
     emissions: tuple[str, ...] = ()  # one form only
 
-    def eligible(self, site: ConvSite) -> str | None:
-        """None, or why not: a 1x1 kernel has nothing to separate."""
-        if math.prod(site.kernel) == 1:
-            return "1x1 kernel: nothing to separate"
-        return None
+    eligible = Separable.eligible  # the same rule in either order: a 1x1 kernel has nothing to separate
 
     def decompose(self, site: ConvSite) -> OutputSVD:
         """The per-output-channel SVD of the site's (folded) weights."""
