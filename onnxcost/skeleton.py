@@ -54,12 +54,13 @@ def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
         skeleton = _inline_functions(skeleton)
     for sub in walk.graphs(skeleton.graph):
         _constants_to_initializers(sub)
-        name_free_dims(sub)
+        name_free_dims(sub, unnamed_inputs=sub is skeleton.graph)
     return skeleton
 
 
 def free_dim_name(tensor: str, axis: int) -> str:
-    """The name given to axis ``axis`` of ``tensor`` when the model declares it with a negative dim_value:
+    """The name given to axis ``axis`` of ``tensor`` when the model declares it with a negative dim_value (or, on
+    an input, with neither a value nor a name):
     ``x_dim0`` for axis 0 of input ``x`` (docs/conventions.md); bound like any dim_param (``dims={"x_dim0": 1}``)."""
     return f"{tensor}_dim{axis}"
 
@@ -67,16 +68,20 @@ def free_dim_name(tensor: str, axis: int) -> str:
 ANONYMOUS_DIMS = frozenset({"?"})  # Paddle2ONNX's "unknown": each one its own dimension, not one shared symbol
 
 
-def name_free_dims(graph: onnx.GraphProto) -> None:
+def name_free_dims(graph: onnx.GraphProto, unnamed_inputs: bool = False) -> None:
     """Negative dim_values of ``graph``'s inputs, outputs and value_info (-1 is how Paddle2ONNX and others write
     "unknown") and dim_params "?" become dim_params named by ``free_dim_name``, so they are free dimensions like
-    any other, independent of each other."""
+    any other, independent of each other. ``unnamed_inputs`` (the main graph): so do the dims of its inputs that
+    have neither a value nor a name (inside, inference sets those from the outer graph)."""
+    stored = {t.name for t in graph.initializer} if unnamed_inputs else set()
+    inputs = {v.name for v in graph.input if v.name not in stored} if unnamed_inputs else set()
     for value in [*graph.input, *graph.output, *graph.value_info]:
         if not value.type.HasField("tensor_type"):
             continue
         for axis, dim in enumerate(value.type.tensor_type.shape.dim):
             kind = dim.WhichOneof("value")
-            if (kind == "dim_value" and dim.dim_value < 0) or (kind == "dim_param" and dim.dim_param in ANONYMOUS_DIMS):
+            if (kind == "dim_value" and dim.dim_value < 0) or (kind == "dim_param" and dim.dim_param in ANONYMOUS_DIMS) \
+                    or (kind is None and value.name in inputs):
                 dim.dim_param = free_dim_name(value.name, axis)
 
 

@@ -56,6 +56,17 @@ def test_unbound_negative_dims_are_assumed_1_with_the_usual_warning():
     assert report.totals.macs == PADDLE_MACS // 192  # 1·8·48·1·27 = 10,368
 
 
+def test_input_dims_without_value_or_name_are_named_and_free():
+    # [?, 3, ?, 8] with neither value nor name at axes 0 and 2: named x_dim0 and x_dim2 like a -1, so they bind with
+    # --dim and the formulas are in them. Conv 3x3 pad 1, 3 -> 4 channels: 4·8·27 = 864 MACs per sample and row.
+    built = model([helper.make_node("Conv", ["x", "W"], ["y"], name="conv", pads=[1, 1, 1, 1])],
+                  {"x": [None, 3, None, 8]}, ["y"], {"W": zeros(4, 3, 3, 3)})
+    report = onnxcost.analyze(built)
+    assert "input 'x': dimension 'x_dim2' is unknown; assumed 1 (give it with --dim x_dim2=N)" in report.warnings
+    assert str(report.totals.macs_expr) == "864*x_dim0*x_dim2"
+    assert onnxcost.analyze(built, dims={"x_dim0": 2, "x_dim2": 5}).totals.macs == 864 * 2 * 5
+
+
 def test_negative_dims_of_value_info_inside_are_free_too():
     built = model([helper.make_node("Relu", ["x"], ["h"], name="a"), helper.make_node("Relu", ["h"], ["y"], name="b")],
                   {"x": [2, 5]}, ["y"])
