@@ -109,8 +109,7 @@ def analyze_model(
         free = free_dims(twins.graph, inputs, dims) if formulas else []
         pristine = _copy(twins) if free else None  # resolve_shapes writes the bindings into the graph it is given
         shapes = resolve_shapes(twins, inputs, dims)
-        analysis = _Analysis(skeleton, shapes, source, dims)
-        analysis.main_order = order  # the checker sorted the graph already
+        analysis = _Analysis(skeleton, shapes, source, dims, main_order=order)  # the checker sorted the graph
         report = analysis.run()
         if free or (formulas and analysis.unknown_trips):
             from .symbolic.build import attach_formulas
@@ -135,7 +134,7 @@ def trip_symbol(loop: str) -> str:
 
 class _Analysis:
     def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, source: str,
-                 dims: Mapping[str, int] | None = None):
+                 dims: Mapping[str, int] | None = None, main_order: list[onnx.NodeProto] | None = None):
         self.skeleton = skeleton
         self.shapes = shapes
         self.dims = dict(dims or {})
@@ -162,8 +161,9 @@ class _Analysis:
         self.unknown_ops: Counter[str] = Counter()
         self.uncosted: list[str] = []
         self.sizes: dict[str, int] = {}  # tensor name -> bytes, worked out once (rows, totals and the peak ask again)
-        # The main graph's nodes in order and the peak's schedule, kept for a second walk of the same graph (formulas)
-        self.main_order: list[onnx.NodeProto] | None = None
+        # The main graph's nodes in order (sorted here when not given) and the peak's schedule, kept for a second
+        # walk of the same graph (formulas)
+        self.main_order = main_order
         self.schedule: tuple | None = None
 
     # --- walking ------------------------------------------------------------
@@ -202,12 +202,12 @@ class _Analysis:
 
     def _walk(self, graph: onnx.GraphProto, scope: str, repeat: int, outer: set[str]) -> list[tuple[int, onnx.NodeProto]]:
         """Rows for ``graph`` (subgraphs' rows follow their node); returns (row index, node) of its own nodes."""
-        if scope or self.main_order is None:
-            ordered = topological_order(graph, outer, where=f"subgraph '{scope}'" if scope else "graph")
+        if scope:
+            ordered = topological_order(graph, outer, where=f"subgraph '{scope}'")
         else:
+            if self.main_order is None:
+                self.main_order = topological_order(graph, outer, where="graph")
             ordered = self.main_order
-        if not scope:
-            self.main_order = ordered
         visible = set(outer) | defined_names(graph)
         visible.update(out for node in ordered for out in node.output)
         own = []

@@ -59,8 +59,8 @@ class _FormulaWalk(_Analysis):
     """The analysis's walk with polynomial shapes; rows whose rule or shapes are not symbolic are recorded."""
 
     def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, explained: set[str], known: set[str],
-                 report: Report, dims: Mapping[str, int]):
-        super().__init__(skeleton, shapes, "", dims)
+                 report: Report, dims: Mapping[str, int], main_order: list[onnx.NodeProto] | None):
+        super().__init__(skeleton, shapes, "", dims, main_order)
         self.report = report  # the concrete report: which If branch it counted
         self.explained = explained  # tensors with a symbolic shape
         self.known = known  # tensors with a concrete shape in the report
@@ -174,8 +174,9 @@ def formulas(analysis: _Analysis, report: Report, symbolic: SymbolicShapes, cons
     the symbolic shapes."""
     shapes = ShapeResult(symbolic.types, dict(constant_values), [])
     skeleton = analysis.skeleton
-    walker = _FormulaWalk(skeleton, shapes, set(symbolic.types), set(analysis.types), report, dims or {})
-    walker.main_order = analysis.main_order  # the same graph: its order is not worked out again
+    # the same graph as the report's: its order is not worked out again
+    walker = _FormulaWalk(skeleton, shapes, set(symbolic.types), set(analysis.types), report, dims or {},
+                          analysis.main_order)
     main = walker._walk(skeleton.graph, scope="", repeat=1, outer=set())
     rows = walker.rows
     failed = dict(walker.failed)

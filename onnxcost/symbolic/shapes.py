@@ -62,11 +62,8 @@ class _Points:
                  probes: Sequence[tuple[ShapeResult, Mapping[str, int]]]):
         self.results = [primary, *(result for result, _ in probes)]
         self.dims = [dict(primary_dims), *(dict(d) for _, d in probes)]
-        self.cache: dict = {}
+        self.own: dict = {}
         self.probed: dict = {}
-
-    def shape(self, name: str) -> list[tuple[int, ...] | None]:
-        return [getattr(r.types.get(name), "shape", None) for r in self.results]
 
     def at_probes(self, expr) -> tuple[int, ...]:
         """``expr``'s values at the probes, remembered (a shape's dimension is explained by the same values)."""
@@ -75,12 +72,11 @@ class _Points:
             found = self.probed[expr] = tuple(evaluate(expr, dims) for dims in self.dims[1:])
         return found
 
-    def value(self, expr, point: int) -> int:
-        """``expr`` at point ``point`` (0: the report's own binding), remembered: the same dims recur everywhere."""
-        key = (expr, point)
-        found = self.cache.get(key)
+    def at_own(self, expr) -> int:
+        """``expr`` at the report's own binding, remembered: the same dims recur everywhere."""
+        found = self.own.get(expr)
         if found is None:
-            found = self.cache[key] = evaluate(expr, self.dims[point])
+            found = self.own[expr] = evaluate(expr, self.dims[0])
         return found
 
     def value_fits(self, name: str, value: np.ndarray) -> bool:
@@ -262,7 +258,7 @@ def _explain(name: str, candidates: Callable[[], list], state: SymbolicShapes, p
                 found = by_values.get(column)
                 if found is None:
                     return
-        if not state.degenerate and points.value(found, 0) != own:
+        if not state.degenerate and points.at_own(found) != own:
             state.degenerate = name  # at the report's own values this tensor is not what the formulas say
         dims.append(found)
     state.types[name] = TensorType(primary.types[name].elem_type, tuple(dims))
