@@ -39,7 +39,7 @@ def section_inputs(baseline_params: Optional[str]) -> list[str]:
 def sections(report: Report, fmt: str, *, training: bool, batch: Optional[int], optimizer: Optional[Optimizer],
              mixed_precision: bool, weight_bits: Optional[str], baseline_params: Optional[str], arena: bool | str,
              max_file_bytes: int) -> dict[str, object]:
-    """The sections asked for, by key of render.report_sections.MODULES (empty: none asked, the report unchanged)."""
+    """The sections asked for, by key of render.report_sections.SECTIONS (empty: none asked, the report unchanged)."""
     from ..render.report_sections import SECTION_FORMATS
 
     want_sizes = weight_bits is not None or baseline_params is not None

@@ -13,7 +13,7 @@ ROWS = (("MACs", "macs", human_count), ("FLOPs", "flops", human_count), ("specia
 
 
 def node_formula(report: Report, index: int) -> str:
-    """Row ``index``'s MACs as a formula ('' when it has none or is constant)."""
+    """Row ``index``'s MACs as a formula ('–' when it has none, '' when it is a constant)."""
     figures = report.formulas.nodes[index]
     if figures is None:
         return "–"

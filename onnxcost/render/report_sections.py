@@ -9,16 +9,16 @@ import json
 from collections.abc import Mapping
 
 SECTION_FORMATS = ("table", "json", "md")
-# key -> its renderers' module, in the order they print (imported with the first section asked for: rich tables)
-MODULES = {"sizes": "sizes", "training": "training", "arena": "arena"}
+# in the order they print; each key is also its renderers' module (imported with the first section asked for)
+SECTIONS = ("sizes", "training", "arena")
 
 
 def with_sections(text: str, fmt: str, sections: Mapping[str, object], width: int | None = None) -> str:
     """``text`` (the report rendered in ``fmt``, one of SECTION_FORMATS) followed by ``sections`` (key -> result
-    object with ``to_dict``; keys of MODULES)."""
+    object with ``to_dict``; keys of SECTIONS)."""
     if not sections:
         return text
-    ordered = [key for key in MODULES if key in sections]
+    ordered = [key for key in SECTIONS if key in sections]
     if fmt == "json":
         data = json.loads(text)
         data.update((key, sections[key].to_dict()) for key in ordered)
@@ -32,4 +32,4 @@ def with_sections(text: str, fmt: str, sections: Mapping[str, object], width: in
 
 def _renderer(key: str, kind: str):
     """``<key>_text`` or ``<key>_markdown`` of the section's module."""
-    return getattr(importlib.import_module(f".{MODULES[key]}", __package__), f"{key}_{kind}")
+    return getattr(importlib.import_module(f".{key}", __package__), f"{key}_{kind}")
