@@ -103,6 +103,9 @@ JSON_VALUES = [
     {False: 0, 0.0: 1},  # equal keys: json keeps the last value under the first key's text
     {"level": _Level.HIGH, "ratio": _Ratio(0.25), "levels": [_Level.HIGH]},
     [[[[[1]]]]],
+    # the edges of orjson's path: 64-bit integers and past them, every character up to U+3000, a lone surrogate
+    {"ints": [2**63 - 1, 2**63, 2**64 - 1, -2**63]}, [2**64], [-2**63 - 1], "".join(map(chr, range(0x3000))),
+    ["\ud800"], {"nested": [[["deep", 1, None, True]], {"x": ()}]},
 ]
 
 
@@ -114,6 +117,14 @@ def test_indented_json_is_json_dumps_byte_for_byte(value, indent, ensure_ascii):
 
     assert dumps(value, indent=indent, ensure_ascii=ensure_ascii) == json.dumps(value, indent=indent,
                                                                                  ensure_ascii=ensure_ascii)
+
+
+def test_plain_values_take_orjson_and_floats_do_not():
+    from onnxcost.render.indented_json import _orjson_writes_it
+
+    assert _orjson_writes_it({"nodes": [{"index": 0, "shape": [1, 3], "name": "c", "f": None, "t": (True,)}]})
+    assert not _orjson_writes_it({"nodes": [{"ratio": 0.5}]})  # '1e-05' would come out as '0.00001'
+    assert not _orjson_writes_it([_Level.HIGH])  # a subclass: left to the standard rules
 
 
 def test_indented_json_layout_by_hand():

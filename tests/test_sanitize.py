@@ -68,3 +68,12 @@ def test_the_console_prints_markup_and_emoji_codes_as_written():
     with console.capture() as captured:
         console.print("[/bogus] conv[red] :warning: \x1b[2J")
     assert captured.get() == "[/bogus] conv[red] :warning: \\x1b[2J\n"
+
+
+@pytest.mark.parametrize("char", [chr(code) for code in range(0x80)])
+def test_terminal_safe_on_ascii_escapes_exactly_the_controls(char):
+    # ASCII text takes a shortcut (the safe bytes deleted in C): every ASCII character, alone and in a line.
+    expected = char if char in "\t\n" or 0x20 <= ord(char) < 0x7F else \
+        {"\r": "\\r"}.get(char, f"\\x{ord(char):02x}")
+    assert terminal_safe(char) == expected
+    assert terminal_safe(f"name {char} end\n") == f"name {expected} end\n"

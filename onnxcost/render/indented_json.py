@@ -3,7 +3,9 @@
 Python 3.11's C encoder cannot indent, so ``json.dumps(indent=...)`` falls back to the pure-Python encoder: a
 chain of generators, one per nesting level, that every piece of text passes through. This encoder walks the value
 once, appends to one list, escapes strings with the C escaper and makes each dict key's text (separator, indentation,
-quoted key) once per depth. It follows the standard encoder's rules: the separators ',' and ': ', '[]' and '{}' for
+quoted key) once per depth. Values made only of strings, integers, booleans, None, lists, tuples and string-keyed dicts (a report)
+go to orjson, whose indented output is the same text: it writes floats otherwise ('1e-5' for '1e-05', null for NaN),
+so a value with any float, or of any other type, stays with this encoder. It follows the standard encoder's rules: the separators ',' and ': ', '[]' and '{}' for
 empty containers, keys converted as json converts them, floats by ``float.__repr__`` with NaN and the infinities
 as JavaScript writes them, subclasses of str, int and float written as such, anything else handed to ``default``.
 """
@@ -11,14 +13,29 @@ as JavaScript writes them, subclasses of str, int and float written as such, any
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain, compress
 from json.encoder import encode_basestring, encode_basestring_ascii
 
 _INFINITY = float("inf")
+_SCALARS = frozenset({str, int, bool, type(None)})
+_CONTAINERS = frozenset({list, tuple, dict})
+_ALLOWED = _SCALARS | _CONTAINERS
+_IS_DICT = {dict}.__contains__
+_IS_SEQUENCE = {list, tuple}.__contains__
 
 
 def dumps(value: object, indent: int = 2, ensure_ascii: bool = True,
           default: Callable[[object], object] | None = None) -> str:
     """The text of ``json.dumps(value, indent=indent, ensure_ascii=ensure_ascii, default=default)``."""
+    if indent == 2 and _orjson_writes_it(value):
+        import orjson  # imported here: only JSON output needs it
+
+        try:
+            text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+        except orjson.JSONEncodeError:  # an integer past 64 bits, a string that is not valid UTF-8
+            text = None
+        if text is not None and (not ensure_ascii or text.isascii()):
+            return text
     out: list[str] = []
     append = out.append
     escape = encode_basestring_ascii if ensure_ascii else encode_basestring
@@ -99,6 +116,25 @@ def dumps(value: object, indent: int = 2, ensure_ascii: bool = True,
 
     encode(value, 0)
     return "".join(out)
+
+
+def _orjson_writes_it(value: object) -> bool:
+    """Whether ``value`` holds only the exact types orjson writes as json does: no float, no subclass (orjson itself
+    refuses keys that are not strings). Checked a level of nesting at a time, all the items of the level's containers
+    at once, in C (map, set, compress)."""
+    if type(value) not in _CONTAINERS:
+        return type(value) in _SCALARS
+    level = [value]
+    while level:
+        level_types = list(map(type, level))
+        items = list(chain(chain.from_iterable(map(dict.values, compress(level, map(_IS_DICT, level_types)))),
+                           chain.from_iterable(compress(level, map(_IS_SEQUENCE, level_types)))))
+        types = list(map(type, items))
+        kinds = set(types)
+        if not kinds <= _ALLOWED:
+            return False
+        level = list(compress(items, map(_CONTAINERS.__contains__, types))) if kinds & _CONTAINERS else []
+    return True
 
 
 def _float_text(number: float) -> str:

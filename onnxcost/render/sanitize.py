@@ -18,6 +18,7 @@ _OTHER_UNSAFE = "\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
 _ANY_UNSAFE = re.compile(f"[\x00-\x1f{_OTHER_UNSAFE}]")
 _UNSAFE_BUT_LAYOUT = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER_UNSAFE}]")  # tab (09) and newline (0a) kept
 _SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_PRINTABLE_ASCII_AND_LAYOUT = bytes(range(0x20, 0x7F)) + b"\t\n"
 
 
 def _escape(match: re.Match) -> str:
@@ -36,4 +37,7 @@ def visible(text: str) -> str:
 def terminal_safe(text: str) -> str:
     """``text`` with the same escapes as ``visible`` but newlines and tabs kept: for whole renderings (tables,
     JSON, CSV), whose own line structure stays as it is."""
+    # Most renderings are ASCII with nothing to escape: deleting the safe bytes in C finds that 5x faster than re.
+    if text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII_AND_LAYOUT):
+        return text
     return _UNSAFE_BUT_LAYOUT.sub(_escape, text)
