@@ -102,14 +102,17 @@ def analyze_model(
     collecting = gc.isenabled()
     gc.disable()  # the analysis allocates many small objects and no cycles; collection costs 10-15%
     try:
-        skeleton = build_skeleton(model)
-        order = check_model(skeleton)
+        nested = walk.nests(model.graph)  # most models hold no subgraph: one walk, and no more per step
+        skeleton = build_skeleton(model, nested)
+        if model.functions:  # inlined: their control flow is the graph's now
+            nested = walk.nests(skeleton.graph)
+        order = check_model(skeleton, nested)
         # onnx infers no contrib op: shapes are inferred on a copy where the quantized ones have standard twins.
         twins = costs.with_twins(skeleton)
         free = free_dims(twins.graph, inputs, dims) if formulas else []
         pristine = _copy(twins) if free else None  # resolve_shapes writes the bindings into the graph it is given
-        shapes = resolve_shapes(twins, inputs, dims)
-        analysis = _Analysis(skeleton, shapes, source, dims, main_order=order)  # the checker sorted the graph
+        shapes = resolve_shapes(twins, inputs, dims, nested=nested)
+        analysis = _Analysis(skeleton, shapes, source, dims, main_order=order, nested=nested)  # the checker sorted the graph
         report = analysis.run()
         if free or (formulas and analysis.unknown_trips):
             from .symbolic.build import attach_formulas
@@ -134,8 +137,10 @@ def trip_symbol(loop: str) -> str:
 
 class _Analysis:
     def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, source: str,
-                 dims: Mapping[str, int] | None = None, main_order: list[onnx.NodeProto] | None = None):
+                 dims: Mapping[str, int] | None = None, main_order: list[onnx.NodeProto] | None = None,
+                 nested: bool = True):
         self.skeleton = skeleton
+        self.nested = nested  # whether any node holds a subgraph (walk.nests)
         self.shapes = shapes
         self.dims = dict(dims or {})
         self.unknown_trips: list[str] = []  # trip_symbol of each Loop whose trip count is neither fixed nor given
@@ -146,7 +151,7 @@ class _Analysis:
         self.warnings = list(shapes.warnings)
         self.opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in skeleton.opset_import}
         self.constants: dict[str, onnx.TensorProto | None] = {}  # name -> stored tensor (None: a string or sparse Constant)
-        graphs = list(walk.graphs(skeleton.graph))
+        graphs = list(walk.graphs(skeleton.graph, nested))
         for graph in graphs:
             self.constants.update((t.name, t) for t in graph.initializer)
             self.constants.update((n.output[0], None) for n in graph.node if n.op_type == "Constant" and n.output)
@@ -206,17 +211,19 @@ class _Analysis:
             ordered = topological_order(graph, outer, where=f"subgraph '{scope}'")
         else:
             if self.main_order is None:
-                self.main_order = topological_order(graph, outer, where="graph")
+                self.main_order = topological_order(graph, outer, where="graph", nested=self.nested)
             ordered = self.main_order
-        visible = set(outer) | defined_names(graph)
-        visible.update(out for node in ordered for out in node.output)
+        visible = set()  # what the graph's subgraphs may read
+        if self.nested:
+            visible = set(outer) | defined_names(graph)
+            visible.update(out for node in ordered for out in node.output)
         own = []
         for node in ordered:
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
                 continue
             index = self._add_row(node, scope, repeat)
             own.append((index, node))
-            if walk.has_subgraphs(node):
+            if self.nested and walk.has_subgraphs(node):
                 self._walk_subgraphs(node, self.rows[index], scope, repeat, visible)
         return own
 
@@ -498,7 +505,8 @@ class _Analysis:
         for index, node in main:  # the rows hold each node's inputs and outputs already read from the protobuf
             row = self.rows[index]
             writes.append(row.outputs)
-            reads.append(node_inputs(node) if walk.has_subgraphs(node) else [name for name in row.inputs if name])
+            reads.append(node_inputs(node) if self.nested and walk.has_subgraphs(node) else
+                         [name for name in row.inputs if name])
             sizes.update((name, self._size(name)) for name in row.outputs
                          if name and name not in self.dequantized_weights)
         return reads, writes, graph_inputs, [v.name for v in graph.output], sizes

@@ -321,7 +321,7 @@ def _evaluate(node, values, static_shapes) -> list | None:
     return outputs
 
 
-def propagation_bound(model: onnx.ModelProto) -> int:
+def propagation_bound(model: onnx.ModelProto, nested: bool = True) -> int:
     """An upper bound of the elements of any value computed from the model's constants and shapes (what onnx's
     data propagation materializes), from dims alone, before anything is evaluated.
 
@@ -329,11 +329,11 @@ def propagation_bound(model: onnx.ModelProto) -> int:
     most the largest rank in the model: a declared one, or the length of a Reshape's, Expand's or
     ConstantOfShape's shape value). A node all of whose inputs are values computes one: a Concat the sum of its
     inputs, any other op at most the largest of them (data propagation handles 1-D values). Anything computed
-    from an activation is none.
+    from an activation is none. ``nested=False``: the main graph holds no subgraph (``walk.nests``).
     """
     from .skeleton import keeps_data
 
-    graphs = list(walk.graphs(model.graph))
+    graphs = list(walk.graphs(model.graph, nested))
     sizes: dict[str, int] = {}
     vectors: set[str] = set()  # values known to be 1-D (shapes, their Concats, 1-D constants)
     rank = 1

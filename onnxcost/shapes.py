@@ -82,14 +82,15 @@ class _Layout:
     constants: Mapping[str, np.ndarray]
 
     @staticmethod
-    def of(model: onnx.ModelProto) -> _Layout:
-        graphs = list(walk.graphs(model.graph))
+    def of(model: onnx.ModelProto, nested: bool = True) -> _Layout:
+        graphs = list(walk.graphs(model.graph, nested))
         outputs = [(name, node.op_type) for sub in graphs for node in sub.node for name in node.output if name]
-        return _Layout(len(graphs) > 1, outputs, propagation_bound(model), _constant_values(model.graph))
+        nested = len(graphs) > 1
+        return _Layout(nested, outputs, propagation_bound(model, nested), _constant_values(model.graph))
 
     def graphs(self, graph: onnx.GraphProto):
         """``graph`` and its subgraphs: walked only when the model nests any (the walk reads every node)."""
-        return walk.graphs(graph) if self.nested else (graph,)
+        return walk.graphs(graph, self.nested)
 
 
 def resolve_shapes(
@@ -97,14 +98,19 @@ def resolve_shapes(
     inputs: Mapping[str, Sequence[int]] | None = None,
     dims: Mapping[str, int] | None = None,
     like: ShapeResult | None = None,
+    nested: bool | None = None,
 ) -> ShapeResult:
     """Apply the overrides to ``skeleton`` (edited in place) and infer every tensor's shape. ``like``: the result
-    of a copy of the same graph at other dims (its structure is not walked again)."""
+    of a copy of the same graph at other dims (its structure is not walked again). ``nested``: ``walk.nests`` of the
+    main graph, when the caller knows it."""
     warnings: list[str] = []
     layout = like.layout if like is not None else None
-    graphs = layout.graphs(skeleton.graph) if layout is not None else walk.graphs(skeleton.graph)
-    _apply_overrides(skeleton.graph, dict(inputs or {}), dict(dims or {}), warnings, graphs)
-    layout = layout or _Layout.of(skeleton)  # after the overrides: an input given with --input gets its rank
+    if layout is not None:
+        nested = layout.nested
+    elif nested is None:
+        nested = walk.nests(skeleton.graph)
+    _apply_overrides(skeleton.graph, dict(inputs or {}), dict(dims or {}), warnings, walk.graphs(skeleton.graph, nested))
+    layout = layout or _Layout.of(skeleton, nested)  # after the overrides: an input given with --input gets its rank
     data_prop = _propagation_is_bounded(layout.bound, warnings)
     raw = _collect(_onnx_infer(skeleton, warnings, data_prop), layout)
     values = dict(layout.constants)  # extended by folding

@@ -27,9 +27,10 @@ SMALL_INTEGER_ELEMENTS = 4096
 SMALL_FLOAT_ELEMENTS = 64
 
 
-def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+def build_skeleton(model: onnx.ModelProto, nested: bool | None = None) -> onnx.ModelProto:
     """A weightless working copy of ``model`` (left unchanged): large tensors keep only dtype and dims, sparse
-    initializers become dense ones, local functions are inlined and Constant nodes become initializers."""
+    initializers become dense ones, local functions are inlined and Constant nodes become initializers.
+    ``nested``: ``walk.nests`` of the main graph, when the caller knows it."""
     skeleton = onnx.ModelProto()
     skeleton.ir_version = model.ir_version
     skeleton.opset_import.extend(model.opset_import)
@@ -52,7 +53,8 @@ def build_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     graph.node.extend(source.node)
     if skeleton.functions:
         skeleton = _inline_functions(skeleton)
-    for sub in walk.graphs(skeleton.graph):
+        nested = None  # inlining may bring the functions' control flow in
+    for sub in walk.graphs(skeleton.graph, walk.nests(skeleton.graph) if nested is None else nested):
         _constants_to_initializers(sub)
         name_free_dims(sub, unnamed_inputs=sub is skeleton.graph)
     return skeleton

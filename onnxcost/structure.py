@@ -39,18 +39,19 @@ def outer_references(node: onnx.NodeProto) -> set[str]:
     return used
 
 
-def node_inputs(node: onnx.NodeProto) -> list[str]:
-    """Explicit inputs plus the implicit ones of subgraphs."""
+def node_inputs(node: onnx.NodeProto, nested: bool = True) -> list[str]:
+    """Explicit inputs plus the implicit ones of subgraphs (``nested=False``: the graph has none, ``walk.nests``)."""
     names = [name for name in node.input if name]
-    if walk.has_subgraphs(node):
+    if nested and walk.has_subgraphs(node):
         names.extend(sorted(outer_references(node) - set(names)))
     return names
 
 
 def topological_order(
-    graph: onnx.GraphProto, outer: Iterable[str] = (), where: str = "graph"
+    graph: onnx.GraphProto, outer: Iterable[str] = (), where: str = "graph", nested: bool = True
 ) -> list[onnx.NodeProto]:
-    """Nodes of ``graph`` in a valid execution order, original order kept where possible."""
+    """Nodes of ``graph`` in a valid execution order, original order kept where possible (``nested=False``: no node
+    of ``graph`` holds a subgraph, ``walk.nests``)."""
     nodes = list(graph.node)
     local = defined_names(graph)
     available = set(outer) | local
@@ -62,7 +63,7 @@ def topological_order(
             if name in producer or name in local:
                 raise InvalidModelError(f"{where}: tensor '{name}' is produced twice (node {_label(node, index)})")
             producer[name] = index
-    inputs = [node_inputs(node) for node in nodes]
+    inputs = [node_inputs(node, nested) for node in nodes]
     for index, names in enumerate(inputs):
         for name in names:
             if name not in producer and name not in available:
@@ -122,11 +123,12 @@ CHECKED_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 MAX_ELEMENTS = 2**63 - 1
 
 
-def check_model(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+def check_model(model: onnx.ModelProto, nested: bool | None = None) -> list[onnx.NodeProto]:
     """Refuse what no runtime would load: unknown opset versions, nodes that break their
     operator's schema, unsortable graphs and initializers of impossible dimensions. Runs before shape inference,
     on the skeleton; the inputs' dimensions are checked after the user's overrides (shapes.resolve_shapes).
-    Returns the main graph's nodes in execution order (``topological_order``)."""
+    Returns the main graph's nodes in execution order (``topological_order``). ``nested``: ``walk.nests`` of the
+    main graph, when the caller knows it."""
     if model.ir_version < 0:
         raise InvalidModelError(f"the model declares IR version {model.ir_version}, which is no version")
     if model.ir_version > onnx.IR_VERSION:
@@ -145,22 +147,24 @@ def check_model(model: onnx.ModelProto) -> list[onnx.NodeProto]:
     context = onnx.checker.C.CheckerContext()
     context.ir_version = model.ir_version or onnx.IR_VERSION
     context.opset_imports = opsets
-    for graph in walk.graphs(model.graph):
+    if nested is None:
+        nested = walk.nests(model.graph)
+    for graph in walk.graphs(model.graph, nested):
         for index, node in enumerate(graph.node):
-            _check_node(node, index, context, opsets)
-    order = _check_order(model.graph, set())
-    _check_dims(model.graph)
+            _check_node(node, index, context, opsets, nested)
+    order = _check_order(model.graph, set(), nested)
+    _check_dims(model.graph, nested)
     return order
 
 
-def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int]) -> None:
+def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int], nested: bool) -> None:
     if node.domain not in CHECKED_DOMAINS:
         return
     domain = "" if node.domain == "ai.onnx" else node.domain
     if domain not in opsets:  # onnx.checker and onnxruntime refuse it: no operator set says what the op means
         raise InvalidModelError(f"node {_label(node, index)}: the model imports no opset of domain "
                                 f"'{domain or 'ai.onnx'}'")
-    if walk.has_subgraphs(node):
+    if nested and walk.has_subgraphs(node):
         return  # the checker would check the subgraph without its outer scope; its nodes are checked one by one
     try:
         onnx.checker.check_node(node, context)
@@ -168,8 +172,10 @@ def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int
         raise InvalidModelError(f"node {_label(node, index)}: {first_line(exc)}") from exc
 
 
-def _check_order(graph: onnx.GraphProto, outer: set[str]) -> list[onnx.NodeProto]:
-    nodes = topological_order(graph, outer, where=f"subgraph '{graph.name}'" if outer else "graph")
+def _check_order(graph: onnx.GraphProto, outer: set[str], nested: bool = True) -> list[onnx.NodeProto]:
+    nodes = topological_order(graph, outer, where=f"subgraph '{graph.name}'" if outer else "graph", nested=nested)
+    if not nested:
+        return nodes
     visible = outer | defined_names(graph) | {out for node in nodes for out in node.output}
     for node in nodes:
         for _, sub in walk.subgraphs(node):
@@ -177,10 +183,10 @@ def _check_order(graph: onnx.GraphProto, outer: set[str]) -> list[onnx.NodeProto
     return nodes
 
 
-def _check_dims(graph: onnx.GraphProto) -> None:
+def _check_dims(graph: onnx.GraphProto, nested: bool = True) -> None:
     """Initializers' dimensions. Inputs are checked by shapes.resolve_shapes once the user's overrides are applied:
     a zero dimension is legal there (an empty tensor) and a negative one a free dimension (skeleton.name_free_dims)."""
-    for sub in walk.graphs(graph):
+    for sub in walk.graphs(graph, nested):
         for tensor in sub.initializer:
             if any(d < 0 for d in tensor.dims):
                 raise InvalidModelError(f"initializer '{tensor.name}' has a negative dimension")

@@ -28,8 +28,18 @@ def has_subgraphs(node: onnx.NodeProto) -> bool:
     return False
 
 
-def graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    """``graph`` and all graphs nested in it, outermost first."""
+def nests(graph: onnx.GraphProto) -> bool:
+    """Whether any node of ``graph`` holds a graph attribute: one walk, after which ``graphs(..., nested=False)`` and
+    the per-node tests of a flat model (most models) cost nothing."""
+    return any(has_subgraphs(node) for node in graph.node)
+
+
+def graphs(graph: onnx.GraphProto, nested: bool = True) -> Iterator[onnx.GraphProto]:
+    """``graph`` and all graphs nested in it, outermost first. ``nested=False``: the caller knows there are none
+    (``nests``), and ``graph`` alone is yielded without reading a node."""
+    if not nested:
+        yield graph
+        return
     stack = [graph]
     while stack:
         current = stack.pop()
