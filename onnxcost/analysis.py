@@ -165,6 +165,7 @@ class _Analysis:
         self.row_quantization: list[list[str]] = []  # scales and zero points each row consumes
         self.unknown_ops: Counter[str] = Counter()
         self.uncosted: list[str] = []
+        self.stored: dict[str, tuple[int, int]] = {}  # stored tensor -> (elements, bytes): _stored
         self.sizes: dict[str, int] = {}  # tensor name -> bytes, worked out once (rows, totals and the peak ask again)
         # The main graph's nodes in order (sorted here when not given) and the peak's schedule, kept for a second
         # walk of the same graph (formulas)
@@ -312,7 +313,6 @@ class _Analysis:
         cost, costed, output_bytes, bytes_read, macs_float = self._figures(context, name, inputs, outputs)
         roots, quantization = self._weights(context, inputs, outputs)
         self._note_passthrough(node, op_type, inputs, outputs)
-        constants = self.constants
         row = NodeRow(
             index=index,
             name=name,
@@ -324,7 +324,7 @@ class _Analysis:
             flops=cost.flops,
             special_ops=cost.special_ops,
             params=sum(self._elements(r) for r in roots) if roots else 0,
-            param_bytes=sum(_stored_bytes(constants[r]) for r in roots) if roots else 0,
+            param_bytes=sum(self._stored(r)[1] for r in roots) if roots else 0,
             inputs=inputs,
             outputs=outputs,
             output_shapes=[list(t.shape) if t is not None and t.shape is not None else None for t in out_types],
@@ -335,8 +335,8 @@ class _Analysis:
             macs_float=macs_float,
             macs_int8=cost.macs_int8,
             macs_weight_only=cost.macs_weight_only,
-            quantization_params=sum(numel(constants[r].dims) for r in quantization) if quantization else 0,
-            quantization_param_bytes=sum(_stored_bytes(constants[r]) for r in quantization) if quantization else 0,
+            quantization_params=sum(self._stored(r)[0] for r in quantization) if quantization else 0,
+            quantization_param_bytes=sum(self._stored(r)[1] for r in quantization) if quantization else 0,
         )
         self.rows.append(row)
         self.row_roots.append(roots)
@@ -433,7 +433,16 @@ class _Analysis:
     def _elements(self, root: str) -> int:
         """A weight's logical elements (a packed one's values, not its bytes)."""
         packed = self.packed.get(root)
-        return packed[0] if packed is not None else numel(self.constants[root].dims)
+        return packed[0] if packed is not None else self._stored(root)[0]
+
+    def _stored(self, root: str) -> tuple[int, int]:
+        """A stored tensor's elements (as stored) and bytes, worked out once: rows and totals ask again."""
+        figures = self.stored.get(root)
+        if figures is None:
+            tensor = self.constants[root]
+            count = numel(tensor.dims)
+            figures = self.stored[root] = (count, tensor_bytes(tensor.data_type, count))
+        return figures
 
     def _storage(self, root: str) -> str:
         packed = self.packed.get(root)
@@ -482,13 +491,13 @@ class _Analysis:
         for name in SUMMED:  # every row is in exactly one op type: the totals are the op types' sums
             setattr(totals, name, sum(getattr(summary, name) for summary in summaries.values()))
         totals.params = sum(self._elements(r) for r in weights)
-        totals.param_bytes = sum(_stored_bytes(self.constants[r]) for r in weights)
+        totals.param_bytes = sum(self._stored(r)[1] for r in weights)
         for root in weights:
             storage = f"param_bytes_{self._storage(root)}"
-            setattr(totals, storage, getattr(totals, storage) + _stored_bytes(self.constants[root]))
+            setattr(totals, storage, getattr(totals, storage) + self._stored(root)[1])
         quantization -= weights
-        totals.quantization_params = sum(numel(self.constants[r].dims) for r in quantization)
-        totals.quantization_param_bytes = sum(_stored_bytes(self.constants[r]) for r in quantization)
+        totals.quantization_params = sum(self._stored(r)[0] for r in quantization)
+        totals.quantization_param_bytes = sum(self._stored(r)[1] for r in quantization)
         for key, roots in roots_by_op.items():
             summaries[key].params = sum(self._elements(r) for r in roots)
         order = sorted(summaries, key=lambda k: (-summaries[k].macs, -summaries[k].flops, k))
@@ -600,10 +609,6 @@ def _bytes(tensor: TensorType | None) -> int:
     if tensor is None or tensor.shape is None:
         return 0
     return tensor_bytes(tensor.elem_type, numel(tensor.shape))
-
-
-def _stored_bytes(tensor: onnx.TensorProto) -> int:
-    return tensor_bytes(tensor.data_type, numel(tensor.dims))
 
 
 def _op_key(domain: str, op_type: str) -> str:
