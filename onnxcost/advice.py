@@ -157,7 +157,7 @@ def advise(
     from .analysis import IN_MEMORY_SOURCE, analyze_model
     from .skeleton import build_skeleton
 
-    loaded = load_model(model, max_file_bytes=max_file_bytes)
+    loaded = load_model(model, max_file_bytes=max_file_bytes, inline_weights=False)
     if source is None:
         source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
     report = analyze_model(loaded.model, source, inputs, dims, formulas=False)

@@ -56,7 +56,7 @@ def analyze(
     the model (by default its path, or '<in-memory model>'). Raises an OnnxcostError for a
     model that cannot be costed (unreadable, or breaking the ONNX rules).
     """
-    loaded = load_model(model, max_file_bytes=max_file_bytes)
+    loaded = load_model(model, max_file_bytes=max_file_bytes, inline_weights=False)
     if source is None:
         source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
     return analyze_model(loaded.model, source, inputs, dims, formulas=formulas, ranges=ranges)

@@ -22,6 +22,9 @@ _VARINT, _FIXED64, _LENGTH, _FIXED32 = 0, 1, 2, 5  # protobuf wire types
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
 # Tensors smaller than this stay in the parsed model: their bytes cost less than the references that would replace them.
 _STUB_MIN_BYTES = 1 << 16
+# Stepping over a field of the framing costs about what parsing 1 KB does: a walk that has met this many fields and no
+# tensor to leave (a graph of many nodes and small weights) stops, and the model is parsed as it is.
+_FIELDS_WITHOUT_STUBS = 10_000
 
 
 def _varint(data, pos: int) -> tuple[int, int]:
@@ -51,21 +54,28 @@ def _length_field(number: int, payload_size: int) -> bytes:
 
 def _fields(data, start: int, end: int):
     """(number, wire type, start of the field, start of its value, end) of each field of the message data[start:end];
-    ValueError when the bytes are not protobuf."""
+    ValueError when the bytes are not protobuf. One-byte keys and lengths (most of them) are read inline: a graph
+    of 50k nodes has as many fields to step over."""
     pos = start
     while pos < end:
         first = pos
-        key, pos = _varint(data, pos)
+        key = data[pos]
+        pos += 1
+        if key >= 0x80:
+            key, pos = _varint(data, first)
         number, wire = key >> 3, key & 7
-        if wire == _VARINT:
+        if wire == _LENGTH:
+            size = data[pos]
+            value = pos + 1
+            if size >= 0x80:
+                size, value = _varint(data, pos)
+            stop = value + size
+        elif wire == _VARINT:
             value, (_, stop) = pos, _varint(data, pos)
         elif wire == _FIXED64:
             value, stop = pos, pos + 8
         elif wire == _FIXED32:
             value, stop = pos, pos + 4
-        elif wire == _LENGTH:
-            size, value = _varint(data, pos)
-            stop = value + size
         else:
             raise ValueError(f"protobuf wire type {wire} at byte {first}")
         if stop > end or number == 0:
@@ -96,24 +106,49 @@ def _stub(data, start: int, end: int, location: str) -> tuple[str, bytes] | None
     return name, b"".join(parts)
 
 
-def _leave_in_file(data, location: str, leave: Callable[[str, int], bool]) -> bytes:
-    """The model data[:] re-framed with the main graph's initializers that ``leave(name, bytes)`` picks as stubs."""
-    model_parts = []
+def _leave_in_file(data, location: str, leave: Callable[[str, int], bool], give_up: bool = False) -> bytes | None:
+    """The model data[:] re-framed with the main graph's initializers that ``leave(name, bytes)`` picks as stubs;
+    None when it picks none (data[:] is the model as it is), or, with ``give_up``, when the walk meets
+    _FIELDS_WITHOUT_STUBS fields before the first tensor to leave."""
+    model_parts, stubs = [], 0
     for number, wire, first, value, stop in _fields(data, 0, len(data)):
         if number != _GRAPH or wire != _LENGTH:
             model_parts.append(data[first:stop])
             continue
-        graph_parts = []
-        for g_number, g_wire, g_first, g_value, g_stop in _fields(data, value, stop):
+        graph_parts, run = [], value  # run: where the graph's bytes copied as they are begin
+        for count, (g_number, g_wire, g_first, g_value, g_stop) in enumerate(_fields(data, value, stop)):
+            if give_up and not stubs and count >= _FIELDS_WITHOUT_STUBS:
+                return None
             if g_number == _INITIALIZER and g_wire == _LENGTH and g_stop - g_value >= _STUB_MIN_BYTES:
                 stub = _stub(data, g_value, g_stop, location)
                 if stub is not None and leave(stub[0], g_stop - g_value):
-                    graph_parts.append(_length_field(_INITIALIZER, len(stub[1])) + stub[1])
-                    continue
-            graph_parts.append(data[g_first:g_stop])
+                    graph_parts += [data[run:g_first], _length_field(_INITIALIZER, len(stub[1])), stub[1]]
+                    run, stubs = g_stop, stubs + 1
+        graph_parts.append(data[run:stop])
         graph = b"".join(graph_parts)
         model_parts.append(_length_field(_GRAPH, len(graph)) + graph)
-    return b"".join(model_parts)
+    return b"".join(model_parts) if stubs else None
+
+
+def parse_leaving_weights(path: str | os.PathLike, choose: Callable[[str, int], bool] | None = None,
+                          give_up: bool = False):
+    """The model at ``path`` parsed with the raw_data of the main graph's large initializers that ``choose(name,
+    bytes)`` picks (all by default) left in the file, as external-data references to the file itself; None when
+    the file's bytes are not protobuf framing (the usual loading then words the error). Only the framing is read,
+    through a read-only map of the file. Its external data, if any, is left as it is: nothing is checked here.
+    ``give_up``: parse the model as it is when the first _FIELDS_WITHOUT_STUBS fields hold no tensor to leave."""
+    import mmap
+
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            framed = _leave_in_file(data, path.name, choose or (lambda name, size: True), give_up)
+            return onnx.ModelProto.FromString(data[:] if framed is None else framed)
+    except (OSError, ValueError, IndexError, DecodeError):
+        return None
 
 
 def load_leaving_weights(path: str | os.PathLike, choose: Callable | None = None):
@@ -127,27 +162,18 @@ def load_leaving_weights(path: str | os.PathLike, choose: Callable | None = None
     is not protobuf or already has external data: then load it the usual way (``loading.load_model``), which also
     words the error. Only the framing is read, through a read-only map of the file: never the weights left there.
     """
-    import mmap
-
     import onnx
-    from google.protobuf.message import DecodeError
 
     from . import walk
 
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            everything = _leave_in_file(data, path.name, lambda name, size: True)
-            model = onnx.ModelProto.FromString(everything)
-            if any(t.data_location == onnx.TensorProto.EXTERNAL and not _is_stub(t, path.name)
-                   for t in walk.tensors(model)):
-                return None  # external data of its own: the usual loading checks and reads it
-            if choose is None:
-                return model
-            chosen = set(choose(model))
-            return onnx.ModelProto.FromString(_leave_in_file(data, path.name, lambda name, size: name in chosen))
-    except (OSError, ValueError, IndexError, DecodeError):
-        return None
+    model = parse_leaving_weights(path)
+    if model is None or any(t.data_location == onnx.TensorProto.EXTERNAL and not _is_stub(t, Path(path).name)
+                            for t in walk.tensors(model)):
+        return None  # not protobuf, or external data of its own: the usual loading checks and reads it
+    if choose is None:
+        return model
+    chosen = set(choose(model))
+    return parse_leaving_weights(path, lambda name, size: name in chosen)
 
 
 def open_leaving_weights(path: str | os.PathLike, max_file_bytes: int, choose: Callable | None = None):

@@ -138,3 +138,38 @@ def test_typed_fields_are_counted_too():
     short.graph.initializer[0].CopyFrom(TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2, 3], float_data=[1.0] * 5))
     with pytest.raises(InvalidModelError, match=re.escape("float_data holds 5 values, its dims [2, 3] need 6")):
         load_model(short, load_weights=True)
+
+
+def test_a_report_leaves_large_inline_weights_in_the_file(tmp_path):
+    # A [256, 256] float weight (256 KiB) and a [256] bias (1 KiB) stored inline: the report's parse leaves the
+    # weight's bytes in the file (a reference to the file itself), parses the small bias as it is, and counts both:
+    # 1x256 @ 256x256 is 65,536 MACs; 65,536 + 256 parameters of 4 bytes.
+    rng = np.random.default_rng(0)
+    built = model([helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+                   helper.make_node("Add", ["h", "b"], ["y"], name="add")], {"x": [1, 256]}, ["y"],
+                  {"w": rng.standard_normal((256, 256)).astype(np.float32), "b": zeros(256)})
+    path = tmp_path / "m.onnx"
+    onnx.save(built, str(path))
+    loaded = load_model(path, inline_weights=False).model
+    weight, bias = loaded.graph.initializer
+    assert weight.data_location == TensorProto.EXTERNAL and not weight.HasField("raw_data")
+    assert {e.key: e.value for e in weight.external_data}["location"] == "m.onnx"
+    assert bias.data_location != TensorProto.EXTERNAL and len(bias.raw_data) == 256 * 4
+    assert loaded.graph.node == built.graph.node
+    report = onnxcost.analyze(path)
+    assert (report.totals.macs, report.totals.params) == (256 * 256, 256 * 256 + 256)
+    assert report.totals.param_bytes == 4 * (256 * 256 + 256)
+    assert load_model(path).model == onnx.load(str(path))  # the default parse is the whole model
+
+
+def test_a_graph_of_many_nodes_and_small_weights_is_parsed_as_it_is(tmp_path):
+    # Past 10,000 fields without a weight to leave, the walk stops: the model parses whole, nothing refers to the file.
+    from onnxcost.weights_in_file import _FIELDS_WITHOUT_STUBS, parse_leaving_weights
+
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"]) for i in range(_FIELDS_WITHOUT_STUBS + 1)]
+    built = model(nodes, {"t0": [1, 4]}, [f"t{len(nodes)}"])
+    path = tmp_path / "long.onnx"
+    onnx.save(built, str(path))
+    parsed = parse_leaving_weights(path, give_up=True)
+    assert parsed == built
+    assert onnxcost.analyze(path).totals.nodes == _FIELDS_WITHOUT_STUBS + 1

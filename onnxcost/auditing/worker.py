@@ -34,7 +34,7 @@ def audit_file(path: str, where: str, settings: Settings) -> AuditRow:
 
     row = AuditRow(path=path, status=OK)
     try:
-        model = load_model(where, max_file_bytes=settings.max_file_bytes).model
+        model = load_model(where, max_file_bytes=settings.max_file_bytes, inline_weights=False).model
         _describe(row, model)
         report = analyze(model, settings.inputs, settings.dims, source=path, formulas=False)
     except OnnxcostError as exc:
