@@ -1,7 +1,7 @@
 """onnxcost against its peer and its floor, whole-process: the table of issue 13 in one command.
 
     python benchmarks/peers.py [--repeats 5] [--skip-7b] [--skip-transformers] [--onnx-tool-venv DIR]
-                               [--no-bytecode-cache]
+                               [--onnxcost-venv DIR | --this-python] [--no-bytecode-cache]
 
 Every figure is a whole process (interpreter start and imports included), timed from the parent with
 ``perf_counter``; peak memory is the process's own VmHWM. Each case is a pair run in the same loop, a then b,
@@ -11,6 +11,12 @@ Every process may cache its compiled bytecode (in a scratch folder, ``PYTHONPYCA
 run of each pair writes it), as an installed package has its ``.pyc`` files: an environment with
 ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile onnxcost's ~70 modules from source on every run (~0.1 s) and
 none of onnx-tool's, which pip compiled on install. ``--no-bytecode-cache`` measures the environment as it is.
+
+Both tools run as their users install them: onnx-tool from PyPI and onnxcost from this checkout (``pip install
+.``, not an editable install, whose import hook costs every process ~20 ms), each in a throwaway virtual
+environment made by this script (``--onnx-tool-venv`` and ``--onnxcost-venv`` name folders to keep and reuse;
+``--this-python`` measures the onnxcost of the interpreter running the script instead). The floors (``onnx.load``)
+run in onnxcost's environment: the same onnx.
 
 - MobileNet V2 and ResNet-50 (the samples written to files): ``onnxcost report FILE`` (the table) against
   onnx-tool's ``python -m onnx_tool -i FILE`` (its profile: shapes, MACs, parameters, memory, the per-node
@@ -48,28 +54,33 @@ from report_scale import Transformer, build_transformer
 LOAD = "import sys, onnx; onnx.load(sys.argv[1], load_external_data=False)"
 
 
-def onnx_tool_python(keep: str | None, scratch: Path) -> str:
-    """The interpreter of a virtual environment holding onnx-tool (made and filled here when needed)."""
-    folder = Path(keep) if keep else scratch / "onnx-tool-venv"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def installed_python(keep: str | None, folder: Path, package: str, requirement: str) -> str:
+    """The interpreter of a virtual environment holding ``package`` (``pip install requirement``, made and filled
+    here when the folder has none)."""
+    folder = Path(keep) if keep else folder
     python = folder / "bin" / "python"
     if not python.exists():
-        print(f"installing onnx-tool into {folder} ...", flush=True)
+        print(f"installing {package} into {folder} ...", flush=True)
         venv.create(folder, with_pip=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "onnx-tool"], check=True)
-    version = subprocess.run([str(python), "-m", "pip", "show", "onnx-tool"], capture_output=True, text=True).stdout
-    print("onnx-tool", next((line.split()[1] for line in version.splitlines() if line.startswith("Version:")), "?"))
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", requirement], check=True)
+    version = subprocess.run([str(python), "-m", "pip", "show", package], capture_output=True, text=True).stdout
+    print(package, next((line.split()[1] for line in version.splitlines() if line.startswith("Version:")), "?"))
     return str(python)
 
 
-def pair(a: list[str], b: list[str] | None, repeats: int, python_b: str = sys.executable) -> tuple[list[dict], list[dict]]:
+def pair(a: list[str], b: list[str] | None, repeats: int, python_a: str = sys.executable,
+         python_b: str = sys.executable) -> tuple[list[dict], list[dict]]:
     """``repeats`` runs of a and b, interleaved (a, b, a, b, ...); b may be None (a alone)."""
     print("measuring", " ".join(Path(arg).name for arg in a[1:]), "..." if b is None else "and its peer ...", flush=True)
     runs_a, runs_b = [], []
-    run_python(a)  # warm the page cache for the files and the packages: the first run is not measured
+    run_python(a, python_a)  # warm the page cache for the files and the packages: the first run is not measured
     if b is not None:
         run_python(b, python_b)
     for _ in range(repeats):
-        runs_a.append(run_python(a))
+        runs_a.append(run_python(a, python_a))
         if b is not None:
             runs_b.append(run_python(b, python_b))
     return runs_a, runs_b
@@ -101,6 +112,10 @@ def main() -> int:
     parser.add_argument("--skip-7b", action="store_true", help="leave out the 7B decoder")
     parser.add_argument("--skip-transformers", action="store_true", help="leave out the 12k- and 47k-node transformers")
     parser.add_argument("--onnx-tool-venv", help="keep onnx-tool's virtual environment here (reused when present)")
+    parser.add_argument("--onnxcost-venv", help="keep onnxcost's virtual environment here (reused when present: "
+                                                "install this checkout into it again after a change)")
+    parser.add_argument("--this-python", action="store_true",
+                        help="measure the onnxcost of the interpreter running this script (an editable install, say)")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="leave PYTHONDONTWRITEBYTECODE and PYTHONPYCACHEPREFIX as they are")
     args = parser.parse_args()
@@ -112,15 +127,18 @@ def main() -> int:
     print("bytecode:", "as the environment has it" if args.no_bytecode_cache else "cached, as an installed package")
     rows, problems = [], []
     try:
-        peer = onnx_tool_python(args.onnx_tool_venv, scratch)
+        peer = installed_python(args.onnx_tool_venv, scratch / "onnx-tool-venv", "onnx-tool", "onnx-tool")
+        ours = sys.executable if args.this_python else installed_python(
+            args.onnxcost_venv, scratch / "onnxcost-venv", "onnxcost", str(ROOT))
+        print("onnxcost:", "this interpreter's" if args.this_python else "installed from this checkout (pip install .)")
         onnxcost = ["-m", "onnxcost"]
         for sample in ("mobilenet_v2", "resnet50"):
             path = scratch / f"{sample}.onnx"
-            run_python([*onnxcost, "sample", sample, "-o", str(path)])
-            a, b = pair([*onnxcost, "report", str(path)], ["-m", "onnx_tool", "-i", str(path)], args.repeats, peer)
+            run_python([*onnxcost, "sample", sample, "-o", str(path)], ours)
+            a, b = pair([*onnxcost, "report", str(path)], ["-m", "onnx_tool", "-i", str(path)], args.repeats, ours, peer)
             rows.append([f"{sample} sample, `report` (table)", seconds(a), "onnx-tool -i: " + seconds(b),
                          f"{ratio(a, b):.2f}x"])
-        a, _ = pair([*onnxcost, "--help"], None, args.repeats)
+        a, _ = pair([*onnxcost, "--help"], None, args.repeats, ours)
         rows.append(["`onnxcost --help`", seconds(a), "–", "–"])
 
         growth = {}
@@ -130,7 +148,7 @@ def main() -> int:
             onnx.save(build_transformer(spec), str(path))
             out = scratch / "report.json"
             a, b = pair([*onnxcost, "report", str(path), "-f", "json", "-o", str(out)], ["-c", LOAD, str(path)],
-                        args.repeats)
+                        args.repeats, ours, ours)
             problems += check_report(out, spec.params(), spec.macs())
             growth[spec.nodes] = (median(a, "seconds"), median(b, "seconds"))
             rows.append([f"{spec.nodes:,}-node transformer, `report -f json`", seconds(a),
@@ -146,7 +164,7 @@ def main() -> int:
             path, data = write_model(spec, scratch)
             out = scratch / "report.json"
             a, b = pair([*onnxcost, "report", str(path), "-f", "json", "-o", str(out)], ["-c", LOAD, str(path)],
-                        args.repeats)
+                        args.repeats, ours, ours)
             problems += check_report(out, spec.params(), spec.macs())
             rows.append(["7B decoder, 13.5 GB external weights, `report -f json`", seconds(a),
                          "onnx.load: " + seconds(b), f"{ratio(a, b):.1f}x"])
