@@ -20,12 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import onnx
 from onnx import helper
 
 from .report import NodeRow, Report
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 # Windowed ops: the input their weight is read from (None: a pool, its window is the kernel_shape attribute).
 CONVS = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}
@@ -124,6 +127,8 @@ def _origin(axes: int) -> _Field:
 
 
 def _divide(value, by) -> int | Fraction:
+    from fractions import Fraction  # here: its module compiles a large regex when imported (~3 ms per report)
+
     exact = Fraction(value) / by
     return int(exact) if exact.denominator == 1 else exact
 
