@@ -309,7 +309,8 @@ class _Analysis:
         types = self.types
         in_types = [types.get(n) if n else None for n in inputs]
         out_types = [types.get(n) if n else None for n in outputs]
-        context = NodeContext(node, in_types, out_types, self.values, self.opsets.get(domain, 0), self.dequantized)
+        context = NodeContext(node, in_types, out_types, self.values, self.opsets.get(domain, 0), self.dequantized,
+                              inputs)
         cost, costed, output_bytes, bytes_read, macs_float = self._figures(context, name, inputs, outputs)
         roots, quantization = self._weights(context, inputs, outputs)
         self._note_passthrough(node, op_type, inputs, outputs)

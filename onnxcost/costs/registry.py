@@ -60,6 +60,11 @@ class NodeContext:
     values: Mapping[str, np.ndarray]
     opset: int
     dequantized: Mapping[str, int] = field(default_factory=dict)  # tensor -> dtype it was dequantized from
+    names: list[str] | None = None  # the node's input names ("" for a skipped one); None: read from the node here
+
+    def __post_init__(self):
+        if self.names is None:  # each read of node.input makes new strings: the names are read once
+            self.names = list(self.node.input)
 
     @cached_property
     def attrs(self) -> dict:
@@ -72,7 +77,7 @@ class NodeContext:
 
     def has_input(self, index: int) -> bool:
         """Whether input ``index`` is given (not absent, not an empty name for a skipped optional input)."""
-        return index < len(self.node.input) and bool(self.node.input[index])
+        return index < len(self.names) and bool(self.names[index])
 
     def in_shape(self, index: int, ranks: Collection[int] | None = None) -> tuple[int, ...]:
         """Input ``index``'s shape; MissingShape when unknown, MalformedNode when its rank is not one of ``ranks``."""
@@ -109,14 +114,14 @@ class NodeContext:
 
     def value(self, index: int) -> np.ndarray | None:
         """The input's value when it is a known small constant (axes, sizes, trip counts)."""
-        return self.values.get(self.node.input[index]) if self.has_input(index) else None
+        return self.values.get(self.names[index]) if self.has_input(index) else None
 
     def operand_type(self, index: int) -> int:
         """The dtype input ``index`` is stored in: the integer type behind a DequantizeLinear (QDQ), else its own
         type (0 when absent or unknown)."""
         if not self.has_input(index):
             return 0
-        behind = self.dequantized.get(self.node.input[index])
+        behind = self.dequantized.get(self.names[index])
         if behind is not None:
             return behind
         tensor = self.inputs[index] if index < len(self.inputs) else None
@@ -156,6 +161,8 @@ def _decoded(value):
 
 def at_precision(cost: OpCost, precision: str) -> OpCost:
     """``cost`` with all its MACs at ``precision`` (FLOAT, INT8 or WEIGHT_ONLY)."""
+    if precision == FLOAT and not cost.macs_int8 and not cost.macs_weight_only:
+        return cost  # most nodes: nothing to move (and replace() is slow)
     return replace(cost, macs_int8=cost.macs if precision == INT8 else 0,
                    macs_weight_only=cost.macs if precision == WEIGHT_ONLY else 0)
 
