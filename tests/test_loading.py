@@ -173,3 +173,30 @@ def test_a_graph_of_many_nodes_and_small_weights_is_parsed_as_it_is(tmp_path):
     parsed = parse_leaving_weights(path, give_up=True)
     assert parsed == built
     assert onnxcost.analyze(path).totals.nodes == _FIELDS_WITHOUT_STUBS + 1
+
+
+def test_a_report_of_inline_and_external_weights_reads_neither(tmp_path, monkeypatch):
+    # W1 [256, 256] inline (256 KiB: left in the file), W2 [256, 64] in weights.bin (never opened); 1x256 @ 256x256
+    # then @ 256x64: 65,536 + 16,384 MACs and parameters.
+    built = model([helper.make_node("MatMul", ["x", "w1"], ["h"], name="mm1"),
+                   helper.make_node("MatMul", ["h", "w2"], ["y"], name="mm2")], {"x": [1, 256]}, ["y"],
+                  {"w1": zeros(256, 256), "w2": zeros(256, 64)})
+    outside = built.graph.initializer[1]
+    outside.ClearField("raw_data")
+    outside.data_location = TensorProto.EXTERNAL
+    for key, value in {"location": "weights.bin", "offset": "0", "length": str(256 * 64 * 4)}.items():
+        entry = outside.external_data.add()
+        entry.key, entry.value = key, value
+    path = tmp_path / "mixed.onnx"
+    onnx.save(built, str(path))
+    with open(tmp_path / "weights.bin", "wb") as handle:
+        handle.truncate(256 * 64 * 4)
+    opened = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda file, *a, **k: (opened.append(str(file)), real_open(file, *a, **k))[1])
+    report = onnxcost.analyze(path)
+    assert (report.totals.macs, report.totals.params) == (65_536 + 16_384, 65_536 + 16_384)
+    assert not any(name.endswith("weights.bin") for name in opened)
+    parsed = load_model(path, inline_weights=False).model
+    stored = {t.name: {e.key: e.value for e in t.external_data} for t in parsed.graph.initializer}
+    assert stored["w1"]["location"] == "mixed.onnx" and stored["w2"]["location"] == "weights.bin"

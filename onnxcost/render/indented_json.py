@@ -1,11 +1,14 @@
 """Indented JSON, byte for byte what ``json.dumps(value, indent=N, ...)`` writes, in a fraction of its time.
 
+A value made only of strings, integers, booleans, None, lists, tuples and string-keyed dicts (a report) goes to
+orjson, whose indented output is the same text (checked, not assumed: ``_orjson_writes_it``). orjson writes floats
+otherwise ('1e-5' for '1e-05', null for NaN), so a value holding a float, or any other type, stays with this module's
+encoder.
+
 Python 3.11's C encoder cannot indent, so ``json.dumps(indent=...)`` falls back to the pure-Python encoder: a
 chain of generators, one per nesting level, that every piece of text passes through. This encoder walks the value
 once, appends to one list, escapes strings with the C escaper and makes each dict key's text (separator, indentation,
-quoted key) once per depth. Values made only of strings, integers, booleans, None, lists, tuples and string-keyed dicts (a report)
-go to orjson, whose indented output is the same text: it writes floats otherwise ('1e-5' for '1e-05', null for NaN),
-so a value with any float, or of any other type, stays with this encoder. It follows the standard encoder's rules: the separators ',' and ': ', '[]' and '{}' for
+quoted key) once per depth. It follows the standard encoder's rules: the separators ',' and ': ', '[]' and '{}' for
 empty containers, keys converted as json converts them, floats by ``float.__repr__`` with NaN and the infinities
 as JavaScript writes them, subclasses of str, int and float written as such, anything else handed to ``default``.
 """
