@@ -15,7 +15,7 @@ from rich._wrap import divide_line  # rich's own word wrap and cell widths: titl
 from rich.cells import cell_len
 
 from .grid import Grid
-from .sanitize import terminal_safe
+from .sanitize import is_terminal_safe, terminal_safe
 
 DEFAULT_WIDTH = 160  # TextConsole's width when piped: what a plain line wraps at
 LONGEST_UNBROKEN_WORD = 24  # a left-aligned cell folds only words longer than this (long node names)
@@ -30,11 +30,14 @@ def piped_grid(grid: Grid) -> str | None:
     if not columns:
         return None
     shown = [[column.header, *column.cells] if grid.show_header else column.cells for column in columns]
-    safe = [[terminal_safe(cell) for cell in cells] for cells in shown]
-    if not safe[0] or any("\n" in cell or "\t" in cell for cells in safe for cell in cells):
+    # A column at a time: most are printable ASCII throughout (nothing to escape, a cell's width is its length).
+    safe = [cells if is_terminal_safe("".join(cells)) else [terminal_safe(cell) for cell in cells] for cells in shown]
+    joined = ["".join(cells) for cells in safe]
+    if not safe[0] or any("\n" in text or "\t" in text for text in joined):
         return None
-    widths = [max(max(map(cell_len, cells)), least_width([column.header, *column.cells], column.justify == "right"))
-              + PADDING for column, cells in zip(columns, safe)]
+    measures = [len if text.isascii() else cell_len for text in joined]
+    widths = [max(max(map(measure, cells)), least_width([column.header, *column.cells], column.justify == "right"))
+              + PADDING for column, cells, measure in zip(columns, safe, measures)]
     table_width = sum(widths) + len(widths) + 1  # the edges and the spaces between columns
     lines = []
     if grid.title:
@@ -43,7 +46,8 @@ def piped_grid(grid: Grid) -> str | None:
             return None
         lines += title
     lines.append(" " * table_width)
-    rows = list(zip(*(_cells(column.justify, cells, width) for column, cells, width in zip(columns, safe, widths))))
+    rows = list(zip(*(_cells(column.justify, cells, width, measure)
+                      for column, cells, width, measure in zip(columns, safe, widths, measures))))
     if grid.show_header:
         lines.append(" " + " ".join(rows.pop(0)) + " ")
         lines.append(" " + HEAD_RULE * (table_width - 2) + " ")
@@ -60,11 +64,11 @@ def least_width(texts: list[str], numeric: bool) -> int:
     return min(max(map(len, " ".join(texts).split()), default=1), LONGEST_UNBROKEN_WORD)  # one split, in C
 
 
-def _cells(justify: str, cells: list[str], width: int) -> list[str]:
+def _cells(justify: str, cells: list[str], width: int, measure=cell_len) -> list[str]:
     inner = width - PADDING
     if justify == "right":  # rich strips a right-aligned cell's trailing spaces before aligning it
-        return [" " * (inner - cell_len(text) + 1) + text + " " for text in (cell.rstrip() for cell in cells)]
-    return [" " + cell + " " * (inner - cell_len(cell) + 1) for cell in cells]
+        return [" " * (inner - measure(text) + 1) + text + " " for text in (cell.rstrip() for cell in cells)]
+    return [" " + cell + " " * (inner - measure(cell) + 1) for cell in cells]
 
 
 def _wrapped(title: str, width: int) -> list[str] | None:

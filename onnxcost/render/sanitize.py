@@ -37,7 +37,12 @@ def visible(text: str) -> str:
 def terminal_safe(text: str) -> str:
     """``text`` with the same escapes as ``visible`` but newlines and tabs kept: for whole renderings (tables,
     JSON, CSV), whose own line structure stays as it is."""
+    return text if is_terminal_safe(text) else _UNSAFE_BUT_LAYOUT.sub(_escape, text)
+
+
+def is_terminal_safe(text: str) -> bool:
+    """Whether ``terminal_safe`` leaves ``text`` as it is (of joined strings: whether it leaves each of them)."""
     # Most renderings are ASCII with nothing to escape: deleting the safe bytes in C finds that 5x faster than re.
-    if text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII_AND_LAYOUT):
-        return text
-    return _UNSAFE_BUT_LAYOUT.sub(_escape, text)
+    if text.isascii():
+        return not text.encode("ascii").translate(None, _PRINTABLE_ASCII_AND_LAYOUT)
+    return _UNSAFE_BUT_LAYOUT.search(text) is None
