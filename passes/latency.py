@@ -12,7 +12,8 @@ the calibration data when calibrated, weight error otherwise; ``budget.allocate`
 error per second saved. Layers alone do not add up to the whole model (fusions, caches, threads): each plan is
 timed whole against the original (``measure.paired_latency``), and the ratio of the seconds the model saved to
 those its layers promised rescales what the next plan asks of the layers: more after a shortfall, less (so less
-error) after a surplus; at most ``MAX_ROUNDS`` plans. Kept: the least error among the plans that met the budget,
+error) after a surplus. A plan that meets the budget stops the search only when it saves at most ``MIN_GAIN`` more
+than the budget asks; one well past it is followed by a cheaper one. At most ``MAX_ROUNDS`` plans. Kept: the least error among the plans that met the budget,
 else the fastest. When the layers alone cannot promise enough, the first plan takes everything they can save.
 """
 
@@ -161,9 +162,9 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
         budget.rounds.append(LatencyRound(needed / 1e9, 1 - predicted, len(ranks), allocation.error, measured))
         tried.append((plan, ranks, allocation.error))
         reached = measured.ratio <= mode.ratio
-        if 1 - measured.ratio <= 0 or (reached and 1 - measured.ratio <= (1 + MIN_GAIN) * predicted) \
+        if 1 - measured.ratio <= 0 or (reached and 1 - measured.ratio <= (1 + MIN_GAIN) * (1 - mode.ratio)) \
                 or (not reached and needed >= most):
-            break  # no saving at all; met as the layers predicted; or nothing more to spend
+            break  # no saving at all; met without much to spare (past it, a cheaper plan is tried); nothing to spend
         scale = (1 - measured.ratio) / predicted  # next: what the whole model needs, in the layers' seconds
     met = [i for i, r in enumerate(budget.rounds) if r.measured.ratio <= mode.ratio]
     ratios = [r.measured.ratio for r in budget.rounds]
