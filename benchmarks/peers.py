@@ -131,6 +131,7 @@ def main() -> int:
         ours = sys.executable if args.this_python else installed_python(
             args.onnxcost_venv, scratch / "onnxcost-venv", "onnxcost", str(ROOT))
         print("onnxcost:", "this interpreter's" if args.this_python else "installed from this checkout (pip install .)")
+        os.chdir(scratch)  # the children put their working folder first on sys.path: not this checkout's onnxcost/
         onnxcost = ["-m", "onnxcost"]
         for sample in ("mobilenet_v2", "resnet50"):
             path = scratch / f"{sample}.onnx"
