@@ -112,7 +112,8 @@ class Rewriter:
 
     def measure_sensitivity(self, progress: Progress | None = None) -> dict:
         """The model's measured output error with each calibrated layer alone rewritten at a few ranks
-        (``sensitivity``); from now on ``TargetMacs`` spends the budget by it. Needs ``calibrate`` first."""
+        (``sensitivity``); from now on ``TargetMacs`` and ``TargetLatency`` spend the budget by it (``layer_error``).
+        Needs ``calibrate`` first."""
         if self.calibration is None:
             raise RuntimeError("measure_sensitivity needs calibration data: call calibrate first")
         sites = [self.sites[name] for name in self._planner.moments]
@@ -150,6 +151,11 @@ class Rewriter:
     def decomposition(self, site: ConvSite):
         """The structure's decomposition of ``site`` that plans use (calibrated once ``calibrate`` ran)."""
         return self._planner.decomposition(site)
+
+    def layer_error(self, site: ConvSite, rank: int) -> float:
+        """The relative squared error budgets count for ``site`` at ``rank`` (the model's measured output error once
+        ``measure_sensitivity`` ran, else the layer's own)."""
+        return self._planner.layer_error(site, rank)
 
     def trial(self, plan: Plan) -> onnx.ModelProto:
         """``plan`` put into a fresh copy of the graph with the factors before any refit, for timing (a refit
@@ -289,7 +295,7 @@ def rewrite(
     a failed validation raises ``RewriteValidationFailed`` (its ``result`` has the details). ``calibration``: data
     (a dataset with ``.batches(n)`` and ``.count``, or the path ``onnxcost.datasets.open_dataset`` reads) that makes
     the factors activation-aware (``Rewriter.calibrate``; ``refit`` the 1x1 convs by least squares;
-    ``sensitivity``: a ``TargetMacs`` budget spent by the model's measured sensitivity to each layer,
+    ``sensitivity``: a ``TargetMacs`` or ``TargetLatency`` budget spent by the model's measured sensitivity to each layer,
     ``Rewriter.measure_sensitivity``); without
     ``feeds``, its held-out samples validate. ``preprocess`` (``datasets.Preprocess``): how a folder of images given
     as ``calibration`` or ``feeds`` becomes the model's input. Exact mode
@@ -312,7 +318,7 @@ def rewrite(
                         weights_in_file=weights_in_file)
     if calibration is not None:
         rewriter.calibrate(calibration, selection, refit=refit, progress=progress, preprocess=preprocess)
-        if sensitivity and isinstance(mode, TargetMacs):
+        if sensitivity and isinstance(mode, (TargetMacs, TargetLatency)):
             rewriter.measure_sensitivity(progress)
     compare = dry_run if compare is None else compare
     latency: LatencyBudget | None = None

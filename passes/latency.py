@@ -8,8 +8,9 @@ The budget is ``TargetLatency.ratio`` of the original model's median latency. Pe
 against its replacement at a few ranks (``RANK_FRACTIONS`` of its MACs), each emission timed and the fastest kept.
 A rank is an option only when measured at least ``MIN_GAIN`` faster than the conv: a rewrite measured slower
 (or within the noise) is never chosen. The error a layer adds is the planner's: relative squared output error on
-the calibration data when calibrated, weight error otherwise; ``budget.allocate`` takes the steps with the least
-error per second saved. Layers alone do not add up to the whole model (fusions, caches, threads): each plan is
+the calibration data when calibrated, weight error otherwise, and the model's measured output error once
+``Rewriter.measure_sensitivity`` ran (``rewrite`` measures it with calibration data); ``budget.allocate`` takes the
+steps with the least error per second saved. Layers alone do not add up to the whole model (fusions, caches, threads): each plan is
 timed whole against the original (``measure.paired_latency``), and the ratio of the seconds the model saved to
 those its layers promised rescales what the next plan asks of the layers: more after a shortfall, less (so less
 error) after a surplus. A plan that meets the budget stops the search only when it saves at most ``MIN_GAIN`` more
@@ -236,10 +237,9 @@ def _ns(seconds: float) -> int:
 
 def _options(rewriter, site: ConvSite, timing: LayerLatency) -> LayerOptions:
     """(nanoseconds, relative squared error) per rank measured at least ``MIN_GAIN`` faster than the conv;
-    ``allocate`` reads the seconds where it reads MACs for a MACs budget."""
-    d = rewriter.decomposition(site)
-    norm = d.squared_norm or 1.0
-    faster = [RankOption(r, _ns(s), d.squared_error(r) / norm) for r, s in timing.ranks.items()
+    ``allocate`` reads the seconds where it reads MACs for a MACs budget. The error is ``Rewriter.layer_error``: the
+    model's measured sensitivity to the layer when it was measured."""
+    faster = [RankOption(r, _ns(s), rewriter.layer_error(site, r)) for r, s in timing.ranks.items()
               if s <= timing.original * (1 - MIN_GAIN)]
     return LayerOptions(_ns(timing.original), faster)
 

@@ -68,9 +68,19 @@ class Planner:
             self._traffic = {k: v for k, v in self._traffic.items() if k[0] != name}
 
     def sensitize(self, curves: dict[str, Curve]) -> None:
-        """From now on ``TargetMacs`` spends the budget by each site's measured effect on the model's outputs
-        (``sensitivity.Curve``) instead of its own output error; sites without a curve keep the latter."""
+        """From now on budgets (``TargetMacs``, ``TargetLatency``) are spent by each site's measured effect on the
+        model's outputs (``sensitivity.Curve``) instead of its own output error; sites without a curve keep the
+        latter."""
         self.sensitivity.update(curves)
+
+    def layer_error(self, site: ConvSite, rank: int) -> float:
+        """The relative squared error a budget counts for ``site`` at ``rank``: the model's measured output error
+        when a curve was measured (``sensitize``), else the layer's own (output error when calibrated, weight error
+        otherwise)."""
+        d = self.decomposition(site)
+        proxy = d.squared_error(rank) / (d.squared_norm or 1.0)
+        curve = self.sensitivity.get(site.name)
+        return proxy if curve is None else curve.error(rank, proxy)
 
     def decomposition(self, site: ConvSite) -> Decomposition:
         """The structure's decomposition of ``site`` (computed on first use): calibrated when it has statistics."""
@@ -151,13 +161,9 @@ class Planner:
                     for s in candidates}
         options = {}
         for site in candidates:
-            d = self.decomposition(site)
-            norm = d.squared_norm or 1.0
-            curve = self.sensitivity.get(site.name)
             options[site.name] = LayerOptions(site.macs, [
-                RankOption(r, self.structure.cost(site, r).macs,
-                           d.squared_error(r) / norm if curve is None else curve.error(r, d.squared_error(r) / norm))
-                for r in range(1, d.max_rank + 1)
+                RankOption(r, self.structure.cost(site, r).macs, self.layer_error(site, r))
+                for r in range(1, self.decomposition(site).max_rank + 1)
             ])
         try:
             allocation = allocate(options, needed)

@@ -155,6 +155,24 @@ def test_a_plan_well_past_the_target_is_followed_by_a_cheaper_one():
     assert budget.kept == 1 and budget.met and [l.rank for l in plan.rewritten] == [1]
 
 
+def test_a_layer_the_model_is_sensitive_to_is_spared_by_the_latency_budget():
+    # 0.95x: 2 ms to save. a (8 ms) and c (2 ms) have the same weights, so the same error at every rank: a's more
+    # seconds per error win. Measured sensitivity (Rewriter.measure_sensitivity's curves) saying that the model's
+    # outputs move 100 times a's own error and c's as its own: c, whose saving meets the 2 ms, is chosen instead.
+    from onnxcost.passes.sensitivity import Curve
+
+    plan, _ = _plan(0.95)
+    assert [l.name for l in plan.rewritten] == ["a"]
+    rewriter = Rewriter(_model(), Separable())
+    site = rewriter.sites["a"]
+    ranks = tuple(range(1, rewriter.decomposition(site).max_rank + 1))
+    proxies = tuple(rewriter.layer_error(site, r) for r in ranks)
+    rewriter._planner.sensitize({"a": Curve(ranks, tuple(100 * p for p in proxies), proxies)})
+    assert rewriter.layer_error(site, 1) == pytest.approx(100 * proxies[0])
+    plan, budget = plan_for_latency(rewriter, TargetLatency(0.95), timer=layer_timer, whole=whole_timer())
+    assert [l.name for l in plan.rewritten] == ["c"] and budget.met
+
+
 def test_the_record_has_latency_last_only_with_a_latency_budget():
     plan, budget = _plan(0.85)
     record = RewriteResult(plan, None, None, None, dry_run=True, latency=budget).to_dict()
