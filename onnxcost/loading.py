@@ -63,12 +63,12 @@ def load_model(
         model = model or onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{path}: not an ONNX model (protobuf parse failed: {first_line(exc)})") from exc
-    external = _check_is_model(model, str(path))
+    stored = _check_is_model(model, str(path))
     if load_weights:
         load_external_weights(model, path.parent)
         check_tensor_data(model)
     else:
-        check_external_data(model, path.parent, external)
+        check_external_data(model, path.parent, [t for t in stored if t.data_location == onnx.TensorProto.EXTERNAL])
     return LoadedModel(model, path)
 
 
@@ -99,63 +99,34 @@ def check_readable(path: Path, max_file_bytes: int) -> None:
 
 
 def _check_is_model(model: onnx.ModelProto, where: str) -> list[onnx.TensorProto]:
-    """Refuse what is not a model; returns the model's tensors stored externally (``_scan``)."""
+    """Refuse what is not a model; returns the tensors it stores (``walk.tensors``), found in the same walk as the
+    graphs whose names it checks."""
     # Any byte string can parse as some protobuf; a model has a graph and opsets.
     if not model.HasField("graph") or (not model.opset_import and model.ir_version == 0):
         raise ModelLoadError(f"{where}: parsed, but it is not an ONNX model (no graph or opset)")
     if len(model.graph.node) == 0 and len(model.graph.output) == 0:
         raise ModelLoadError(f"{where}: the model's graph is empty")
-    return _scan(model, where)
+    graphs, stored = walk.graphs_and_tensors(model)
+    _check_names(model, graphs, where)
+    return stored
 
 
-_GRAPH, _GRAPHS, _TENSOR, _TENSORS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS,
-                                      onnx.AttributeProto.TENSOR, onnx.AttributeProto.TENSORS)
-
-
-def _scan(model: onnx.ModelProto, where: str) -> list[onnx.TensorProto]:
-    """One walk over every graph (subgraphs and functions' too): refuse names that are not valid UTF-8 (protobuf
-    parses them, handing back bytes; refused here rather than deep inside a later step), and return the tensors
-    stored externally (initializers, sparse ones' values, tensor attributes), as ``external_tensors``."""
-    texts: list = [function.name for function in model.functions]
-    external = _EXTERNAL
-    stored: list[onnx.TensorProto] = []
-    graphs = [model.graph]
-    nodes = [node for function in model.functions for node in function.node]  # their tensors and subgraphs
-    while graphs or nodes:
-        if graphs:
-            graph = graphs.pop()
-            texts.extend(value.name for value in [*graph.input, *graph.output, *graph.value_info])
-            for tensor in [*graph.initializer, *(sparse.values for sparse in graph.sparse_initializer)]:
-                texts.append(tensor.name)
-                if tensor.data_location == external:
-                    stored.append(tensor)
-            chosen, named = graph.node, True
-        else:
-            chosen, named, nodes = nodes, False, []
-        for node in chosen:
-            if named:
-                texts.extend([node.name, node.op_type, node.domain, *node.input, *node.output])
-            for attr in node.attribute:
-                texts.append(attr.name)
-                kind = attr.type
-                if kind == _GRAPH:
-                    graphs.append(attr.g)
-                elif kind == _GRAPHS:
-                    graphs.extend(attr.graphs)
-                elif kind == _TENSOR:
-                    if attr.t.data_location == external:
-                        stored.append(attr.t)
-                elif kind == _TENSORS:
-                    stored.extend(t for t in attr.tensors if t.data_location == external)
+def _check_names(model: onnx.ModelProto, graphs: list[onnx.GraphProto], where: str) -> None:
+    """Protobuf parses invalid UTF-8 in names (handing back bytes); refuse it here rather than deep inside a later step.
+    ``graphs``: every graph of the model (``walk.model_graphs``)."""
+    texts: list = []
+    for graph in graphs:
+        texts.extend(value.name for value in [*graph.input, *graph.output, *graph.value_info, *graph.initializer])
+        for node in graph.node:
+            texts.extend([node.name, node.op_type, node.domain, *node.input, *node.output])
+            texts.extend(attr.name for attr in node.attribute)
+    texts.extend(function.name for function in model.functions)
     try:
         "".join(texts)  # the check in C: a name handed back as bytes makes join raise
     except TypeError:
         raise ModelLoadError(f"{where}: names in the model are not valid UTF-8 (corrupt file?)") from None
-    return stored
 
 
-
-_EXTERNAL = onnx.TensorProto.EXTERNAL
 # The typed fields a tensor's values may be stored in instead of raw_data.
 _VALUE_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data")
 _COMPLEX = (onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128)

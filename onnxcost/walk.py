@@ -8,6 +8,7 @@ import onnx
 from onnx import AttributeProto
 
 _GRAPH, _GRAPHS = AttributeProto.GRAPH, AttributeProto.GRAPHS
+_TENSOR, _TENSORS = AttributeProto.TENSOR, AttributeProto.TENSORS
 
 
 def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
@@ -62,18 +63,35 @@ def model_graphs(model: onnx.ModelProto) -> Iterator[onnx.GraphProto]:
                 yield from graphs(sub)
 
 
-def tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+def tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
     """Every TensorProto the model stores: initializers and tensor attributes, in all graphs and functions."""
-    all_nodes: list[onnx.NodeProto] = []
-    for graph in model_graphs(model):
-        yield from graph.initializer
-        yield from (sparse.values for sparse in graph.sparse_initializer)
-        all_nodes.extend(graph.node)
-    for function in model.functions:
-        all_nodes.extend(function.node)
-    for node in all_nodes:
-        for attr in node.attribute:
-            if attr.type == AttributeProto.TENSOR:
-                yield attr.t
-            elif attr.type == AttributeProto.TENSORS:
-                yield from attr.tensors
+    return graphs_and_tensors(model)[1]
+
+
+def graphs_and_tensors(model: onnx.ModelProto) -> tuple[list[onnx.GraphProto], list[onnx.TensorProto]]:
+    """``model_graphs`` and ``tensors`` in one walk over the nodes' attributes (loading asks for both)."""
+    found_graphs: list[onnx.GraphProto] = []
+    stored: list[onnx.TensorProto] = []
+    stack = [model.graph]
+    nodes = [node for function in model.functions for node in function.node]  # their tensors and subgraphs
+    while stack or nodes:
+        if stack:
+            graph = stack.pop()
+            found_graphs.append(graph)
+            stored.extend(graph.initializer)
+            stored.extend(sparse.values for sparse in graph.sparse_initializer)
+            chosen = graph.node
+        else:
+            chosen, nodes = nodes, []
+        for node in chosen:
+            for attr in node.attribute:
+                kind = attr.type
+                if kind == _GRAPH:
+                    stack.append(attr.g)
+                elif kind == _GRAPHS:
+                    stack.extend(attr.graphs)
+                elif kind == _TENSOR:
+                    stored.append(attr.t)
+                elif kind == _TENSORS:
+                    stored.extend(attr.tensors)
+    return found_graphs, stored
