@@ -54,7 +54,7 @@ def build_skeleton(model: onnx.ModelProto, nested: bool | None = None) -> onnx.M
     if skeleton.functions:
         skeleton = _inline_functions(skeleton)
         nested = None  # inlining may bring the functions' control flow in
-    for sub in walk.graphs(skeleton.graph, walk.nests(skeleton.graph) if nested is None else nested):
+    for sub in walk.graphs(skeleton.graph, nested is not False):  # unknown: walked
         _constants_to_initializers(sub)
         name_free_dims(sub, unnamed_inputs=sub is skeleton.graph)
     return skeleton

@@ -7,15 +7,16 @@
 The budget is ``TargetLatency.ratio`` of the original model's median latency. Per layer, the conv alone is timed
 against its replacement at a few ranks (``RANK_FRACTIONS`` of its MACs), each emission timed and the fastest kept.
 A rank is an option only when measured at least ``MIN_GAIN`` faster than the conv: a rewrite measured slower
-(or within the noise) is never chosen. The error a layer adds is the planner's: relative squared output error on
-the calibration data when calibrated, weight error otherwise, and the model's measured output error once
-``Rewriter.measure_sensitivity`` ran (``rewrite`` measures it with calibration data); ``budget.allocate`` takes the
-steps with the least error per second saved. Layers alone do not add up to the whole model (fusions, caches, threads): each plan is
-timed whole against the original (``measure.paired_latency``), and the ratio of the seconds the model saved to
-those its layers promised rescales what the next plan asks of the layers: more after a shortfall, less (so less
-error) after a surplus. A plan that meets the budget stops the search only when it saves at most ``MIN_GAIN`` more
-than the budget asks; one well past it is followed by a cheaper one. At most ``MAX_ROUNDS`` plans. Kept: the least error among the plans that met the budget,
-else the fastest. When the layers alone cannot promise enough, the first plan takes everything they can save.
+(or within the noise) is never chosen. The error a layer adds is the planner's (``Rewriter.layer_error``):
+relative squared output error on the calibration data when calibrated, weight error otherwise, and the model's
+measured output error once ``Rewriter.measure_sensitivity`` ran (``rewrite`` measures it with calibration data);
+``budget.allocate`` takes the steps with the least error per second saved. Layers alone do not add up to the whole
+model (fusions, caches, threads): each plan is timed whole against the original (``measure.paired_latency``), and
+the ratio of the seconds the model saved to those its layers promised rescales what the next plan asks of the
+layers: more after a shortfall, less (so less error) after a surplus. A plan that meets the budget stops the
+search only when it saves at most ``MIN_GAIN`` more than the budget asks; one well past it is followed by a
+cheaper one. At most ``MAX_ROUNDS`` plans. Kept: the least error among the plans that met the budget, else the
+fastest. When the layers alone cannot promise enough, the first plan takes everything they can save.
 """
 
 from __future__ import annotations

@@ -31,8 +31,10 @@ def piped_grid(grid: Grid) -> str | None:
         return None
     shown = [[column.header, *column.cells] if grid.show_header else column.cells for column in columns]
     # A column at a time: most are printable ASCII throughout (nothing to escape, a cell's width is its length).
-    safe = [cells if is_terminal_safe("".join(cells)) else [terminal_safe(cell) for cell in cells] for cells in shown]
-    joined = ["".join(cells) for cells in safe]
+    # Escaping keeps newlines and tabs and never makes text non-ASCII: the raw column text answers for the safe one.
+    joined = ["".join(cells) for cells in shown]
+    safe = [cells if is_terminal_safe(text) else [terminal_safe(cell) for cell in cells]
+            for cells, text in zip(shown, joined)]
     if not safe[0] or any("\n" in text or "\t" in text for text in joined):
         return None
     measures = [len if text.isascii() else cell_len for text in joined]
