@@ -113,7 +113,7 @@ def _check_is_model(model: onnx.ModelProto, where: str) -> list[onnx.TensorProto
 
 def _check_names(model: onnx.ModelProto, graphs: list[onnx.GraphProto], where: str) -> None:
     """Protobuf parses invalid UTF-8 in names (handing back bytes); refuse it here rather than deep inside a later step.
-    ``graphs``: every graph of the model (``walk.model_graphs``)."""
+    ``graphs``: every graph of the model (``walk.graphs_and_tensors``)."""
     texts: list = []
     for graph in graphs:
         texts.extend(value.name for value in [*graph.input, *graph.output, *graph.value_info, *graph.initializer])

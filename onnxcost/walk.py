@@ -54,22 +54,14 @@ def graphs(graph: onnx.GraphProto, nested: bool = True) -> Iterator[onnx.GraphPr
                     stack.extend(attr.graphs)
 
 
-def model_graphs(model: onnx.ModelProto) -> Iterator[onnx.GraphProto]:
-    """The main graph and every graph nested in it or in the model's local functions."""
-    yield from graphs(model.graph)
-    for function in model.functions:
-        for node in function.node:
-            for _, sub in subgraphs(node):
-                yield from graphs(sub)
-
-
 def tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
     """Every TensorProto the model stores: initializers and tensor attributes, in all graphs and functions."""
     return graphs_and_tensors(model)[1]
 
 
 def graphs_and_tensors(model: onnx.ModelProto) -> tuple[list[onnx.GraphProto], list[onnx.TensorProto]]:
-    """``model_graphs`` and ``tensors`` in one walk over the nodes' attributes (loading asks for both)."""
+    """The main graph and every graph nested in it or in the model's local functions, and every tensor the model
+    stores (``tensors``), in one walk over the nodes' attributes (loading asks for both)."""
     found_graphs: list[onnx.GraphProto] = []
     stored: list[onnx.TensorProto] = []
     stack = [model.graph]
