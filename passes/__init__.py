@@ -32,7 +32,8 @@ One rewriter (``driver``) serves every structure (``Separable``, ``Grouped``); a
 - ``result``: ``RewriteResult`` and its JSON record;
 - ``driver``: ``Rewriter``, ``rewrite`` and ``validate_rewrite``, tying the above together;
 - ``separable``, ``grouped``, ``pointwise_first``: the three structures (the last per output channel, and
-  ``SeparableOrder``, the per-layer order of ``--order auto``); ``factorize``, ``block_factorize``,
+  ``SeparableOrder``, the per-layer order of ``--order auto``) and ``mixed`` (``SeparableAndGrouped``: separable for
+  KxK kernels, grouped for 1x1, ``--separable --grouped G``); ``factorize``, ``block_factorize``,
   ``output_factorize``, ``blockwise_svd``: their numerics (pure numpy); ``emitters``: the graph pieces they write;
 - ``sites``, ``fold``: the convs as the passes see them, with following affine ops folded in;
 - ``budget``: the rank allocation for a MACs budget; ``layer_models``, ``measure``: one conv alone as a
@@ -51,6 +52,7 @@ import onnx
 from .driver import Rewriter, rewrite, validate_rewrite
 from .errors import BudgetUnreachable, PredictionMismatch, RewriteOptionError, RewriteValidationFailed
 from .grouped import GATHER, SHUFFLE, Grouped
+from .mixed import SeparableAndGrouped
 from .modes import DEFAULT_MODE, Energy, Exact, Mode, Rank, TargetLatency, TargetMacs
 from .plan import Alternative, LayerPlan, Plan
 from .pointwise_first import PointwiseFirst, SeparableOrder, separable_structure
@@ -80,6 +82,6 @@ __all__ = [
     "GATHER", "Grouped", "LayerPlan", "MULTIPLIER", "Mode", "Plan", "PointwiseFirst", "PredictionMismatch",
     "REWRITE_SCHEMA", "Rank", "SeparableOrder",
     "RewriteOptionError", "RewriteResult", "RewriteValidationFailed", "Rewriter", "SHUFFLE", "STRUCTURES", "Selection",
-    "Separable", "Structure", "TargetLatency", "TargetMacs", "grouped", "rewrite", "save", "separable",
+    "Separable", "SeparableAndGrouped", "Structure", "TargetLatency", "TargetMacs", "grouped", "rewrite", "save", "separable",
     "separable_structure", "validate_rewrite",
 ]

@@ -72,12 +72,15 @@ def input_pointwise_conv(site: ConvSite, name: str, weights: np.ndarray, group: 
 
 
 def output_spatial_conv(site: ConvSite, name: str, x: gs.Variable, weights: np.ndarray, group: int, names: Names,
-                        bias: np.ndarray | None = None) -> gs.Node:
-    """Conv ``<site>/<name>`` from ``x`` to the site's output with the original's kernel, strides, pads, auto_pad
-    and dilations, ``group`` groups and ``weights``, carrying ``bias`` (a refitted one) or else the site's."""
+                        bias: np.ndarray | None = None, *, output: gs.Variable | None = None,
+                        with_bias: bool = True) -> gs.Node:
+    """Conv ``<site>/<name>`` from ``x`` to ``output`` (default: the site's output) with the original's kernel,
+    strides, pads, auto_pad and dilations, ``group`` groups and ``weights``, carrying ``bias`` (a refitted one) or
+    else the site's (``with_bias=False``: none, for a part of a sum whose bias another part carries)."""
     weight = constant(names.tensor(f"{site.name}/{name}.weight"), weights, site.dtype)
+    biases = _bias_inputs(site, name, bias, names) if with_bias else []
     return gs.Node("Conv", name=names.node(f"{site.name}/{name}"), attrs={**site.conv_attrs(), "group": group},
-                   inputs=[x, weight, *_bias_inputs(site, name, bias, names)], outputs=[site.output])
+                   inputs=[x, weight, *biases], outputs=[output if output is not None else site.output])
 
 
 def _pointwise_attrs(site: ConvSite, group: int) -> dict:

@@ -1,11 +1,17 @@
 """The separable structure in the other order: a KxK conv becomes a 1x1 conv and a grouped KxK conv, factored per
 output channel (``output_factorize``); and the per-layer choice of the order (``SeparableOrder``).
 
-decompose: per output channel SVD; rank r is middle channels per output channel. emit, names under the conv's:
+decompose: per output channel SVD; rank r is middle channels per output channel. Two emissions compute the same
+function, names under the conv's:
 
-- ``<conv>/pw``: Conv 1x1, the original's groups g, Cin -> Cout·r, no bias;
-- ``<conv>/gconv``: Conv with the original's kernel, strides, pads, auto_pad and dilations, Cout groups of
-  r -> 1, carrying the bias.
+- ``pointwise first``: ``<conv>/pw``, Conv 1x1, the original's groups g, Cin -> Cout·r, no bias; then
+  ``<conv>/gconv``, Conv with the original's kernel, strides, pads, auto_pad and dilations, Cout groups of
+  r -> 1, carrying the bias;
+- ``summed`` (r > 1): r pairs of ``<conv>/pw<j>`` (1x1, groups g, Cin -> Cout, the rows j, j + r, ... of the
+  first form's) and ``<conv>/dw<j>`` (depthwise KxK, the first one carrying the bias), added up by
+  ``<conv>/sum<j>``. Same MACs and params; onnxruntime's CPU provider runs every one of its convs in its blocked
+  (NCHWc) layout, which a grouped conv of r > 1 inputs per group does not get (on PP-OCRv4 det, Conv.61 at rank 2:
+  2.7 ms for 11 M MACs in the grouped conv; docs/frontier.md).
 
 Its middle tensor has Cout·r channels at the input's resolution, where the depthwise-first form's has Cin·r at
 the output's: with Cout < Cin it moves far fewer bytes, and memory traffic, not MACs, decides the latency of
@@ -34,7 +40,8 @@ from .separable import Separable
 from .sites import ConvSite
 from .statistics import SecondMoments
 
-POINTWISE_FIRST = "pointwise first"  # its one emission, as the plan's emission column names it
+POINTWISE_FIRST = "pointwise first"  # a 1x1 conv and a grouped KxK conv, as the plan's emission column names it
+SUMMED = "summed"  # r pairs of a 1x1 and a depthwise KxK conv, added up
 DEPTHWISE, POINTWISE, AUTO_ORDER = "depthwise", "pointwise", "auto"
 ORDERS = (DEPTHWISE, POINTWISE, AUTO_ORDER)
 
@@ -44,7 +51,7 @@ class PointwiseFirst:
     original's strides/pads/dilations and bias)."""
 
     name = "separable, pointwise first"
-    emissions: tuple[str, ...] = ()  # one form only
+    emissions: tuple[str, ...] = (POINTWISE_FIRST, SUMMED)
 
     eligible = Separable.eligible  # the same rule in either order: a 1x1 kernel has nothing to separate
 
@@ -91,14 +98,17 @@ class PointwiseFirst:
         return Cost.of_conv_pair(site, middle, pointwise_w, spatial_w)
 
     def variants(self, site: ConvSite, rank: int) -> tuple[str, ...]:
-        """Its one form."""
-        return (POINTWISE_FIRST,)
+        """summed then pointwise first for r > 1 (the last, one conv per factor, is what ``traffic_per_mac`` reads);
+        pointwise first alone at r = 1, where the grouped conv is already depthwise."""
+        return (SUMMED, POINTWISE_FIRST) if rank > 1 else (POINTWISE_FIRST,)
 
     def emit(self, graph: gs.Graph, site: ConvSite, factors: PointwiseFirstFactors, variant: str,
              names: Names) -> list[gs.Node]:
-        """``<conv>/pw`` (1x1, Cin -> Cout·r) then ``<conv>/gconv`` (KxK, Cout groups, the bias)."""
-        if variant != POINTWISE_FIRST:
+        """``<conv>/pw`` (1x1, Cin -> Cout·r) then ``<conv>/gconv`` (KxK, Cout groups, the bias); or summed pairs."""
+        if variant not in self.variants(site, factors.rank):
             raise ValueError(f"emission '{variant}' is not available for {site.name}")
+        if variant == SUMMED:
+            return _summed(site, factors, names)
         middle = gs.Variable(names.tensor(f"{site.name}/pw"), dtype=site.dtype)
         return [input_pointwise_conv(site, "pw", factors.pointwise, site.group, middle, names),
                 output_spatial_conv(site, "gconv", middle, factors.spatial, site.cout, names, factors.bias)]
@@ -114,6 +124,26 @@ class PointwiseFirst:
     def rivals(self) -> tuple:
         """No rivals."""
         return ()
+
+
+def _summed(site: ConvSite, factors: PointwiseFirstFactors, names: Names) -> list[gs.Node]:
+    """r pairs (1x1 Cin -> Cout, depthwise KxK) added up. Pair j is the grouped form's middle channels o·r + j and
+    their taps: row o·r + j of the 1x1 conv's weights belongs to output o's group, so the rows j, j + r, ... keep
+    the original's g groups."""
+    r, nodes, parts = factors.rank, [], []
+    for j in range(r):
+        middle = gs.Variable(names.tensor(f"{site.name}/pw{j}"), dtype=site.dtype)
+        part = gs.Variable(names.tensor(f"{site.name}/dw{j}"), dtype=site.dtype)
+        nodes.append(input_pointwise_conv(site, f"pw{j}", factors.pointwise[j::r], site.group, middle, names))
+        nodes.append(output_spatial_conv(site, f"dw{j}", middle, factors.spatial[:, j:j + 1], site.cout, names,
+                                         factors.bias, output=part, with_bias=j == 0))
+        parts.append(part)
+    total = parts[0]
+    for j, part in enumerate(parts[1:], 1):
+        out = site.output if j == r - 1 else gs.Variable(names.tensor(f"{site.name}/sum{j}"), dtype=site.dtype)
+        nodes.append(gs.Node("Add", name=names.node(f"{site.name}/sum{j}"), inputs=[total, part], outputs=[out]))
+        total = out
+    return nodes
 
 
 ORDER_OPSET, ORDER_IR_VERSION = 13, 7  # the one-layer models the order is chosen on (Conv is the same from opset 11)
@@ -142,11 +172,10 @@ def traffic_per_mac(structure, site: ConvSite) -> float:
 class SeparableOrder:
     """The separable form with its order chosen per layer: pointwise first where it moves fewer bytes at equal
     MACs (``traffic_per_mac``; for stride 1, where Cin > Cout), else depthwise first. Every member delegates to
-    the chosen order's structure; its emissions are the depthwise-first ones (a pointwise-first layer writes its
-    one form)."""
+    the chosen order's structure; its emissions are both orders'."""
 
     name = "separable, order auto"
-    emissions = Separable.emissions
+    emissions = (*Separable.emissions, *PointwiseFirst.emissions)
 
     def __init__(self):
         self.depthwise, self.pointwise = Separable(), PointwiseFirst()

@@ -12,8 +12,8 @@ from onnx import helper, numpy_helper
 from onnxcost import passes
 from onnxcost.datasets import ArrayDataset
 from onnxcost.passes.output_factorize import calibrated_output_svd, compose_pointwise_first, refine
-from onnxcost.passes.pointwise_first import (POINTWISE_FIRST, PointwiseFirst, SeparableOrder, separable_structure,
-                                             traffic_per_mac)
+from onnxcost.passes.pointwise_first import (POINTWISE_FIRST, SUMMED, PointwiseFirst, SeparableOrder,
+                                             separable_structure, traffic_per_mac)
 from onnxcost.render.rewrite import render_plan
 from onnxcost.validation import run, session
 from support.rewrite_models import finish, single_conv
@@ -36,7 +36,7 @@ def _initializers(model) -> dict[str, np.ndarray]:
 def test_exact_reproduces_a_strided_padded_dilated_conv_with_bias():
     # Cin 12 > Cout 5, 3x3, stride 2, pads (top 1, left 2, bottom 1, right 0), dilations (2, 1), bias.
     model = single_conv(12, 5, (3, 3), (15, 17), strides=[2, 2], pads=[1, 2, 1, 0], dilations=[2, 1], seed=1)
-    result = passes.rewrite(model, PointwiseFirst(), passes.Exact(), ALL)
+    result = passes.rewrite(model, PointwiseFirst(), passes.Exact(), ALL, emission=POINTWISE_FIRST)
     x = np.random.default_rng(0).standard_normal((1, 12, 15, 17)).astype(np.float32)
     assert _rel(_outputs(model, x), _outputs(result.model, x)) < 1e-5
     layer = result.plan.rewritten[0]
@@ -177,7 +177,9 @@ def test_auto_order_per_layer_and_its_column():
     result = passes.rewrite(model, separable_structure("auto"), passes.Exact(), ALL, emission="multiplier")
     x = np.random.default_rng(8).standard_normal((1, 16, 10, 10)).astype(np.float32)
     assert _rel(_outputs(model, x), _outputs(result.model, x)) < 1e-5
-    assert [l.emission for l in result.plan.rewritten] == [POINTWISE_FIRST, "multiplier"]
+    # c1 has no multiplier emission: it falls back to its preferred one at r > 1, summed, and says so.
+    assert [l.emission for l in result.plan.rewritten] == [SUMMED, "multiplier"]
+    assert "'multiplier' emission not available here" in result.plan.rewritten[0].note
     # c1 pointwise first, exact r = min(16, 9) = 9: 4·9·16·100 + 4·9·9·100 = 57,600 + 32,400 = 90,000.
     # c2 depthwise first, exact r = min(16, 9) = 9: 4·9·9·100 + 16·36·100 = 32,400 + 57,600 = 90,000.
     assert [l.macs_after for l in result.plan.rewritten] == [90_000, 90_000]
@@ -255,6 +257,11 @@ def test_cli_order_option_chooses_the_structure():
     assert type(parse_structure(True, None, "auto")) is SeparableOrder
     with pytest.raises(InputSpecError, match="--order pointwise"):
         parse_structure(False, 2, "pointwise")
+    both = parse_structure(True, 2, "auto")  # separable (order auto) for KxK, grouped G = 2 for 1x1
+    assert type(both) is passes.SeparableAndGrouped
+    assert (type(both.separable), both.grouped.groups) == (SeparableOrder, 2)
+    with pytest.raises(InputSpecError, match="choose a structure"):
+        parse_structure(False, None)
 
 
 def test_refit_in_row_chunks_is_the_same_fit(monkeypatch):
@@ -270,3 +277,36 @@ def test_refit_in_row_chunks_is_the_same_fit(monkeypatch):
     chunked = _initializers(passes.rewrite(model, PointwiseFirst(), passes.Rank(2), **options).model)
     for name in ("conv/gconv.weight", "conv/gconv.bias"):
         np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_summed_emission_is_the_same_function_at_the_same_cost(group):
+    # Cin 8, Cout 4, 3x3, 6x6, pads 1, stride 1, rank 2, batch 2; g = 2 keeps the 1x1 convs' groups.
+    # Both emissions: 1x1 convs 2·4·2·36·(8/g) MACs, depthwise 3x3 2·4·2·9·36 = 5,184; the Adds have no MACs.
+    # g = 1: 4,608 + 5,184 = 9,792; g = 2: 2,304 + 5,184 = 7,488. Params: 8·(8/g) + 4·2·9 + 4 (bias) = 140 or 108.
+    model = single_conv(8, 4, (3, 3), (6, 6), group=group, pads=[1, 1, 1, 1], seed=4, batch=2)
+    x = np.random.default_rng(2).standard_normal((2, 8, 6, 6)).astype(np.float32)
+    results = {e: passes.rewrite(model, PointwiseFirst(), passes.Rank(2), ALL, emission=e)
+               for e in (POINTWISE_FIRST, SUMMED)}
+    grouped, summed = results[POINTWISE_FIRST].model, results[SUMMED].model
+    assert _rel(_outputs(grouped, x), _outputs(summed, x)) < 1e-6
+    macs, params = {1: (9_792, 140), 2: (7_488, 108)}[group]
+    for result in results.values():
+        layer = result.plan.rewritten[0]
+        assert (layer.macs_after, result.report.totals.macs, layer.params_after) == (macs, macs, params)
+    assert [(n.op_type, n.name) for n in summed.graph.node] == [
+        ("Conv", "conv/pw0"), ("Conv", "conv/dw0"), ("Conv", "conv/pw1"), ("Conv", "conv/dw1"), ("Add", "conv/sum1")]
+    convs = {n.name: {a.name: helper.get_attribute_value(a) for a in n.attribute} for n in summed.graph.node
+             if n.op_type == "Conv"}
+    assert [convs[n]["group"] for n in ("conv/pw0", "conv/dw0", "conv/pw1", "conv/dw1")] == [group, 4, group, 4]
+    weights = _initializers(summed)
+    assert weights["conv/pw0.weight"].shape == (4, 8 // group, 1, 1) and weights["conv/dw1.weight"].shape == (4, 1, 3, 3)
+    assert "conv/dw0.bias" in weights and "conv/dw1.bias" not in weights  # the bias once
+
+
+def test_rank_1_has_only_the_grouped_form():
+    # At r = 1 the grouped KxK conv is already depthwise: nothing to sum, one emission.
+    model = single_conv(8, 4, (3, 3), (6, 6), pads=[1, 1, 1, 1])
+    result = passes.rewrite(model, PointwiseFirst(), passes.Rank(1), ALL)
+    assert result.plan.rewritten[0].emission == POINTWISE_FIRST
+    assert [n.name for n in result.model.graph.node] == ["conv/pw", "conv/gconv"]

@@ -105,8 +105,7 @@ def test_never_over_the_input_unless_in_place(block):
 
 @pytest.mark.parametrize("args, message", [
     # either structure
-    (["rewrite", "--rank", "1", "M", "-o", "o.onnx"], "choose a structure: --separable or --grouped G"),
-    (["rewrite", "--separable", "--grouped", "2", "--rank", "1", "M", "-o", "o.onnx"], "choose one structure, not --separable and --grouped"),
+    (["rewrite", "--rank", "1", "M", "-o", "o.onnx"], "choose a structure: --separable, --grouped G, or both"),
     (["rewrite", "--separable", "--rank", "1", "--energy", "0.9", "M", "-o", "o.onnx"], "choose one mode, not --rank and --energy"),
     (["rewrite", "--grouped", "2", "--rank", "1", "--exact", "M", "-o", "o.onnx"], "choose one mode, not --exact and --rank"),
     (["rewrite", "--separable", "--rank", "0", "M", "-o", "o.onnx"], "--rank must be an integer >= 1, got 0"),

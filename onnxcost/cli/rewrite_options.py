@@ -15,6 +15,8 @@ class Emission(str, Enum):  # every structure's emissions; the library refuses o
     auto = "auto"
     multiplier = "multiplier"
     concat = "concat"
+    pointwise_first = "pointwise first"
+    summed = "summed"
     shuffle = "shuffle"
     gather = "gather"
 
@@ -27,7 +29,7 @@ class Order(str, Enum):  # the separable form's order of factors (passes.pointwi
 
 Separable = Annotated[bool, typer.Option("--separable", help="Depthwise-separable: each KxK conv becomes a depthwise KxK conv (depth multiplier r) and a 1x1 conv.")]
 OrderOption = Annotated[Order, typer.Option("--order", help="With --separable: depthwise (per input channel: a depthwise KxK conv, then a 1x1 conv), pointwise (per output channel: a 1x1 conv Cin -> Cout·r, then a grouped KxK conv of Cout groups r -> 1; its middle tensor has Cout·r channels where depthwise first has Cin·r, far fewer bytes when Cout < Cin), or auto (per layer, the order that onnxcost's report of the replacement says moves fewer bytes at equal MACs; the plan's order column says which).")]
-Grouped = Annotated[Optional[int], typer.Option("--grouped", metavar="G", help="Grouped plus shuffle (ShuffleNet): each dense conv becomes a grouped KxK conv (G groups, Cin -> G·G·r), a channel shuffle and a grouped 1x1 conv (G groups); G must divide Cin and Cout. G = 1: the plain low-rank pair.")]
+Grouped = Annotated[Optional[int], typer.Option("--grouped", metavar="G", help="Grouped plus shuffle (ShuffleNet): each dense conv becomes a grouped KxK conv (G groups, Cin -> G·G·r), a channel shuffle and a grouped 1x1 conv (G groups); G must divide Cin and Cout. G = 1: the plain low-rank pair. With --separable too: separable for KxK convs, grouped for 1x1 convs, one budget over both.")]
 Exact = Annotated[bool, typer.Option("--exact", help="r = each layer's rank: the same function up to float rounding (MACs grow; proves the surgery). Validation fails past 1e-4 relative error.")]
 Rank = Annotated[Optional[int], typer.Option("--rank", metavar="R", help="Keep R singular vectors per input channel (separable) or per block of G output x G input channels (grouped) in every layer.")]
 Energy = Annotated[Optional[float], typer.Option("--energy", metavar="E", help="Per layer, the smallest r keeping fraction E (0 < E <= 1) of the squared singular values. Default mode: --energy 0.99.")]
@@ -39,7 +41,7 @@ MinChannels = Annotated[int, typer.Option("--min-channels", metavar="N", help="R
 IncludeDepthwise = Annotated[bool, typer.Option("--include-depthwise", help="Also consider convs that are already depthwise.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="List what would change (r, kept energy, MACs, params and memory traffic after) and write nothing; for --grouped also the weight error of the other structures at each layer's MACs.")]
 Measure = Annotated[bool, typer.Option("--measure", help="Time each rewritten conv against the original in onnxruntime at its real input shape; keep only the faster.")]
-EmissionOption = Annotated[Emission, typer.Option("--emission", help="separable: a depthwise conv of multiplier r > 1 as one conv (multiplier) or r convs and a Concat (concat); grouped: the shuffle as Reshape-Transpose-Reshape (shuffle, as exporters write it) or one Gather (gather). auto times the forms per layer and takes the faster.")]
+EmissionOption = Annotated[Emission, typer.Option("--emission", help="separable: a depthwise conv of multiplier r > 1 as one conv (multiplier) or r convs and a Concat (concat); pointwise first: a grouped KxK conv of r inputs per group (pointwise first) or r pairs of 1x1 and depthwise convs added up (summed); grouped: the shuffle as Reshape-Transpose-Reshape (shuffle, as exporters write it) or one Gather (gather). auto times the forms per layer and takes the faster.")]
 Validate = Annotated[bool, typer.Option("--validate/--no-validate", help="Run original and rewritten in onnxruntime and compare the outputs.")]
 Force = Annotated[bool, typer.Option("--force", help="Write the model even when validation fails.")]
 RewriteOutput = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="OUT.onnx", help="Where to write the rewritten model (atomically).")]
@@ -51,21 +53,19 @@ HtmlPage = Annotated[Optional[Path], typer.Option("--html", metavar="FILE.html",
 
 
 def parse_structure(separable: bool, grouped: Optional[int], order: str = "depthwise"):
-    """The structure chosen by --separable (in the order of --order) or --grouped G (exactly one)."""
+    """The structure chosen by --separable (in the order of --order), --grouped G, or both (separable for KxK
+    kernels, grouped for 1x1)."""
     from .. import passes
+    from ..passes.mixed import SeparableAndGrouped
     from ..passes.pointwise_first import separable_structure
 
-    given = {"separable": () if separable else None, "grouped": None if grouped is None else (grouped,)}
-    chosen = [name for name, args in given.items() if args is not None]
-    if not chosen:
-        raise InputSpecError("choose a structure: --separable or --grouped G")
-    if len(chosen) > 1:
-        raise InputSpecError(f"choose one structure, not {' and '.join('--' + c for c in chosen)}")
+    if not separable and grouped is None:
+        raise InputSpecError("choose a structure: --separable, --grouped G, or both (separable for KxK, grouped for 1x1)")
     if order != "depthwise" and not separable:
         raise InputSpecError(f"--order {order} is the separable form's: use it with --separable")
-    if separable:
-        return separable_structure(order)
-    return passes.STRUCTURES[chosen[0]](*given[chosen[0]])
+    if separable and grouped is not None:
+        return SeparableAndGrouped(grouped, order)
+    return separable_structure(order) if separable else passes.Grouped(grouped)
 
 
 def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target_macs: Optional[str],

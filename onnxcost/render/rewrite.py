@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
-from ..passes.pointwise_first import POINTWISE_FIRST, PointwiseFirst, SeparableOrder
+from ..passes.pointwise_first import PointwiseFirst, SeparableOrder
 from ..units import human_bytes, human_count
 from .as_json import json_text
 from .sanitize import visible
@@ -86,7 +86,7 @@ def render_plan(plan, source: str, width: int | None = None, report_macs: int | 
         if calibrated:
             cells.insert(6, fraction(layer.output_rel_error))
         if ordered:
-            cells.append("pointwise" if layer.emission == POINTWISE_FIRST else "depthwise")
+            cells.append("pointwise" if layer.emission in PointwiseFirst.emissions else "depthwise")
         layers.add_row(*cells)
     console.print(layers)
     for layer in plan.rewritten:
