@@ -350,8 +350,8 @@ def propagation_bound(model: onnx.ModelProto, nested: bool = True) -> int:
     if not sizes and not any(node.op_type in ("Shape", "Size") for graph in graphs for node in graph.node):
         return 0  # nothing to propagate (the common case of a graph without shape subgraphs)
     for graph in graphs:
-        nodes = [(n.op_type, n.domain, [name for name in n.input if name], list(n.output)) for n in graph.node]
-        if not _stored_in_order(nodes):
+        nodes, in_order = _read_nodes(graph)
+        if not in_order:
             from .structure import topological_order  # networkx: only for the rare graph stored out of order
 
             outer = {name for other in graphs for n in other.node for name in n.output}
@@ -389,12 +389,17 @@ def _value_bound(op_type: str, inputs: list[str], sizes: dict[str, int], rank: i
     return max(sizes[name] for name in inputs)
 
 
-def _stored_in_order(nodes: list[tuple]) -> bool:
-    """Whether no node reads a tensor a later node of the same graph produces."""
-    produced = {name for *_, outputs in nodes for name in outputs}
-    seen: set[str] = set()
-    for _, _, inputs, outputs in nodes:
-        if any(name in produced and name not in seen for name in inputs):
-            return False
-        seen.update(outputs)
-    return True
+def _read_nodes(graph: onnx.GraphProto) -> tuple[list[tuple], bool]:
+    """(op type, domain, inputs given, outputs) of every node of ``graph`` as stored, each node's fields read once, and
+    whether no node reads a tensor a later node produces: found in the same pass (a name read before any node made
+    it is pending; the graph is in order when no node makes a pending name)."""
+    nodes = []
+    made: set[str] = set()
+    pending: set[str] = set()
+    for node in graph.node:
+        inputs = [name for name in node.input if name]
+        outputs = list(node.output)
+        pending.update(name for name in inputs if name not in made)
+        made.update(outputs)
+        nodes.append((node.op_type, node.domain, inputs, outputs))
+    return nodes, pending.isdisjoint(made)

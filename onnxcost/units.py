@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 _SI = ["", "K", "M", "G", "T", "P", "E"]
 _BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
@@ -38,6 +37,8 @@ def human_bytes(value: int) -> str:
 def _beyond(value: int) -> str:
     """Scientific notation by exact decimal arithmetic: the scaled form grows unreadable and a float overflows past
     1.8e308 (nested loops can repeat a body that often)."""
+    from decimal import Decimal  # here: only figures past the largest unit need it, and its import costs every run
+
     return f"{Decimal(value):.2e}"
 
 
