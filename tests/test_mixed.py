@@ -84,3 +84,38 @@ def test_cli_takes_both_structures(tmp_path):
     assert record["plan"]["structure"] == "separable (KxK) + grouped G=2 (1x1)"
     assert record["plan"]["macs_after"] == 4_896 + 864
     assert out.exists()
+
+
+def test_a_latency_budget_spends_over_both_kinds_of_layer():
+    # x[1, 16, 8, 8] -> a: 3x3 conv 16 -> 16, pads 1 -> p: 1x1 conv 16 -> 16 -> y; separable for a, the low-rank pair
+    # (G = 1) for p. Injected timings: each conv alone 10 ms; a's replacements 8 ms (save 2), p's 2 ms (save 8); the
+    # whole model 40 ms less what its rewritten convs save. 0.85x asks 6 ms: only p can save them, and at every
+    # rank the same 8 ms, so the budget takes p at its least-error rank timed and leaves a.
+    from onnxcost.passes.latency import plan_for_latency
+    from onnxcost.passes.measure import PairedLatency
+    from onnxcost.passes.modes import TargetLatency
+
+    rng = np.random.default_rng(5)
+    weights = {"wa": rng.standard_normal((16, 16, 3, 3)).astype(np.float32),
+               "wp": rng.standard_normal((16, 16, 1, 1)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "wa"], ["t"], name="a", kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node("Conv", ["t", "wp"], ["y"], name="p", kernel_shape=[1, 1])]
+    model = finish(nodes, {"x": [1, 16, 8, 8]}, ["y"], weights)
+    saves = {"a": 2e-3, "p": 8e-3}
+
+    def layer_timer(models, feeds):
+        name = models["original"].graph.node[0].name
+        return {key: 10e-3 if key == "original" else 10e-3 - saves[name] for key in models}
+
+    def whole_timer(original, rewritten, feeds):
+        kept = {n.name for n in rewritten.graph.node}
+        seconds = 40e-3 - sum(s for name, s in saves.items() if name not in kept)
+        return PairedLatency(40e-3, seconds, (seconds / 40e-3,) * 3)
+
+    rewriter = passes.Rewriter(model, passes.SeparableAndGrouped(1))
+    plan, budget = plan_for_latency(rewriter, TargetLatency(0.85), ALL, timer=layer_timer, whole=whole_timer)
+    assert plan.structure == "separable (KxK) + low-rank pair (1x1)"
+    assert [(l.name, l.emission) for l in plan.rewritten] == [("p", "no shuffle")]
+    # p's ranks timed: the largest at or under 0.2 ... 0.85 of its 16·16 = 256 MACs per pixel at 32·r: 1, 2, 4, 5, 6.
+    assert plan.rewritten[0].rank == 6 and budget.met
+    assert {l.name: sorted(l.ranks) for l in budget.layers}["p"] == [1, 2, 4, 5, 6]
