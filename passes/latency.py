@@ -13,9 +13,11 @@ measured output error once ``Rewriter.measure_sensitivity`` ran (``rewrite`` mea
 ``budget.allocate`` takes the steps with the least error per second saved. Layers alone do not add up to the whole
 model (fusions, caches, threads): each plan is timed whole against the original (``measure.paired_latency``), and
 the ratio of the seconds the model saved to those its layers promised rescales what the next plan asks of the
-layers: more after a shortfall, less (so less error) after a surplus. A plan that meets the budget stops the
-search only when it saves at most ``MIN_GAIN`` more than the budget asks; one well past it is followed by a
-cheaper one. At most ``MAX_ROUNDS`` plans. Kept: the least error among the plans that met the budget, else the
+layers: more after a shortfall, less (so less error) after a surplus. Once one plan has missed the budget and
+another met it, the next asks the layers for halfway between what those two asked (a bisection: the whole-model
+timings are too noisy for the scale alone to settle). A plan that meets the budget stops the search only when it
+saves at most ``MIN_GAIN`` more than the budget asks; one well past it is followed by a cheaper one; a plan
+already measured stops it too. At most ``MAX_ROUNDS`` plans. Kept: the least error among the plans that met the budget, else the
 fastest. When the layers alone cannot promise enough, the first plan takes everything they can save.
 """
 
@@ -44,7 +46,7 @@ AUTO = "auto"  # as planner.AUTO: every emission timed, the fastest kept
 # steps of (0.2, 0.35, 0.5, 0.7, 0.85) kept a mask IoU of 0.947, tenths 0.965 at the same latency (docs/frontier.md).
 RANK_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_GAIN = 0.05  # a rank is an option only when measured >= 5% faster than the conv: less is timing noise
-MAX_ROUNDS = 3  # plans confirmed on the whole model before the best one is kept
+MAX_ROUNDS = 5  # plans confirmed on the whole model before the best one is kept
 
 WholeTimer = Callable[[onnx.ModelProto, onnx.ModelProto, Mapping[str, np.ndarray]], PairedLatency]
 
@@ -154,18 +156,25 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
                                 f"faster rewritten than as it is; select more layers")
     scale = 1.0  # seconds the whole model saves per second its layers alone save, measured by the last round
     tried: list[tuple[Plan, dict[str, int], float]] = []
+    short, past = 0, None  # the most asked of the layers by a plan that missed the budget, the least by one that met it
     for _ in range(MAX_ROUNDS):
         needed = min(_ns(wanted / scale), most)
+        if past is not None and short > 0:
+            needed = (short + past) // 2  # between a plan that missed and one that met: ask halfway, not by the scale
         allocation = allocate(options, needed)
         ranks = {name: r for name, r in allocation.ranks.items() if r is not None}
-        if tried and ranks == tried[-1][1]:
-            break  # the same plan again: nothing new to measure
+        if any(ranks == t[1] for t in tried):
+            break  # a plan already measured: nothing new to learn
         plan = _plan(rewriter, mode, selection, ranks, timings, emission, timer, compare)
         measured = whole(rewriter.model, rewriter.trial(plan), feeds)
         predicted = allocation.saved / 1e9 / original_seconds
         budget.rounds.append(LatencyRound(needed / 1e9, 1 - predicted, len(ranks), allocation.error, measured))
         tried.append((plan, ranks, allocation.error))
         reached = measured.ratio <= mode.ratio
+        if reached:
+            past = needed if past is None else min(past, needed)
+        else:
+            short = max(short, needed)
         if 1 - measured.ratio <= 0 or (reached and 1 - measured.ratio <= (1 + MIN_GAIN) * (1 - mode.ratio)) \
                 or (not reached and needed >= most):
             break  # no saving at all; met without much to spare (past it, a cheaper plan is tried); nothing to spend
