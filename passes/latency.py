@@ -133,9 +133,9 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
     if emission != AUTO and emission not in structure.emissions:
         raise RewriteOptionError(f"emission {emission}: the {structure.name} rewrite writes "
                                  f"{' or '.join(structure.emissions) or 'one form only'} (or auto)", parameter="emission")
-    timer = remembered(timer or default_timer(target_seconds=0.5, max_runs=31, progress=None))
+    timer = remembered(timer or default_timer(target_seconds=0.5, max_runs=31, progress=None, threads=mode.threads))
     feeds = resolve_feeds(rewriter.model, None, 0, rewriter.inputs, rewriter.dims)[0]
-    whole = whole or _paired(progress)
+    whole = whole or _paired(progress, mode.threads)
     original_seconds = _original_seconds(rewriter.model, feeds, whole)
     candidates = [s for s in rewriter.sites.values()
                   if s.problem is None and selection.reason(s) is None and structure.eligible(s) is None]
@@ -203,9 +203,9 @@ def _summary(budget: LatencyBudget, layers: int) -> str:
             + (f"; fastest runs {fastest[1] / fastest[0]:.3f}x" if fastest else "") + f") after {len(budget.rounds)} plan(s)")
 
 
-def _paired(progress: Progress | None) -> WholeTimer:
+def _paired(progress: Progress | None, threads: int | None) -> WholeTimer:
     def whole(original, rewritten, feeds):
-        return paired_latency(original, rewritten, feeds, progress=progress)
+        return paired_latency(original, rewritten, feeds, progress=progress, threads=threads)
     return whole
 
 

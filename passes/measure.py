@@ -26,16 +26,16 @@ Timer = Callable[[Mapping[str, onnx.ModelProto], Mapping[str, np.ndarray]], dict
 
 
 def default_timer(warmup: int = 2, runs: int = 7, max_runs: int = 51, target_seconds: float = 1.0,
-                  progress: Progress | None = None, what: str = "measuring") -> Timer:
+                  progress: Progress | None = None, what: str = "measuring", threads: int | None = None) -> Timer:
     """Best-of-runs seconds per model: ``warmup`` runs, then ``runs`` to ``max_runs`` interleaved runs filling
-    ~``target_seconds``.
+    ~``target_seconds``, with ``threads`` intra-op threads (None: onnxruntime's default).
 
     The minimum, not the median: a layer alone runs for milliseconds, and on a shared machine other work only
     ever adds time to a run, in bursts that can cover half of them; the fastest run is the layer's own cost.
     """
     def timer(models: Mapping[str, onnx.ModelProto], feeds: Mapping[str, np.ndarray]) -> dict[str, float]:
         timings = time_models(models, feeds, warmup=warmup, runs=runs, max_runs=max_runs, target_seconds=target_seconds,
-                              progress=progress, what=what)
+                              progress=progress, what=what, threads=threads)
         return {key: t.minimum for key, t in timings.items()}
     return timer
 
@@ -95,12 +95,12 @@ class PairedLatency:
 
 def paired_latency(original: onnx.ModelProto, rewritten: onnx.ModelProto, feeds: Mapping[str, np.ndarray], *,
                    warmup: int = 3, runs: int = 25, progress: Progress | None = None,
-                   what: str = "timing the whole model") -> PairedLatency:
+                   what: str = "timing the whole model", threads: int | None = None) -> PairedLatency:
     """Both models run alternately (``validation.time_models``) on the same ``feeds``: medians, not minima, since
     a whole model runs long enough for the median to be its typical cost, and pairs of consecutive runs share the
     machine's load."""
     timings = time_models({"original": original, "rewritten": rewritten}, feeds, warmup=warmup, runs=runs,
-                          progress=progress, what=what)
+                          progress=progress, what=what, threads=threads)
     a, b = timings["original"].runs, timings["rewritten"].runs
     return PairedLatency(statistics.median(a), statistics.median(b), tuple(y / x for x, y in zip(a, b)),
                          (min(a), min(b)))

@@ -211,3 +211,34 @@ def test_the_table_puts_macs_traffic_and_measured_latency_side_by_side():
     assert line.startswith("side by side: MACs 0.898x, memory traffic ")
     assert "latency 0.800x measured (target 0.85x, met): the plan's model in onnxruntime, median of 3 paired runs" in line
     assert "(40 -> 32 ms)" in line
+
+
+def test_the_threads_of_a_latency_budget_reach_every_session(monkeypatch):
+    # Every timing of the plan (the whole model's, here; the layers' are injected) runs sessions of the threads asked.
+    import onnxcost.validation.timing as timing
+
+    seen = []
+    real = timing.session
+
+    def recording(model, what="the model", threads=None, **options):
+        seen.append(threads)
+        return real(model, what, threads=threads, **options)
+
+    monkeypatch.setattr(timing, "session", recording)
+    rewriter = Rewriter(_model(), Separable())
+    plan, budget = plan_for_latency(rewriter, TargetLatency(0.85, threads=1), timer=layer_timer)
+    assert seen and set(seen) == {1}
+    assert plan.mode == "target 0.85x latency, 1 thread"
+    assert TargetLatency(0.8, threads=2).describe() == "target 0.8x latency, 2 threads"
+    with pytest.raises(RewriteOptionError) as caught:
+        TargetLatency(0.8, threads=0)
+    assert caught.value.parameter == "threads"
+
+
+def test_threads_is_for_a_latency_budget_only():
+    from onnxcost.cli.rewrite_options import parse_mode
+    from onnxcost.errors import InputSpecError
+
+    assert parse_mode(False, None, None, None, "0.8x", 1) == TargetLatency(0.8, threads=1)
+    with pytest.raises(InputSpecError, match="--threads .* use it with --target-latency"):
+        parse_mode(False, 1, None, None, None, 2)

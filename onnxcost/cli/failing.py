@@ -40,6 +40,7 @@ FLAGS = {
     "optimizer": "--optimizer",
     "calibration": "--calibrate",
     "target_latency": "--target-latency",
+    "threads": "--threads",
     "jobs": "--jobs",
     "timeout": "--timeout",
     "memory_limit": "--memory-limit",

@@ -11,7 +11,7 @@ from .options import (
 from .output import ProgressBar, emit, terminal_width, warn_all
 from .rewrite_options import (
     Calibrate, DryRun, Emission, EmissionOption, Energy, Exact, Exclude, Force, Grouped, HtmlPage, Include, IncludeDepthwise,
-    InPlace, Measure, MinChannels, Order, OrderOption, Rank, Refit, RewriteOutput, Sensitivity, Separable, TargetLatency, TargetMacs,
+    InPlace, Measure, MinChannels, Order, OrderOption, Rank, Refit, RewriteOutput, Sensitivity, Separable, TargetLatency, TargetMacs, Threads,
     Validate, check_html_target, finish, parse_mode, parse_structure, write_html, write_target,
 )
 
@@ -20,7 +20,7 @@ def rewrite(
     model: ModelToRewrite = None, separable: Separable = False, order: OrderOption = Order.depthwise, grouped: Grouped = None,
     exact: Exact = False,
     rank: Rank = None, energy: Energy = None, target_macs: TargetMacs = None, target_latency: TargetLatency = None,
-    include: Include = [], exclude: Exclude = [], min_channels: MinChannels = 5, include_depthwise: IncludeDepthwise = False,
+    threads: Threads = None, include: Include = [], exclude: Exclude = [], min_channels: MinChannels = 5, include_depthwise: IncludeDepthwise = False,
     dry_run: DryRun = False, measure: Measure = False, emission: EmissionOption = Emission.auto,
     calibrate: Calibrate = None, refit: Refit = True, sensitivity: Sensitivity = True, preprocess: PreprocessSpec = None,
     validate: Validate = True, inputs_file: Data = None, seed: Seed = 0, max_rel_error: MaxRelError = None,
@@ -57,7 +57,7 @@ def rewrite(
         from ..render import render_rewrite
 
         structure = parse_structure(separable, grouped, order.value)
-        mode = parse_mode(exact, rank, energy, target_macs, target_latency)
+        mode = parse_mode(exact, rank, energy, target_macs, target_latency, threads)
         selection = passes.Selection(tuple(include), tuple(exclude), min_channels, include_depthwise)
         bounds = make_bounds(max_rel_error, atol, rtol)
         target, source = model_or_sample(model, sample)

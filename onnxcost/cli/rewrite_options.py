@@ -35,6 +35,7 @@ Rank = Annotated[Optional[int], typer.Option("--rank", metavar="R", help="Keep R
 Energy = Annotated[Optional[float], typer.Option("--energy", metavar="E", help="Per layer, the smallest r keeping fraction E (0 < E <= 1) of the squared singular values. Default mode: --energy 0.99.")]
 TargetMacs = Annotated[Optional[str], typer.Option("--target-macs", metavar="X", help="Budget for the whole model: absolute (3G) or a ratio of its MACs (0.5x); r per layer with the least total error.")]
 TargetLatency = Annotated[Optional[str], typer.Option("--target-latency", metavar="X", help="Budget of the whole model's latency in onnxruntime (CPU), a ratio of the original's (0.8x): each layer timed alone at a few ranks, the ranks saving the most time per output error chosen (never one measured slower than its conv), then the whole model timed against the original to confirm.")]
+Threads = Annotated[Optional[int], typer.Option("--threads", metavar="N", min=1, help="With --target-latency: onnxruntime's intra-op threads for every timing (default: one per core). Time as the model is deployed; 1 is also the steadiest on a busy machine.")]
 Include = Annotated[list[str], typer.Option("--include", metavar="PATTERN", help="Rewrite only convs whose name matches (shell pattern, e.g. 'conv4_*'; repeatable).")]
 Exclude = Annotated[list[str], typer.Option("--exclude", metavar="PATTERN", help="Never rewrite convs whose name matches (repeatable; wins over --include).")]
 MinChannels = Annotated[int, typer.Option("--min-channels", metavar="N", help="Rewrite only convs with at least N input channels (the default skips a stem of <= 4).")]
@@ -69,7 +70,7 @@ def parse_structure(separable: bool, grouped: Optional[int], order: str = "depth
 
 
 def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target_macs: Optional[str],
-               target_latency: Optional[str] = None):
+               target_latency: Optional[str] = None, threads: Optional[int] = None):
     """The mode chosen by --exact, --rank, --energy, --target-macs or --target-latency (at most one; None: the default
     mode)."""
     from .. import passes
@@ -80,6 +81,8 @@ def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target
                                    ("--target-latency", target_latency is not None)) if on]
     if len(given) > 1:
         raise InputSpecError(f"choose one mode, not {' and '.join(given)}")
+    if threads is not None and target_latency is None:
+        raise InputSpecError("--threads sets the threads of --target-latency's timings: use it with --target-latency")
     if exact:
         return passes.Exact()
     if rank is not None:
@@ -89,7 +92,7 @@ def parse_mode(exact: bool, rank: Optional[int], energy: Optional[float], target
     if target_macs is not None:
         return passes.TargetMacs.parse(target_macs)
     if target_latency is not None:
-        return TargetLatency.parse(target_latency)
+        return TargetLatency.parse(target_latency, threads)
     return None  # the default mode
 
 

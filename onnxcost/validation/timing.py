@@ -42,17 +42,19 @@ def time_models(
     target_seconds: float | None = None,
     progress: Progress | None = None,
     what: str = "timing",
+    threads: int | None = None,
 ) -> dict[str, Timing]:
     """Timings of several models in one process, their runs interleaved so that drift hits all alike.
 
     Each model gets ``warmup`` untimed runs, then ``runs`` timed ones; with ``target_seconds`` the number
     of timed runs grows (up to ``max_runs``) to fill about that much time, judged from the warm-up.
     ``per_model_feeds``: ``feeds`` holds one set of feeds per model key. Worker threads do not spin between
-    runs (see ``session``), so one session's idle threads do not slow down the next.
+    runs (see ``session``), so one session's idle threads do not slow down the next. ``threads``: each session's
+    intra-op threads (None: onnxruntime's default, one per core).
     """
     if warmup < 0 or runs < 1:
         raise InputSpecError("timing needs runs >= 1 and warmup >= 0")
-    sessions = {key: session(model, f"'{key}'", spinning=False) for key, model in models.items()}
+    sessions = {key: session(model, f"'{key}'", threads=threads, spinning=False) for key, model in models.items()}
     inputs = {key: (feeds[key] if per_model_feeds else feeds) for key in models}
     total = warmup + runs
     started = time.perf_counter()
