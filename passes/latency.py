@@ -17,13 +17,16 @@ layers: more after a shortfall, less (so less error) after a surplus. Once one p
 another met it, the next asks the layers for halfway between what those two asked (a bisection: the whole-model
 timings are too noisy for the scale alone to settle). A plan that meets the budget stops the search only when it
 saves at most ``MIN_GAIN`` more than the budget asks; one well past it is followed by a cheaper one; a plan
-already measured stops it too. At most ``MAX_ROUNDS`` plans. Kept: the least error among the plans that met the budget, else the
-fastest. When the layers alone cannot promise enough, the first plan takes everything they can save.
+already measured stops it too. At most ``MAX_ROUNDS`` plans. Each round is timed in its own session, and the
+same model measured up to 0.04 apart from one session to the next on det: so when there were several, every plan
+is timed again against the original in one session (``measure.paired_latencies``), and those figures decide. Kept:
+the least error among the plans that met the budget, else the fastest. When the layers alone cannot promise
+enough, the first plan takes everything they can save.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +37,7 @@ from onnxcost.validation import Progress, resolve_feeds
 from .budget import LayerOptions, RankOption, Unreachable, allocate
 from .errors import BudgetUnreachable, RewriteOptionError
 from .layer_models import ORIGINAL, layer_models, replacement_model
-from .measure import PairedLatency, Timer, default_timer, layer_feeds, paired_latency, remembered
+from .measure import PairedLatency, Timer, default_timer, layer_feeds, paired_latencies, paired_latency, remembered
 from .modes import Rank, TargetLatency
 from .plan import Plan
 from .rivals import comparison_notes
@@ -50,6 +53,8 @@ MIN_GAIN = 0.05  # a rank is an option only when measured >= 5% faster than the 
 MAX_ROUNDS = 5  # plans confirmed on the whole model before the best one is kept
 
 WholeTimer = Callable[[onnx.ModelProto, onnx.ModelProto, Mapping[str, np.ndarray]], PairedLatency]
+# The original against several rewritten models at once (one session, ``measure.paired_latencies``).
+TogetherTimer = Callable[[onnx.ModelProto, Sequence[onnx.ModelProto], Mapping[str, np.ndarray]], list[PairedLatency]]
 
 
 @dataclass
@@ -93,7 +98,8 @@ class LatencyBudget:
     original_seconds: float  # median of the original model alone, before planning
     layers: list[LayerLatency]
     rounds: list[LatencyRound] = field(default_factory=list)
-    kept: int | None = None  # the index in ``rounds`` of the plan kept: the fastest measured
+    retimed: list[PairedLatency] = field(default_factory=list)  # every round's plan again, all in one session
+    kept: int | None = None  # the index in ``rounds`` of the plan kept
     confirmed: PairedLatency | None = None  # the rewritten model as written (refitted weights included)
     met: bool = False  # the last whole-model measurement is within the budget
     _original: onnx.ModelProto | None = field(default=None, repr=False)
@@ -102,8 +108,10 @@ class LatencyBudget:
 
     @property
     def measured(self) -> PairedLatency | None:
-        """The last whole-model timing: ``confirmed``, or that of the plan kept."""
-        return self.confirmed or (self.rounds[self.kept].measured if self.kept is not None else None)
+        """The last whole-model timing: ``confirmed``, or that of the plan kept (re-timed when it was)."""
+        if self.confirmed is not None or self.kept is None:
+            return self.confirmed
+        return self.retimed[self.kept] if self.retimed else self.rounds[self.kept].measured
 
     def confirm(self, rewritten: onnx.ModelProto) -> PairedLatency:
         """The written model timed against the original (interleaved, medians of paired runs)."""
@@ -115,18 +123,22 @@ class LatencyBudget:
         """The ``latency`` record (docs/rewrite-schema.md)."""
         return {"target_ratio": self.target_ratio, "original_seconds": self.original_seconds, "met": self.met,
                 "measured": None if self.measured is None else self.measured.to_dict(),
-                "rounds": [r.to_dict() for r in self.rounds], "kept": self.kept,
+                "rounds": [r.to_dict() for r in self.rounds], "retimed": [m.to_dict() for m in self.retimed],
+                "kept": self.kept,
                 "layers": [l.to_dict() for l in self.layers]}
 
 
 def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selection(), *, emission: str = AUTO,
-                     timer: Timer | None = None, whole: WholeTimer | None = None, compare: bool = False,
+                     timer: Timer | None = None, whole: WholeTimer | None = None,
+                     together: TogetherTimer | None = None, compare: bool = False,
                      progress: Progress | None = None) -> tuple[Plan, LatencyBudget]:
     """The plan for a latency budget over the convs ``selection`` allows, and what was measured on the way.
 
     ``rewriter``: a ``driver.Rewriter`` (calibrated or not). ``timer`` times one-layer models (default: best of
     runs, ``measure.default_timer``); ``whole`` times the original against a rewritten model (default:
-    ``measure.paired_latency`` on seeded random inputs of the model's shapes: latency does not depend on values).
+    ``measure.paired_latency`` on seeded random inputs of the model's shapes: latency does not depend on values);
+    ``together`` times the original against every plan tried, in one session (default: ``measure.paired_latencies``,
+    or ``whole`` once per plan when ``whole`` is given).
     Raises ``BudgetUnreachable`` when no selected layer is measured faster rewritten (``MIN_GAIN``); a target the
     layers cannot reach gives the fastest plan, with ``LatencyBudget.met`` false.
     """
@@ -136,6 +148,8 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
                                  f"{' or '.join(structure.emissions) or 'one form only'} (or auto)", parameter="emission")
     timer = remembered(timer or default_timer(target_seconds=0.5, max_runs=31, progress=None, threads=mode.threads))
     feeds = resolve_feeds(rewriter.model, None, 0, rewriter.inputs, rewriter.dims)[0]
+    if together is None:
+        together = _each(whole) if whole is not None else _together(progress, mode.threads)
     whole = whole or _paired(progress, mode.threads)
     original_seconds = _original_seconds(rewriter.model, feeds, whole)
     candidates = [s for s in rewriter.sites.values()
@@ -180,8 +194,11 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
                 or (not reached and needed >= most):
             break  # no saving at all; met without much to spare (past it, a cheaper plan is tried); nothing to spend
         scale = (1 - measured.ratio) / predicted  # next: what the whole model needs, in the layers' seconds
-    met = [i for i, r in enumerate(budget.rounds) if r.measured.ratio <= mode.ratio]
-    ratios = [r.measured.ratio for r in budget.rounds]
+    if len(tried) > 1:  # each round ran in its own session: the plans compare better under the same conditions
+        budget.retimed = together(rewriter.model, [rewriter.trial(p) for p, _, _ in tried], feeds)
+    final = budget.retimed or [r.measured for r in budget.rounds]
+    met = [i for i, m in enumerate(final) if m.ratio <= mode.ratio]
+    ratios = [m.ratio for m in final]
     # Met: the plan with the least error among those that met it; else the fastest measured (first of equals).
     budget.kept = min(met, key=lambda i: tried[i][2]) if met else ratios.index(min(ratios))
     plan, ranks, _ = tried[budget.kept]
@@ -193,21 +210,35 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
 
 
 def _summary(budget: LatencyBudget, layers: int) -> str:
-    last = budget.rounds[budget.kept]
-    low, high = last.measured.spread
-    fastest = last.measured.fastest
+    last, measured = budget.rounds[budget.kept], budget.measured
+    low, high = measured.spread
+    fastest = measured.fastest
     return (f"latency budget {budget.target_ratio:g}x of {budget.original_seconds * 1e3:.3g} ms "
             f"({'met' if budget.met else 'not met'}): {layers} layer(s) "
             f"chosen by measured time saved per output error, predicted {last.predicted_ratio:.3f}x from the layers "
-            f"alone, measured {last.measured.ratio:.3f}x on the whole model (median of {len(last.measured.ratios)} "
+            f"alone, measured {measured.ratio:.3f}x on the whole model (median of {len(measured.ratios)} "
             f"paired runs, quartiles {low:.3f}-{high:.3f}x"
-            + (f"; fastest runs {fastest[1] / fastest[0]:.3f}x" if fastest else "") + f") after {len(budget.rounds)} plan(s)")
+            + (f"; fastest runs {fastest[1] / fastest[0]:.3f}x" if fastest else "") + f") after {len(budget.rounds)} plan(s)"
+            + (", all re-timed together" if budget.retimed else ""))
 
 
 def _paired(progress: Progress | None, threads: int | None) -> WholeTimer:
     def whole(original, rewritten, feeds):
         return paired_latency(original, rewritten, feeds, progress=progress, threads=threads)
     return whole
+
+
+def _together(progress: Progress | None, threads: int | None) -> TogetherTimer:
+    def together(original, rewritten, feeds):
+        return paired_latencies(original, rewritten, feeds, progress=progress, threads=threads,
+                                what="re-timing the plans together")
+    return together
+
+
+def _each(whole: WholeTimer) -> TogetherTimer:
+    def together(original, rewritten, feeds):
+        return [whole(original, model, feeds) for model in rewritten]
+    return together
 
 
 def _original_seconds(model: onnx.ModelProto, feeds, whole: WholeTimer) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,8 +99,21 @@ def paired_latency(original: onnx.ModelProto, rewritten: onnx.ModelProto, feeds:
     """Both models run alternately (``validation.time_models``) on the same ``feeds``: medians, not minima, since
     a whole model runs long enough for the median to be its typical cost, and pairs of consecutive runs share the
     machine's load."""
-    timings = time_models({"original": original, "rewritten": rewritten}, feeds, warmup=warmup, runs=runs,
-                          progress=progress, what=what, threads=threads)
-    a, b = timings["original"].runs, timings["rewritten"].runs
-    return PairedLatency(statistics.median(a), statistics.median(b), tuple(y / x for x, y in zip(a, b)),
-                         (min(a), min(b)))
+    return paired_latencies(original, [rewritten], feeds, warmup=warmup, runs=runs, progress=progress, what=what,
+                            threads=threads)[0]
+
+
+def paired_latencies(original: onnx.ModelProto, rewritten: Sequence[onnx.ModelProto], feeds: Mapping[str, np.ndarray],
+                     *, warmup: int = 3, runs: int = 25, progress: Progress | None = None,
+                     what: str = "timing the whole models", threads: int | None = None) -> list[PairedLatency]:
+    """Every rewritten model against the original in one session: each round runs the original, then every model,
+    so they compare under the same conditions; a model's ratios are its runs over the original's of the same round."""
+    models = {"original": original, **{f"rewritten {i}": m for i, m in enumerate(rewritten)}}
+    timings = time_models(models, feeds, warmup=warmup, runs=runs, progress=progress, what=what, threads=threads)
+    a = timings["original"].runs
+    latencies = []
+    for i in range(len(rewritten)):
+        b = timings[f"rewritten {i}"].runs
+        latencies.append(PairedLatency(statistics.median(a), statistics.median(b), tuple(y / x for x, y in zip(a, b)),
+                                       (min(a), min(b))))
+    return latencies
