@@ -35,6 +35,7 @@ from .errors import RewriteOptionError
 from .modes import Exact, Mode
 from .output_factorize import (CalibratedOutputSVD, OutputSVD, PointwiseFirstFactors, calibrated_output_svd,
                                output_svd)
+from .per_layer import PerLayer
 from .protocol import Cost
 from .separable import Separable
 from .sites import ConvSite
@@ -169,7 +170,7 @@ def traffic_per_mac(structure, site: ConvSite) -> float:
     return (traffic[-1] - traffic[0]) / (macs[-1] - macs[0]) if len(ranks) == 2 else traffic[0] / macs[0]
 
 
-class SeparableOrder:
+class SeparableOrder(PerLayer):
     """The separable form with its order chosen per layer: pointwise first where it moves fewer bytes at equal
     MACs (``traffic_per_mac``; for stride 1, where Cin > Cout), else depthwise first. Every member delegates to
     the chosen order's structure; its emissions are both orders'."""
@@ -189,49 +190,18 @@ class SeparableOrder:
             self._orders[site.name] = POINTWISE if pointwise else DEPTHWISE
         return self._orders[site.name]
 
-    def _of(self, site: ConvSite):
+    def chosen(self, site: ConvSite):
+        """The structure of the site's order."""
         return self.pointwise if self.order(site) == POINTWISE else self.depthwise
 
     def eligible(self, site: ConvSite) -> str | None:
-        """As both orders: a 1x1 kernel has nothing to separate."""
+        """As both orders (without choosing one): a 1x1 kernel has nothing to separate."""
         return self.depthwise.eligible(site)
-
-    def decompose(self, site: ConvSite):
-        """The chosen order's decomposition."""
-        return self._of(site).decompose(site)
-
-    def statistics_block(self, site: ConvSite) -> int:
-        """The chosen order's statistics block."""
-        return self._of(site).statistics_block(site)
-
-    def decompose_calibrated(self, site: ConvSite, moments: SecondMoments):
-        """The chosen order's calibrated decomposition."""
-        return self._of(site).decompose_calibrated(site, moments)
-
-    def middle(self, site: ConvSite, factors, patches: np.ndarray) -> np.ndarray:
-        """The chosen order's refit inputs."""
-        return self._of(site).middle(site, factors, patches)
-
-    def pointwise_groups(self, site: ConvSite) -> int:
-        """The chosen order's refitted conv's groups."""
-        return self._of(site).pointwise_groups(site)
 
     def refitted(self, factors, weights: np.ndarray, bias: np.ndarray):
         """The factors with the last conv refitted, by the order their type belongs to."""
         structure = self.pointwise if isinstance(factors, PointwiseFirstFactors) else self.depthwise
         return structure.refitted(factors, weights, bias)
-
-    def cost(self, site: ConvSite, rank: int) -> Cost:
-        """The chosen order's cost."""
-        return self._of(site).cost(site, rank)
-
-    def variants(self, site: ConvSite, rank: int) -> tuple[str, ...]:
-        """The chosen order's emissions."""
-        return self._of(site).variants(site, rank)
-
-    def emit(self, graph: gs.Graph, site: ConvSite, factors, variant: str, names: Names) -> list[gs.Node]:
-        """The chosen order's replacement."""
-        return self._of(site).emit(graph, site, factors, variant, names)
 
     def notes(self, mode: Mode) -> list[str]:
         """What both orders say, and how the order was chosen."""
@@ -239,10 +209,6 @@ class SeparableOrder:
                 "order per layer: pointwise first (per output channel) where onnxcost's report of the replacement "
                 "gives it less memory traffic than depthwise first at equal MACs (for stride 1: Cin > Cout), "
                 "depthwise first elsewhere"]
-
-    def rivals(self) -> tuple:
-        """No rivals."""
-        return ()
 
 
 def separable_structure(order: str = DEPTHWISE):
