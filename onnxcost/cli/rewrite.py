@@ -50,7 +50,7 @@ def rewrite(
 
       onnxcost rewrite --separable --target-macs 0.7x --calibrate pages/ --preprocess 'mean=0.5 std=0.5' model.onnx -o out.onnx
 
-      onnxcost rewrite --grouped 4 --target-latency 0.8x --calibrate pages.npz model.onnx -o out.onnx
+      onnxcost rewrite --separable --order auto --grouped 1 --target-latency 0.8x --threads 1 --calibrate pages.npz model.onnx -o out.onnx
     """
     with reported_errors(debug):
         from .. import passes
