@@ -33,8 +33,9 @@ One rewriter (``driver``) serves every structure (``Separable``, ``Grouped``); a
 - ``driver``: ``Rewriter``, ``rewrite`` and ``validate_rewrite``, tying the above together;
 - ``separable``, ``grouped``, ``pointwise_first``: the three structures (the last per output channel, and
   ``SeparableOrder``, the per-layer order of ``--order auto``) and ``mixed`` (``SeparableAndGrouped``: separable for
-  KxK kernels, grouped for 1x1, ``--separable --grouped G``), both made of others by ``per_layer``; ``factorize``, ``block_factorize``,
-  ``output_factorize``, ``blockwise_svd``: their numerics (pure numpy); ``emitters``: the graph pieces they write;
+  KxK kernels, grouped for 1x1, ``--separable --grouped G``), both made of others by ``per_layer``; ``factorize``,
+  ``block_factorize``, ``output_factorize``, ``blockwise_svd``: their numerics (pure numpy); ``emitters``: the graph
+  pieces they write;
 - ``sites``, ``fold``: the convs as the passes see them, with following affine ops folded in;
 - ``budget``: the rank allocation for a MACs budget; ``layer_models``, ``measure``: one conv alone as a
   model, and its timing in onnxruntime; ``errors``: the passes' exceptions;

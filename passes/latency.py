@@ -170,7 +170,7 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
         raise BudgetUnreachable(f"{mode.describe()} cannot be met: no selected layer measured at least {MIN_GAIN:.0%} "
                                 f"faster rewritten than as it is; select more layers")
     scale = 1.0  # seconds the whole model saves per second its layers alone save, measured by the last round
-    tried: list[tuple[Plan, dict[str, int], float]] = []
+    tried: list[tuple[Plan, dict[str, int], float, onnx.ModelProto]] = []  # plan, ranks, error, the model timed
     short, past = 0, None  # the most asked of the layers by a plan that missed the budget, the least by one that met it
     for _ in range(MAX_ROUNDS):
         needed = min(_ns(wanted / scale), most)
@@ -181,10 +181,11 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
         if any(ranks == t[1] for t in tried):
             break  # a plan already measured: nothing new to learn
         plan = _plan(rewriter, mode, selection, ranks, timings, emission, timer, compare)
-        measured = whole(rewriter.model, rewriter.trial(plan), feeds)
+        trial = rewriter.trial(plan)
+        measured = whole(rewriter.model, trial, feeds)
         predicted = allocation.saved / 1e9 / original_seconds
         budget.rounds.append(LatencyRound(needed / 1e9, 1 - predicted, len(ranks), allocation.error, measured))
-        tried.append((plan, ranks, allocation.error))
+        tried.append((plan, ranks, allocation.error, trial))
         reached = measured.ratio <= mode.ratio
         if reached:
             past = needed if past is None else min(past, needed)
@@ -195,13 +196,13 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
             break  # no saving at all; met without much to spare (past it, a cheaper plan is tried); nothing to spend
         scale = (1 - measured.ratio) / predicted  # next: what the whole model needs, in the layers' seconds
     if len(tried) > 1:  # each round ran in its own session: the plans compare better under the same conditions
-        budget.retimed = together(rewriter.model, [rewriter.trial(p) for p, _, _ in tried], feeds)
+        budget.retimed = together(rewriter.model, [t[3] for t in tried], feeds)
     final = budget.retimed or [r.measured for r in budget.rounds]
     met = [i for i, m in enumerate(final) if m.ratio <= mode.ratio]
     ratios = [m.ratio for m in final]
     # Met: the plan with the least error among those that met it; else the fastest measured (first of equals).
     budget.kept = min(met, key=lambda i: tried[i][2]) if met else ratios.index(min(ratios))
-    plan, ranks, _ = tried[budget.kept]
+    plan, ranks, _, _ = tried[budget.kept]
     for layer in budget.layers:
         layer.rank = ranks.get(layer.name)
     budget.met = bool(met)

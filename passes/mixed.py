@@ -3,8 +3,8 @@ the order asked, ``separable_structure``), 1x1 convs, where the separable form h
 form with G groups.
 
 Every member delegates to the structure of the layer's kernel (``per_layer.PerLayer``), as ``SeparableOrder``
-delegates to an order, so one plan spends one budget over both kinds of layer: a latency budget compares a 3x3 conv's separable ranks with a
-1x1 conv's grouped ones by the time each saves per output error. Measured on PP-OCRv4 det (docs/frontier.md): the
+delegates to an order, so one plan spends one budget over both kinds of layer: a latency budget compares a 3x3
+conv's separable ranks with a 1x1 conv's grouped ones by the time each saves per output error. Measured on PP-OCRv4 det (docs/frontier.md): the
 grouped form of its 3x3 convs is both slower and lossier than the separable one, and its 1x1 convs hold time
 that only the grouped form can save.
 """
