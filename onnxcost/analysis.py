@@ -106,13 +106,15 @@ def analyze_model(
         skeleton = build_skeleton(model, nested)
         if model.functions:  # inlined: their control flow is the graph's now
             nested = walk.nests(skeleton.graph)
-        order = check_model(skeleton, nested)
+        table = None if nested else walk.NodeTable(skeleton.graph)  # the nodes' fields, read once for every step
+        order = check_model(skeleton, nested, table)
         # onnx infers no contrib op: shapes are inferred on a copy where the quantized ones have standard twins.
         twins = costs.with_twins(skeleton)
         free = free_dims(twins.graph, inputs, dims) if formulas else []
         pristine = _copy(twins) if free else None  # resolve_shapes writes the bindings into the graph it is given
-        shapes = resolve_shapes(twins, inputs, dims, nested=nested)
-        analysis = _Analysis(skeleton, shapes, source, dims, main_order=order, nested=nested)  # the checker sorted the graph
+        shapes = resolve_shapes(twins, inputs, dims, nested=nested, table=table if twins is skeleton else None)
+        analysis = _Analysis(skeleton, shapes, source, dims, main_order=order, nested=nested,  # the checker sorted it
+                             table=table)
         report = analysis.run()
         if free or (formulas and analysis.unknown_trips):
             from .symbolic.build import attach_formulas
@@ -138,7 +140,7 @@ def trip_symbol(loop: str) -> str:
 class _Analysis:
     def __init__(self, skeleton: onnx.ModelProto, shapes: ShapeResult, source: str,
                  dims: Mapping[str, int] | None = None, main_order: list[onnx.NodeProto] | None = None,
-                 nested: bool = True):
+                 nested: bool = True, table: walk.NodeTable | None = None):
         self.skeleton = skeleton
         self.nested = nested  # whether any node holds a subgraph (walk.nests)
         self.shapes = shapes
@@ -166,10 +168,13 @@ class _Analysis:
         self.unknown_ops: Counter[str] = Counter()
         self.uncosted: list[str] = []
         self.stored: dict[str, tuple[int, int]] = {}  # stored tensor -> (elements, bytes): _stored
+        self.facts: dict[str, tuple[int, int]] = {}  # stored tensor -> (rank, element type): _facts
+        self.slots: dict[tuple[str, str, int], tuple] = {}  # (domain, op type, input slot) -> what it is: _slot
         self.sizes: dict[str, int] = {}  # tensor name -> bytes, worked out once (rows, totals and the peak ask again)
         # The main graph's nodes in order (sorted here when not given) and the peak's schedule, kept for a second
         # walk of the same graph (formulas)
         self.main_order = main_order
+        self.table = table  # walk.NodeTable of the main graph (flat models), whose nodes main_order holds
         self.schedule: tuple | None = None
 
     # --- walking ------------------------------------------------------------
@@ -219,6 +224,12 @@ class _Analysis:
             visible = set(outer) | defined_names(graph)
             visible.update(out for node in ordered for out in node.output)
         own = []
+        if not scope and self.table is not None and not self.nested:
+            for node, fields in zip(ordered, self.table.aligned(ordered)):
+                if fields[0] == "Constant" and fields[1] in ("", "ai.onnx"):
+                    continue
+                own.append((self._add_row(node, scope, repeat, fields), node))
+            return own
         for node in ordered:
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
                 continue
@@ -299,13 +310,17 @@ class _Analysis:
 
     # --- one node -----------------------------------------------------------
 
-    def _add_row(self, node: onnx.NodeProto, scope: str, repeat: int) -> int:
+    def _add_row(self, node: onnx.NodeProto, scope: str, repeat: int, fields: tuple | None = None) -> int:
+        """The node's row; ``fields``: its entry of a ``walk.NodeTable`` (read here when not given)."""
         index = len(self.rows)
         # Each read of a protobuf field makes a new Python object: the node's fields are read once.
-        op_type, domain = node.op_type, node.domain
+        if fields is None:
+            op_type, domain, name, inputs, outputs = node.op_type, node.domain, node.name, list(node.input), list(node.output)
+        else:
+            op_type, domain, name, inputs, outputs = fields
+            inputs, outputs = list(inputs), list(outputs)  # the row's own lists: the table's are shared
         domain = domain if domain != "ai.onnx" else ""
-        inputs, outputs = list(node.input), list(node.output)
-        name = node.name or f"{op_type}_{index}"
+        name = name or f"{op_type}_{index}"
         types = self.types
         in_types = [types.get(n) if n else None for n in inputs]
         out_types = [types.get(n) if n else None for n in outputs]
@@ -324,8 +339,8 @@ class _Analysis:
             macs=cost.macs,
             flops=cost.flops,
             special_ops=cost.special_ops,
-            params=sum(self._elements(r) for r in roots) if roots else 0,
-            param_bytes=sum(self._stored(r)[1] for r in roots) if roots else 0,
+            params=self._sum_elements(roots) if roots else 0,
+            param_bytes=self._sum_stored(roots, 1) if roots else 0,
             inputs=inputs,
             outputs=outputs,
             output_shapes=[list(t.shape) if t is not None and t.shape is not None else None for t in out_types],
@@ -336,8 +351,8 @@ class _Analysis:
             macs_float=macs_float,
             macs_int8=cost.macs_int8,
             macs_weight_only=cost.macs_weight_only,
-            quantization_params=sum(self._stored(r)[0] for r in quantization) if quantization else 0,
-            quantization_param_bytes=sum(self._stored(r)[1] for r in quantization) if quantization else 0,
+            quantization_params=self._sum_stored(quantization, 0) if quantization else 0,
+            quantization_param_bytes=self._sum_stored(quantization, 1) if quantization else 0,
         )
         self.rows.append(row)
         self.row_roots.append(roots)
@@ -347,10 +362,19 @@ class _Analysis:
     def _figures(self, context: NodeContext, name: str, inputs: list[str], outputs: list[str]) -> tuple:
         """The node's cost, whether a rule costed it, its output bytes, bytes read and float MACs."""
         cost, costed = self._cost(context, name)
-        size = self._size
-        output_bytes = sum(size(n) for n in outputs if n)
-        bytes_read = cost.bytes_read if cost.bytes_read is not None else sum(size(n) for n in inputs if n)
-        return cost, costed, output_bytes, bytes_read, cost.macs - cost.macs_int8 - cost.macs_weight_only
+        bytes_read = cost.bytes_read
+        if bytes_read is None:
+            bytes_read = self._sum_sizes(inputs)
+        return cost, costed, self._sum_sizes(outputs), bytes_read, cost.macs - cost.macs_int8 - cost.macs_weight_only
+
+    def _sum_sizes(self, names: list[str]) -> int:
+        """Bytes of the named tensors ("" skipped); a loop, not sum() over a generator: it runs twice per node."""
+        sizes, total = self.sizes, 0
+        for name in names:
+            if name:
+                size = sizes.get(name)
+                total += size if size is not None else self._size(name)
+        return total
 
     def _cost(self, context: NodeContext, name: str) -> tuple[OpCost, bool]:
         node = context.node
@@ -386,28 +410,50 @@ class _Analysis:
         rescaling = op_type == "Mul" and bool(outputs) and outputs[0] in self.rescaling
         roots: list[str] = []
         quantization: list[str] = []
+        constants, passthrough = self.constants, self.passthrough_source
         for slot, name in enumerate(inputs):
             if not name:
                 continue
-            root = self.passthrough_source.get(name, name)
-            tensor = self.constants.get(root)
+            root = passthrough.get(name, name)
+            tensor = constants.get(root)
             if tensor is None:
                 continue
-            if rescaling or costs.is_quantization_slot(domain, op_type, slot):
+            quantizes, weighs, integer_weight, packed = self._slot(domain, op_type, slot)
+            if rescaling or quantizes:
                 if root not in quantization:
                     quantization.append(root)
                 continue
-            if not costs.is_weight_slot(domain, op_type, slot) or len(tensor.dims) < 1 or root in roots:
+            if not weighs or root in roots:
+                continue
+            rank, data_type = self._facts(root, tensor)
+            if rank < 1:
                 continue
             # Any integer behind a DequantizeLinear is a weight (an int32 bias too): the node reads it as float.
-            if tensor.data_type in WEIGHT_TYPES or (tensor.data_type in INTEGER_TYPES and (
-                    name in self.dequantized or costs.is_integer_weight_slot(domain, op_type, slot))):
+            if data_type in WEIGHT_TYPES or (data_type in INTEGER_TYPES and (name in self.dequantized or integer_weight)):
                 roots.append(root)
-                packed = costs.packed_weight(domain, op_type, slot)
                 logical = packed(context, tuple(tensor.dims)) if packed is not None else None
                 if logical is not None:
                     self.packed[root] = logical
         return roots, quantization
+
+    def _slot(self, domain: str, op_type: str, slot: int) -> tuple:
+        """What input ``slot`` of the op is (costs.is_quantization_slot, is_weight_slot, is_integer_weight_slot,
+        packed_weight), worked out once per op type and slot: every node asks."""
+        key = (domain, op_type, slot)
+        kinds = self.slots.get(key)
+        if kinds is None:
+            kinds = self.slots[key] = (costs.is_quantization_slot(domain, op_type, slot),
+                                       costs.is_weight_slot(domain, op_type, slot),
+                                       costs.is_integer_weight_slot(domain, op_type, slot),
+                                       costs.packed_weight(domain, op_type, slot))
+        return kinds
+
+    def _facts(self, root: str, tensor: onnx.TensorProto) -> tuple[int, int]:
+        """A stored tensor's rank and element type, read from the protobuf once."""
+        facts = self.facts.get(root)
+        if facts is None:
+            facts = self.facts[root] = (len(tensor.dims), tensor.data_type)
+        return facts
 
     def _note_passthrough(self, node: onnx.NodeProto, op_type: str, inputs: list[str], outputs: list[str]) -> None:
         if op_type in WEIGHT_PASSTHROUGH and inputs and inputs[0] and outputs:
@@ -435,6 +481,19 @@ class _Analysis:
         """A weight's logical elements (a packed one's values, not its bytes)."""
         packed = self.packed.get(root)
         return packed[0] if packed is not None else self._stored(root)[0]
+
+    def _sum_elements(self, roots: list[str]) -> int:
+        total = 0
+        for root in roots:
+            total += self._elements(root)
+        return total
+
+    def _sum_stored(self, roots: list[str], which: int) -> int:
+        """Summed elements (``which`` 0) or bytes (1) of stored tensors."""
+        total = 0
+        for root in roots:
+            total += self._stored(root)[which]
+        return total
 
     def _stored(self, root: str) -> tuple[int, int]:
         """A stored tensor's elements (as stored) and bytes, worked out once: rows and totals ask again."""

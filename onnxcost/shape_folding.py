@@ -321,7 +321,7 @@ def _evaluate(node, values, static_shapes) -> list | None:
     return outputs
 
 
-def propagation_bound(model: onnx.ModelProto, nested: bool = True) -> int:
+def propagation_bound(model: onnx.ModelProto, nested: bool = True, table: walk.NodeTable | None = None) -> int:
     """An upper bound of the elements of any value computed from the model's constants and shapes (what onnx's
     data propagation materializes), from dims alone, before anything is evaluated.
 
@@ -329,7 +329,8 @@ def propagation_bound(model: onnx.ModelProto, nested: bool = True) -> int:
     most the largest rank in the model: a declared one, or the length of a Reshape's, Expand's or
     ConstantOfShape's shape value). A node all of whose inputs are values computes one: a Concat the sum of its
     inputs, any other op at most the largest of them (data propagation handles 1-D values). Anything computed
-    from an activation is none. ``nested=False``: the main graph holds no subgraph (``walk.nests``).
+    from an activation is none. ``nested=False``: the main graph holds no subgraph (``walk.nests``); ``table``: its
+    ``walk.NodeTable`` then, when the caller has one.
     """
     from .skeleton import keeps_data
 
@@ -347,10 +348,12 @@ def propagation_bound(model: onnx.ModelProto, nested: bool = True) -> int:
                 sizes[tensor.name] = numel(tensor.dims)
                 if len(tensor.dims) == 1:
                     vectors.add(tensor.name)
-    if not sizes and not any(node.op_type in ("Shape", "Size") for graph in graphs for node in graph.node):
+    table = table if table is not None and not nested else None
+    if not sizes and not (any(f[0] in ("Shape", "Size") for f in table.fields) if table is not None else
+                          any(node.op_type in ("Shape", "Size") for graph in graphs for node in graph.node)):
         return 0  # nothing to propagate (the common case of a graph without shape subgraphs)
     for graph in graphs:
-        nodes, in_order = _read_nodes(graph)
+        nodes, in_order = _read_nodes(graph) if table is None else _from_table(table)
         if not in_order:
             from .structure import topological_order  # networkx: only for the rare graph stored out of order
 
@@ -387,6 +390,19 @@ def _value_bound(op_type: str, inputs: list[str], sizes: dict[str, int], rank: i
     if op_type == "Gather" and len(inputs) == 2 and inputs[0] in vectors:
         return sizes[inputs[1]]  # from a 1-D value, one element per index: x.size(i) is 1, not the rank
     return max(sizes[name] for name in inputs)
+
+
+def _from_table(table: walk.NodeTable) -> tuple[list[tuple], bool]:
+    """``_read_nodes`` from fields already read."""
+    nodes = []
+    made: set[str] = set()
+    pending: set[str] = set()
+    for op_type, domain, _, inputs, outputs in table.fields:
+        inputs = [name for name in inputs if name]
+        pending.update(name for name in inputs if name not in made)
+        made.update(outputs)
+        nodes.append((op_type, domain, inputs, outputs))
+    return nodes, pending.isdisjoint(made)
 
 
 def _read_nodes(graph: onnx.GraphProto) -> tuple[list[tuple], bool]:

@@ -82,11 +82,14 @@ class _Layout:
     constants: Mapping[str, np.ndarray]
 
     @staticmethod
-    def of(model: onnx.ModelProto, nested: bool = True) -> _Layout:
+    def of(model: onnx.ModelProto, nested: bool = True, table: walk.NodeTable | None = None) -> _Layout:
         graphs = list(walk.graphs(model.graph, nested))
-        outputs = [(name, node.op_type) for sub in graphs for node in sub.node for name in node.output if name]
         nested = len(graphs) > 1
-        return _Layout(nested, outputs, propagation_bound(model, nested), _constant_values(model.graph))
+        if table is not None and not nested:
+            outputs = [(name, fields[0]) for fields in table.fields for name in fields[4] if name]
+        else:
+            outputs = [(name, node.op_type) for sub in graphs for node in sub.node for name in node.output if name]
+        return _Layout(nested, outputs, propagation_bound(model, nested, table), _constant_values(model.graph))
 
     def graphs(self, graph: onnx.GraphProto):
         """``graph`` and its subgraphs: walked only when the model nests any (the walk reads every node)."""
@@ -99,10 +102,11 @@ def resolve_shapes(
     dims: Mapping[str, int] | None = None,
     like: ShapeResult | None = None,
     nested: bool | None = None,
+    table: walk.NodeTable | None = None,
 ) -> ShapeResult:
     """Apply the overrides to ``skeleton`` (edited in place) and infer every tensor's shape. ``like``: the result
     of a copy of the same graph at other dims (its structure is not walked again). ``nested``: ``walk.nests`` of the
-    main graph, when the caller knows it."""
+    main graph, when the caller knows it; ``table``: the main graph's ``walk.NodeTable``, when the caller has one."""
     warnings: list[str] = []
     layout = like.layout if like is not None else None
     if layout is not None:
@@ -110,7 +114,7 @@ def resolve_shapes(
     elif nested is None:
         nested = walk.nests(skeleton.graph)
     _apply_overrides(skeleton.graph, dict(inputs or {}), dict(dims or {}), warnings, walk.graphs(skeleton.graph, nested))
-    layout = layout or _Layout.of(skeleton, nested)  # after the overrides: an input given with --input gets its rank
+    layout = layout or _Layout.of(skeleton, nested, table)  # after the overrides: an input given with --input gets its rank
     data_prop = _propagation_is_bounded(layout.bound, warnings)
     raw = _collect(_onnx_infer(skeleton, warnings, data_prop), layout)
     values = dict(layout.constants)  # extended by folding

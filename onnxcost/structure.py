@@ -48,22 +48,32 @@ def node_inputs(node: onnx.NodeProto, nested: bool = True) -> list[str]:
 
 
 def topological_order(
-    graph: onnx.GraphProto, outer: Iterable[str] = (), where: str = "graph", nested: bool = True
+    graph: onnx.GraphProto, outer: Iterable[str] = (), where: str = "graph", nested: bool = True,
+    table: walk.NodeTable | None = None,
 ) -> list[onnx.NodeProto]:
     """Nodes of ``graph`` in a valid execution order, original order kept where possible (``nested=False``: no node
-    of ``graph`` holds a subgraph, ``walk.nests``)."""
-    nodes = list(graph.node)
+    of ``graph`` holds a subgraph, ``walk.nests``). ``table``: the graph's ``walk.NodeTable`` (``nested`` False);
+    a graph already in order is then returned as ``table.nodes`` itself."""
+    table = table if table is not None and not nested else None
+    nodes = table.nodes if table is not None else list(graph.node)
     local = defined_names(graph)
     available = set(outer) | local
     producer: dict[str, int] = {}
-    for index, node in enumerate(nodes):
-        for name in node.output:
+    if table is not None:
+        outputs = [fields[4] for fields in table.fields]
+    else:
+        outputs = [list(node.output) for node in nodes]
+    for index, names in enumerate(outputs):
+        for name in names:
             if not name:
                 continue
             if name in producer or name in local:
-                raise InvalidModelError(f"{where}: tensor '{name}' is produced twice (node {_label(node, index)})")
+                raise InvalidModelError(f"{where}: tensor '{name}' is produced twice (node {_label(nodes[index], index)})")
             producer[name] = index
-    inputs = [node_inputs(node, nested) for node in nodes]
+    if table is not None:
+        inputs = [[name for name in fields[3] if name] for fields in table.fields]
+    else:
+        inputs = [node_inputs(node, nested) for node in nodes]
     for index, names in enumerate(inputs):
         for name in names:
             if name not in producer and name not in available:
@@ -123,12 +133,13 @@ CHECKED_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 MAX_ELEMENTS = 2**63 - 1
 
 
-def check_model(model: onnx.ModelProto, nested: bool | None = None) -> list[onnx.NodeProto]:
+def check_model(model: onnx.ModelProto, nested: bool | None = None,
+                table: walk.NodeTable | None = None) -> list[onnx.NodeProto]:
     """Refuse what no runtime would load: unknown opset versions, nodes that break their
     operator's schema, unsortable graphs and initializers of impossible dimensions. Runs before shape inference,
     on the skeleton; the inputs' dimensions are checked after the user's overrides (shapes.resolve_shapes).
     Returns the main graph's nodes in execution order (``topological_order``). ``nested``: ``walk.nests`` of the
-    main graph, when the caller knows it."""
+    main graph, when the caller knows it; ``table``: the main graph's ``walk.NodeTable``, when it has one."""
     if model.ir_version < 0:
         raise InvalidModelError(f"the model declares IR version {model.ir_version}, which is no version")
     if model.ir_version > onnx.IR_VERSION:
@@ -150,9 +161,10 @@ def check_model(model: onnx.ModelProto, nested: bool | None = None) -> list[onnx
     if nested is None:
         nested = walk.nests(model.graph)
     for graph in walk.graphs(model.graph, nested):
-        for index, node in enumerate(graph.node):
+        nodes = table.nodes if table is not None and graph is model.graph else graph.node
+        for index, node in enumerate(nodes):
             _check_node(node, index, context, opsets, nested)
-    order = _check_order(model.graph, set(), nested)
+    order = _check_order(model.graph, set(), nested, table)
     _check_dims(model.graph, nested)
     return order
 
@@ -172,8 +184,10 @@ def _check_node(node: onnx.NodeProto, index: int, context, opsets: dict[str, int
         raise InvalidModelError(f"node {_label(node, index)}: {first_line(exc)}") from exc
 
 
-def _check_order(graph: onnx.GraphProto, outer: set[str], nested: bool = True) -> list[onnx.NodeProto]:
-    nodes = topological_order(graph, outer, where=f"subgraph '{graph.name}'" if outer else "graph", nested=nested)
+def _check_order(graph: onnx.GraphProto, outer: set[str], nested: bool = True,
+                 table: walk.NodeTable | None = None) -> list[onnx.NodeProto]:
+    nodes = topological_order(graph, outer, where=f"subgraph '{graph.name}'" if outer else "graph", nested=nested,
+                              table=table)
     if not nested:
         return nodes
     visible = outer | defined_names(graph) | {out for node in nodes for out in node.output}

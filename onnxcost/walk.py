@@ -29,6 +29,23 @@ def has_subgraphs(node: onnx.NodeProto) -> bool:
     return False
 
 
+class NodeTable:
+    """The nodes of one graph and their fields, each read from the protobuf once: every read of a field makes new
+    Python objects, and the checks, the shape layout and the walk all want the same fields. ``fields[i]`` is
+    (op_type, domain, name, inputs, outputs) of ``nodes[i]``, inputs with "" for a skipped optional one."""
+
+    def __init__(self, graph: onnx.GraphProto):
+        self.nodes = list(graph.node)
+        self.fields = [(n.op_type, n.domain, n.name, list(n.input), list(n.output)) for n in self.nodes]
+
+    def aligned(self, ordered: list[onnx.NodeProto]) -> list[tuple]:
+        """The fields of ``ordered`` (this table's nodes, in another order or the same)."""
+        if ordered is self.nodes:
+            return self.fields
+        position = {id(node): index for index, node in enumerate(self.nodes)}  # the nodes are alive: ids are unique
+        return [self.fields[position[id(node)]] for node in ordered]
+
+
 def nests(graph: onnx.GraphProto) -> bool:
     """Whether any node of ``graph`` holds a graph attribute: one walk, after which ``graphs(..., nested=False)`` and
     the per-node tests of a flat model (most models) cost nothing."""
