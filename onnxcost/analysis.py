@@ -10,6 +10,7 @@ import gc
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 
 import onnx
 
@@ -519,24 +520,18 @@ class _Analysis:
         totals = Totals(nodes=len(self.rows))
         summaries: dict[str, OpTypeSummary] = {}
         roots_by_op: dict[str, set[str]] = {}
+        groups: dict[str, list[NodeRow]] = {}
         weights: set[str] = set()
         quantization: set[str] = set()
         dequantized_weights = self.dequantized_weights
         for row, roots, scales in zip(self.rows, self.row_roots, self.row_quantization):
             key = _op_key(row.domain, row.op_type)
-            summary = summaries.get(key)
-            if summary is None:
-                summary = summaries[key] = OpTypeSummary()
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = []
                 roots_by_op[key] = set()
+            group.append(row)
             repeat = row.repeat
-            summary.count += 1
-            summary.macs += row.macs * repeat
-            summary.flops += row.flops * repeat
-            summary.special_ops += row.special_ops * repeat
-            summary.memory_traffic_bytes += row.memory_traffic_bytes * repeat
-            summary.macs_float += row.macs_float * repeat
-            summary.macs_int8 += row.macs_int8 * repeat
-            summary.macs_weight_only += row.macs_weight_only * repeat
             written = 0
             if dequantized_weights:  # dequantized weights are not activations
                 written = sum(self._size(out) for out in row.outputs if out in dequantized_weights)
@@ -548,6 +543,12 @@ class _Analysis:
                 roots_by_op[key].update(roots)
             if scales:
                 quantization.update(scales)
+        for key, group in groups.items():  # each figure summed in C (map) when no row repeats, as in most graphs
+            summary = summaries[key] = OpTypeSummary(count=len(group))
+            once = all(row.repeat == 1 for row in group)
+            for name in SUMMED:
+                figures = map(attrgetter(name), group)
+                setattr(summary, name, sum(figures) if once else sum(f * r.repeat for f, r in zip(figures, group)))
         for name in SUMMED:  # every row is in exactly one op type: the totals are the op types' sums
             setattr(totals, name, sum(getattr(summary, name) for summary in summaries.values()))
         totals.params = sum(self._elements(r) for r in weights)

@@ -26,15 +26,13 @@ def lifetimes(
         for name in outputs:
             if name in sizes:
                 birth[name] = step
-    death = dict(birth)
-    for step, inputs in enumerate(node_inputs):
+    last_read: dict[str, int] = {}
+    for step, inputs in enumerate(node_inputs):  # steps ascend: the last step to store a name is its last reader
         for name in inputs:
-            if name in birth:
-                death[name] = max(death[name], step)
+            last_read[name] = step
     for name in graph_outputs:
-        if name in birth:
-            death[name] = max(steps - 1, 0)
-    return {name: (birth[name], death[name]) for name in birth}
+        last_read[name] = max(steps - 1, 0)
+    return {name: (start, max(start, last_read.get(name, start))) for name, start in birth.items()}
 
 
 def live_bytes_per_step(
