@@ -394,6 +394,9 @@ def _value_bound(op_type: str, inputs: list[str], sizes: dict[str, int], rank: i
 
 def _from_table(table: walk.NodeTable) -> tuple[list[tuple], bool]:
     """``_read_nodes`` from fields already read."""
+    if table.in_order:  # the checker's sort found it so
+        return [(op_type, domain, [name for name in inputs if name], outputs)
+                for op_type, domain, _, inputs, outputs in table.fields], True
     nodes = []
     made: set[str] = set()
     pending: set[str] = set()

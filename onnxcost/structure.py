@@ -80,7 +80,10 @@ def topological_order(
                 raise InvalidModelError(
                     f"{where}: node {_label(nodes[index], index)} reads '{name}', which no node, input or initializer defines"
                 )
-    if _already_sorted(inputs, producer):
+    in_order = _already_sorted(inputs, producer)
+    if table is not None:
+        table.in_order = in_order
+    if in_order:
         return nodes
     waiting = [sum(1 for name in set(names) if name in producer) for names in inputs]
     consumers: dict[int, list[int]] = {}

@@ -37,6 +37,7 @@ class NodeTable:
     def __init__(self, graph: onnx.GraphProto):
         self.nodes = list(graph.node)
         self.fields = [(n.op_type, n.domain, n.name, list(n.input), list(n.output)) for n in self.nodes]
+        self.in_order: bool | None = None  # whether the nodes are stored in execution order, once a sort found out
 
     def aligned(self, ordered: list[onnx.NodeProto]) -> list[tuple]:
         """The fields of ``ordered`` (this table's nodes, in another order or the same)."""
