@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -117,3 +118,28 @@ def test_debug_prints_the_error_once_on_its_own_line(tmp_path):
     assert result.stderr.count(message) == 1
     assert result.stderr.splitlines()[-1] == f"error: graph: {message}"
     assert "Traceback" in result.stderr
+
+
+def test_a_graph_stored_out_of_order_is_walked_in_execution_order_with_each_nodes_own_figures():
+    # Stored MatMul first, then the Relu that feeds it and the Shape/Reshape pair (a shape computation) after
+    # both: the rows come in execution order, each with its own node's figures. By hand, x [2, 4]:
+    # Relu 8 FLOPs; MatMul [2,4]x[4,3]: 2·3·4 = 24 MACs, 12 parameters; Reshape to [3, 2] 0 MACs.
+    nodes = [
+        helper.make_node("MatMul", ["r", "W"], ["m"], name="matmul"),
+        helper.make_node("Reshape", ["m", "s"], ["y"], name="reshape"),
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("Shape", ["m"], ["full"], name="shape"),
+        helper.make_node("Concat", ["full"], ["s0"], name="concat", axis=0),
+        helper.make_node("ReduceProd", ["s0"], ["s1"], name="prod", keepdims=1),
+        helper.make_node("Div", ["s1", "two"], ["s2"], name="half"),
+        helper.make_node("Concat", ["s2", "two"], ["s"], name="pair", axis=0),
+    ]
+    weights = {"W": zeros(4, 3), "two": np.array([2], dtype=np.int64)}
+    report = onnxcost.analyze(model(nodes, {"x": [2, 4]}, ["y"], weights))
+    names = [row.name for row in report.nodes]
+    assert names.index("relu") < names.index("matmul") < names.index("shape") < names.index("reshape")
+    rows = {row.name: row for row in report.nodes}
+    assert (rows["relu"].flops, rows["relu"].output_shapes) == (8, [[2, 4]])
+    assert (rows["matmul"].macs, rows["matmul"].params, rows["matmul"].inputs) == (24, 12, ["r", "W"])
+    assert rows["reshape"].output_shapes == [[3, 2]]
+    assert report.totals.macs == 24
