@@ -60,7 +60,8 @@ def analyze(
     loaded = load_model(model, max_file_bytes=max_file_bytes, inline_weights=False)
     if source is None:
         source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
-    return analyze_model(loaded.model, source, inputs, dims, formulas=formulas, ranges=ranges)
+    # A model read here from a file is this function's own: it becomes the skeleton instead of being copied.
+    return _analyze(loaded.model, source, inputs, dims, formulas, ranges, owned=loaded.path is not None)
 
 
 def free_dims(graph: onnx.GraphProto, inputs: Mapping | None, dims: Mapping | None) -> list[str]:
@@ -100,11 +101,16 @@ def analyze_model(
     polynomial in them (``report.formulas``, ``report.at(batch=8)``; docs/formulas.md). ``ranges`` leaves
     dimensions free and gives every figure's min and max over the interval ({"batch": (1, 64)}).
     """
+    return _analyze(model, source, inputs, dims, formulas, ranges, owned=False)
+
+
+def _analyze(model: onnx.ModelProto, source: str, inputs, dims, formulas: bool, ranges, owned: bool) -> Report:
+    """``analyze_model``; ``owned``: the caller hands ``model`` over (it becomes the skeleton, changed)."""
     collecting = gc.isenabled()
     gc.disable()  # the analysis allocates many small objects and no cycles; collection costs 10-15%
     try:
         nested = walk.nests(model.graph)  # most models hold no subgraph: one walk, and no more per step
-        skeleton = build_skeleton(model, nested)
+        skeleton = build_skeleton(model, nested, in_place=owned)
         if model.functions:  # inlined: their control flow is the graph's now
             nested = walk.nests(skeleton.graph)
         table = None if nested else walk.NodeTable(skeleton.graph)  # the nodes' fields, read once for every step

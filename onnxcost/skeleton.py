@@ -27,10 +27,18 @@ SMALL_INTEGER_ELEMENTS = 4096
 SMALL_FLOAT_ELEMENTS = 64
 
 
-def build_skeleton(model: onnx.ModelProto, nested: bool | None = None) -> onnx.ModelProto:
+# What a skeleton leaves out of the model it is made from (fields of ModelProto, then of its GraphProto).
+_LEFT_OUT = ("domain", "model_version", "doc_string", "metadata_props", "training_info", "configuration")
+_LEFT_OUT_OF_GRAPH = ("doc_string", "quantization_annotation", "metadata_props")
+
+
+def build_skeleton(model: onnx.ModelProto, nested: bool | None = None, in_place: bool = False) -> onnx.ModelProto:
     """A weightless working copy of ``model`` (left unchanged): large tensors keep only dtype and dims, sparse
     initializers become dense ones, local functions are inlined and Constant nodes become initializers.
-    ``nested``: ``walk.nests`` of the main graph, when the caller knows it."""
+    ``nested``: ``walk.nests`` of the main graph, when the caller knows it. ``in_place``: ``model`` itself becomes
+    the skeleton (for a caller that owns it: a copy of a large graph's nodes costs more than the rest)."""
+    if in_place:
+        return _finish(_strip_in_place(model), nested)
     skeleton = onnx.ModelProto()
     skeleton.ir_version = model.ir_version
     skeleton.opset_import.extend(model.opset_import)
@@ -44,13 +52,38 @@ def build_skeleton(model: onnx.ModelProto, nested: bool | None = None) -> onnx.M
     graph.output.extend(source.output)
     graph.value_info.extend(source.value_info)
     graph.initializer.extend(stripped(t) for t in source.initializer)
-    for sparse in source.sparse_initializer:
-        dense = stripped(sparse.values)
-        dense.name = sparse.values.name
-        del dense.dims[:]
-        dense.dims.extend(sparse.dims)
-        graph.initializer.append(dense)
+    graph.initializer.extend(_dense(sparse) for sparse in source.sparse_initializer)
     graph.node.extend(source.node)
+    return _finish(skeleton, nested)
+
+
+def _strip_in_place(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` made what the copy of ``build_skeleton`` holds."""
+    for name in _LEFT_OUT:
+        if name in model.DESCRIPTOR.fields_by_name:
+            model.ClearField(name)
+    graph = model.graph
+    for name in _LEFT_OUT_OF_GRAPH:
+        if name in graph.DESCRIPTOR.fields_by_name:
+            graph.ClearField(name)
+    for tensor in graph.initializer:
+        if not keeps_data(tensor):
+            tensor.CopyFrom(stripped(tensor))
+    graph.initializer.extend(_dense(sparse) for sparse in graph.sparse_initializer)
+    graph.ClearField("sparse_initializer")
+    return model
+
+
+def _dense(sparse: onnx.SparseTensorProto) -> TensorProto:
+    """A sparse initializer as the dense tensor it stands for (dims and dtype; its data stripped as any tensor's)."""
+    dense = stripped(sparse.values)
+    dense.name = sparse.values.name
+    del dense.dims[:]
+    dense.dims.extend(sparse.dims)
+    return dense
+
+
+def _finish(skeleton: onnx.ModelProto, nested: bool | None) -> onnx.ModelProto:
     if skeleton.functions:
         skeleton = _inline_functions(skeleton)
         nested = None  # inlining may bring the functions' control flow in

@@ -19,7 +19,8 @@ def has_data(tensor: TensorProto) -> bool:
     return bool(tensor.raw_data or tensor.float_data or tensor.int64_data or tensor.int32_data)
 
 
-def test_weights_are_dropped_and_small_tensors_kept():
+@pytest.mark.parametrize("in_place", [False, True])
+def test_weights_are_dropped_and_small_tensors_kept(in_place):
     weights = {
         "W": np.ones((4, 3, 3, 3), np.float32),  # 108 floats: a weight
         "floats_at_limit": np.ones(SMALL_FLOAT_ELEMENTS, np.float32),  # 64: kept
@@ -30,8 +31,12 @@ def test_weights_are_dropped_and_small_tensors_kept():
     nodes = [helper.make_node("Identity", [name], [f"{name}_out"]) for name in weights]
     original = model(nodes, {}, [f"{name}_out" for name in weights], weights)
     before = original.SerializeToString()
-    skeleton = initializers(build_skeleton(original))
-    assert original.SerializeToString() == before  # the model given is not touched
+    built = build_skeleton(original, in_place=in_place)
+    skeleton = initializers(built)
+    if in_place:
+        assert built is original
+    else:
+        assert original.SerializeToString() == before  # the model given is not touched
     for name, array in weights.items():
         tensor = skeleton[name]
         assert list(tensor.dims) == list(array.shape) and tensor.data_type == numpy_helper.from_array(array).data_type
@@ -46,7 +51,8 @@ def test_external_data_is_never_kept():
     assert not keeps_data(tensor)
 
 
-def test_constant_nodes_become_initializers():
+@pytest.mark.parametrize("in_place", [False, True])
+def test_constant_nodes_become_initializers(in_place):
     shape = numpy_helper.from_array(np.array([1, -1], np.int64))
     nodes = [
         helper.make_node("Constant", [], ["shape"], value=shape),
@@ -56,7 +62,7 @@ def test_constant_nodes_become_initializers():
         helper.make_node("Constant", [], ["word"], value_string="text"),  # a string: stays a node
         helper.make_node("Reshape", ["x", "shape"], ["y"]),
     ]
-    skeleton = build_skeleton(model(nodes, {"x": [2, 3]}, ["y"]))
+    skeleton = build_skeleton(model(nodes, {"x": [2, 3]}, ["y"]), in_place=in_place)
     assert [node.op_type for node in skeleton.graph.node] == ["Constant", "Reshape"]
     kept = initializers(skeleton)
     assert numpy_helper.to_array(kept["shape"]).tolist() == [1, -1]
@@ -77,13 +83,16 @@ def test_constants_inside_subgraphs_too():
     assert numpy_helper.to_array(then_branch.initializer[0]).tolist() == 1
 
 
-def test_sparse_initializers_become_dense_metadata():
+@pytest.mark.parametrize("in_place", [False, True])
+def test_sparse_initializers_become_dense_metadata(in_place):
     values = numpy_helper.from_array(np.ones(3, np.float32), "table")
     indices = numpy_helper.from_array(np.array([0, 5, 9], np.int64))
     built = model([helper.make_node("Identity", ["table"], ["y"])], {}, ["y"])
     built.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [100]))
-    table = initializers(build_skeleton(built))["table"]
+    skeleton = build_skeleton(built, in_place=in_place)
+    table = initializers(skeleton)["table"]
     assert list(table.dims) == [100] and table.data_type == TensorProto.FLOAT
+    assert len(skeleton.graph.sparse_initializer) == 0
 
 
 def local_function_model(body_op: str = "Add") -> onnx.ModelProto:
@@ -95,8 +104,9 @@ def local_function_model(body_op: str = "Add") -> onnx.ModelProto:
     return built
 
 
-def test_local_functions_are_inlined():
-    skeleton = build_skeleton(local_function_model())
+@pytest.mark.parametrize("in_place", [False, True])
+def test_local_functions_are_inlined(in_place):
+    skeleton = build_skeleton(local_function_model(), in_place=in_place)
     assert [(n.op_type, n.domain) for n in skeleton.graph.node] == [("Add", "")]
     assert len(skeleton.functions) == 0
 
@@ -106,3 +116,19 @@ def test_a_function_that_cannot_be_inlined_is_refused():
     broken.graph.node[0].input.append("x")  # two inputs to a function of one: the inliner asserts
     with pytest.raises(InvalidModelError, match="cannot inline the model's local functions"):
         build_skeleton(broken)
+
+
+def test_in_place_the_model_becomes_what_the_copy_holds():
+    weights = {"W": np.ones((4, 3), np.float32), "shape": np.array([2, 2], np.int64)}
+    nodes = [helper.make_node("Constant", [], ["half"], value_float=0.5),
+             helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Mul", ["m", "half"], ["y"])]
+    built = model(nodes, {"x": [2, 4]}, ["y"], weights)
+    built.doc_string, built.model_version, built.graph.doc_string = "notes", 7, "graph notes"
+    helper.set_model_props(built, {"author": "someone"})
+    copied = build_skeleton(built)
+    stripped = build_skeleton(built, in_place=True)
+    assert stripped.graph == copied.graph
+    for field in ("ir_version", "producer_name", "producer_version", "opset_import", "functions", "doc_string",
+                  "model_version", "metadata_props"):
+        assert getattr(stripped, field) == getattr(copied, field), field
+    assert stripped.doc_string == "" and len(stripped.metadata_props) == 0
