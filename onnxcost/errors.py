@@ -11,6 +11,19 @@ from __future__ import annotations
 import re
 
 
+class LazyLogger:
+    """``logging.getLogger(name)``, made when something is first logged: importing logging would cost every command
+    a few ms of start-up, and the library logs only on paths that give up on something (shown by --debug)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def debug(self, message: str, *args, **kwargs) -> None:
+        import logging
+
+        logging.getLogger(self.name).debug(message, *args, **kwargs)
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of an exception's message (its type when the message is empty), for one-line errors."""
     text = str(exc).strip()

@@ -17,7 +17,6 @@ large.
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -25,6 +24,7 @@ import onnx
 from onnx import helper
 
 from . import walk
+from .errors import LazyLogger
 from .tensors import numel
 
 # Nothing larger than this is materialized while folding.
@@ -32,7 +32,7 @@ MAX_FOLDED_ELEMENTS = 1 << 16
 
 Evaluator = Callable[[list, dict], list]
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 
 def _guard(shape) -> tuple[int, ...]:

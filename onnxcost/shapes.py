@@ -26,7 +26,6 @@ name the command's flags (``--input``, ``--dim``).
 
 from __future__ import annotations
 
-import logging
 import warnings as python_warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import onnx
 from onnx import numpy_helper
 
 from . import walk
-from .errors import InputSpecError, InvalidModelError, first_line
+from .errors import InputSpecError, InvalidModelError, LazyLogger, first_line
 from .shape_folding import MAX_FOLDED_ELEMENTS, evaluate, evaluate_with_reference, fold, propagation_bound
 from .skeleton import keeps_data
 from .structure import MAX_ELEMENTS, check_count, topological_order
@@ -49,7 +48,7 @@ MAX_FOLD_ROUNDS = 8
 # symbol per dim of such a vector, without limit.
 MAX_RANK = 64
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 
 class TensorType(NamedTuple):
@@ -459,6 +458,8 @@ def _ort_symbolic(skeleton, values, warnings, layout) -> dict:
 def _symbolic_quietly(model: onnx.ModelProto) -> onnx.ModelProto | None:
     """onnxruntime's symbolic inference with its own Python warnings, numpy overflow warnings and log lines
     silenced: they would reach the user's terminal raw, before onnxcost's own lines."""
+    import logging
+
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     its_logger = logging.getLogger(SymbolicShapeInference.__module__)

@@ -91,3 +91,24 @@ def test_help_imports_neither_the_report_nor_rich():
     # typer's own (rich_markup_mode=None) and its messages need no rich console.
     names = modules_after("--help")
     assert names & {"onnxcost.report", "rich", "rich.console"} == set()
+
+
+def test_a_report_imports_logging_only_to_log(tmp_path):
+    # logging costs every command a few ms of start-up; the library logs only where it gives up on something, and
+    # --debug shows those lines: a sample logs nothing. An int64 shape value with one element for dims [2] is not a
+    # usable constant.
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = numpy_helper.from_array(np.array([1, 2], np.int64), "shape")
+    shape.raw_data = shape.raw_data[:8]
+    graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [shape])
+    path = tmp_path / "short.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert "logging" not in imported_by("-m", "onnxcost", "report", "--sample", "mobilenet_v2")
+    debug = subprocess.run([sys.executable, "-m", "onnxcost", "report", str(path), "--debug"], capture_output=True,
+                           text=True, timeout=120)
+    assert "debug: onnxcost.shapes: initializer 'shape' is not a usable constant" in debug.stderr

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import sys
-import traceback
 from contextlib import contextmanager
 
 import typer
@@ -66,6 +64,8 @@ def fail(exc: BaseException, debug: bool) -> None:
 def _stack(exc: BaseException) -> str:
     """The traceback of ``exc`` (causes included) without its last "Type: message" line, which the one-line error
     that follows says already; always ending with a newline."""
+    import traceback
+
     report = traceback.TracebackException.from_exception(exc)
     tail = len(list(report.format_exception_only()))
     chunks = list(report.format())
@@ -88,19 +88,20 @@ def reported_errors(debug: bool):
 
 
 def _show_debug_log() -> None:
+    import logging  # here: only --debug needs it, and its import costs every command start-up
+
+    class SafeFormatter(logging.Formatter):
+        """Debug lines name tensors and nodes of the file: escaped like everything else that reaches the terminal."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            return terminal_safe(super().format(record))
+
     logger = logging.getLogger("onnxcost")
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(_SafeFormatter("debug: %(name)s: %(message)s"))
+        handler.setFormatter(SafeFormatter("debug: %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-
-
-class _SafeFormatter(logging.Formatter):
-    """Debug lines name tensors and nodes of the file: escaped like everything else that reaches the terminal."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return terminal_safe(super().format(record))
 
 
 def usage_error_line(exc: BaseException) -> str | None:
