@@ -9,7 +9,8 @@ from __future__ import annotations
 import gc
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat as repeated  # "repeat" is a row's trip count here
 from operator import attrgetter
 
 import onnx
@@ -231,16 +232,13 @@ class _Analysis:
             visible = set(outer) | defined_names(graph)
             visible.update(out for node in ordered for out in node.output)
         own = []
-        if not scope and self.table is not None and not self.nested:
-            for node, fields in zip(ordered, self.table.aligned(ordered)):
-                if fields[0] == "Constant" and fields[1] in ("", "ai.onnx"):
-                    continue
-                own.append((self._add_row(node, scope, repeat, fields), node))
-            return own
-        for node in ordered:
-            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+        # The main graph of a flat model has its fields read already (walk.NodeTable); others are read per node.
+        table = self.table if not scope and not self.nested else None
+        for node, fields in zip(ordered, table.aligned(ordered) if table is not None else repeated(None)):
+            op_type, domain = fields[:2] if fields is not None else (node.op_type, node.domain)
+            if op_type == "Constant" and domain in ("", "ai.onnx"):
                 continue
-            index = self._add_row(node, scope, repeat)
+            index = self._add_row(node, scope, repeat, fields)
             own.append((index, node))
             if self.nested and walk.has_subgraphs(node):
                 self._walk_subgraphs(node, self.rows[index], scope, repeat, visible)
@@ -489,13 +487,14 @@ class _Analysis:
         packed = self.packed.get(root)
         return packed[0] if packed is not None else self._stored(root)[0]
 
-    def _sum_elements(self, roots: list[str]) -> int:
+    def _sum_elements(self, roots: Iterable[str]) -> int:
+        """Summed logical elements of stored tensors (``_elements``)."""
         total = 0
         for root in roots:
             total += self._elements(root)
         return total
 
-    def _sum_stored(self, roots: list[str], which: int) -> int:
+    def _sum_stored(self, roots: Iterable[str], which: int) -> int:
         """Summed elements (``which`` 0) or bytes (1) of stored tensors."""
         total = 0
         for root in roots:
@@ -557,16 +556,16 @@ class _Analysis:
                 setattr(summary, name, sum(figures) if once else sum(f * r.repeat for f, r in zip(figures, group)))
         for name in SUMMED:  # every row is in exactly one op type: the totals are the op types' sums
             setattr(totals, name, sum(getattr(summary, name) for summary in summaries.values()))
-        totals.params = sum(self._elements(r) for r in weights)
-        totals.param_bytes = sum(self._stored(r)[1] for r in weights)
+        totals.params = self._sum_elements(weights)
+        totals.param_bytes = self._sum_stored(weights, 1)
         for root in weights:
             storage = f"param_bytes_{self._storage(root)}"
             setattr(totals, storage, getattr(totals, storage) + self._stored(root)[1])
         quantization -= weights
-        totals.quantization_params = sum(self._stored(r)[0] for r in quantization)
-        totals.quantization_param_bytes = sum(self._stored(r)[1] for r in quantization)
+        totals.quantization_params = self._sum_stored(quantization, 0)
+        totals.quantization_param_bytes = self._sum_stored(quantization, 1)
         for key, roots in roots_by_op.items():
-            summaries[key].params = sum(self._elements(r) for r in roots)
+            summaries[key].params = self._sum_elements(roots)
         order = sorted(summaries, key=lambda k: (-summaries[k].macs, -summaries[k].flops, k))
         return totals, {key: summaries[key] for key in order}
 

@@ -397,28 +397,25 @@ def _from_table(table: walk.NodeTable) -> tuple[list[tuple], bool]:
     if table.in_order:  # the checker's sort found it so
         return [(op_type, domain, [name for name in inputs if name], outputs)
                 for op_type, domain, _, inputs, outputs in table.fields], True
-    nodes = []
-    made: set[str] = set()
-    pending: set[str] = set()
-    for op_type, domain, _, inputs, outputs in table.fields:
-        inputs = [name for name in inputs if name]
-        pending.update(name for name in inputs if name not in made)
-        made.update(outputs)
-        nodes.append((op_type, domain, inputs, outputs))
-    return nodes, pending.isdisjoint(made)
+    return _in_stored_order((op_type, domain, inputs, outputs) for op_type, domain, _, inputs, outputs in table.fields)
 
 
 def _read_nodes(graph: onnx.GraphProto) -> tuple[list[tuple], bool]:
     """(op type, domain, inputs given, outputs) of every node of ``graph`` as stored, each node's fields read once, and
-    whether no node reads a tensor a later node produces: found in the same pass (a name read before any node made
-    it is pending; the graph is in order when no node makes a pending name)."""
+    whether no node reads a tensor a later node produces (``_in_stored_order``)."""
+    return _in_stored_order((node.op_type, node.domain, node.input, list(node.output)) for node in graph.node)
+
+
+def _in_stored_order(fields) -> tuple[list[tuple], bool]:
+    """(op type, domain, inputs given, outputs) per (op type, domain, inputs, outputs) of ``fields``, and whether the
+    nodes are in order, found in the same pass: a name read before any node made it is pending; the graph is in
+    order when no node makes a pending name."""
     nodes = []
     made: set[str] = set()
     pending: set[str] = set()
-    for node in graph.node:
-        inputs = [name for name in node.input if name]
-        outputs = list(node.output)
+    for op_type, domain, inputs, outputs in fields:
+        inputs = [name for name in inputs if name]
         pending.update(name for name in inputs if name not in made)
         made.update(outputs)
-        nodes.append((node.op_type, node.domain, inputs, outputs))
+        nodes.append((op_type, domain, inputs, outputs))
     return nodes, pending.isdisjoint(made)

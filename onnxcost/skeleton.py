@@ -27,9 +27,10 @@ SMALL_INTEGER_ELEMENTS = 4096
 SMALL_FLOAT_ELEMENTS = 64
 
 
-# What a skeleton leaves out of the model it is made from (fields of ModelProto, then of its GraphProto).
-_LEFT_OUT = ("domain", "model_version", "doc_string", "metadata_props", "training_info", "configuration")
-_LEFT_OUT_OF_GRAPH = ("doc_string", "quantization_annotation", "metadata_props")
+# What a skeleton keeps of the model it is made from (fields of ModelProto, then of its GraphProto): the copy sets
+# these, the in-place path clears every other field set (sparse initializers become dense ones either way).
+_KEPT = frozenset({"ir_version", "opset_import", "producer_name", "producer_version", "functions", "graph"})
+_KEPT_OF_GRAPH = frozenset({"name", "input", "output", "value_info", "initializer", "node"})
 
 
 def build_skeleton(model: onnx.ModelProto, nested: bool | None = None, in_place: bool = False) -> onnx.ModelProto:
@@ -59,18 +60,15 @@ def build_skeleton(model: onnx.ModelProto, nested: bool | None = None, in_place:
 
 def _strip_in_place(model: onnx.ModelProto) -> onnx.ModelProto:
     """``model`` made what the copy of ``build_skeleton`` holds."""
-    for name in _LEFT_OUT:
-        if name in model.DESCRIPTOR.fields_by_name:
-            model.ClearField(name)
     graph = model.graph
-    for name in _LEFT_OUT_OF_GRAPH:
-        if name in graph.DESCRIPTOR.fields_by_name:
-            graph.ClearField(name)
     for tensor in graph.initializer:
         if not keeps_data(tensor):
             tensor.CopyFrom(stripped(tensor))
     graph.initializer.extend(_dense(sparse) for sparse in graph.sparse_initializer)
-    graph.ClearField("sparse_initializer")
+    for message, kept in ((model, _KEPT), (graph, _KEPT_OF_GRAPH)):
+        for field, _ in message.ListFields():
+            if field.name not in kept:
+                message.ClearField(field.name)
     return model
 
 

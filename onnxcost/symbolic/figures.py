@@ -101,8 +101,8 @@ class _FormulaWalk(_Analysis):
             self.sizes[name] = size
         return size
 
-    def _add_row(self, node, scope, repeat):
-        index = super()._add_row(node, scope, repeat)
+    def _add_row(self, node, scope, repeat, fields=None):
+        index = super()._add_row(node, scope, repeat, fields)
         row = self.rows[index]
         unexplained = [n for n in (*row.inputs, *row.outputs) if n and n in self.known and n not in self.explained]
         if unexplained and index not in self.failed:
