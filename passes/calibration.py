@@ -22,6 +22,7 @@ from onnxcost.validation import Progress, input_specs
 
 from .errors import RewriteOptionError
 from .patches import conv_patches, output_rows
+from . import refit_both
 from .refit import NormalEquations
 from .sites import ConvSite
 from .statistics import Probe, batch_samples
@@ -126,11 +127,13 @@ def _samples(data: Any, batch: int, start: int, stop: int) -> Iterator[dict[str,
 
 def refit(original: onnx.ModelProto, rewritten: onnx.ModelProto, structure, sites: Sequence[ConvSite],
           factors: Mapping[str, Any], batches, total: int | None = None,
-          progress: Progress | None = None, what: str = "refitting the 1x1 convs") -> dict[str, Any]:
-    """Each site's factors with its last conv refitted (the 1x1 conv, or the pointwise-first form's grouped KxK
-    conv): least squares of the original model's layer output on what that conv reads (``structure.middle``),
-    computed from the layer's input in ``rewritten`` (``refit``)."""
-    equations: dict[str, NormalEquations] = {}
+          progress: Progress | None = None, what: str = "refitting the rewritten layers") -> dict[str, Any]:
+    """Each site's factors refitted: least squares of the original model's layer output on what the layer reads,
+    computed from the layer's input in ``rewritten``. Both convs where the structure and the rows allow
+    (``refit_both``, on the input patches), else the last conv (the 1x1 conv, or the pointwise-first form's
+    grouped KxK conv) on what it reads (``structure.middle``, ``refit``)."""
+    both = {s.name for s in sites if refit_both.jointly(s, factors[s.name], refit_both.patch_rows(s, total or 0))}
+    equations: dict[str, NormalEquations] = {s.name: refit_both.patch_equations(s) for s in sites if s.name in both}
     targets = Probe(original, [s.output.name for s in sites], only=True)
     inputs = Probe(rewritten, [s.input.name for s in sites], only=True)
     seen = 0
@@ -140,6 +143,11 @@ def refit(original: onnx.ModelProto, rewritten: onnx.ModelProto, structure, site
         y, x = targets.fetch(batch), inputs.fetch(batch)
         for site in sites:
             patches, rows = conv_patches(x[site.input.name], site), output_rows(y[site.output.name])
+            if site.name in both:
+                flat = patches.reshape(len(patches), -1)
+                for chunk in _chunks(len(flat), flat.shape[1]):
+                    equations[site.name].add(flat[chunk], rows[chunk])
+                continue
             for chunk in _row_chunks(structure, site, factors[site.name], patches):
                 z = structure.middle(site, factors[site.name], patches[chunk])
                 if site.name not in equations:  # the last conv's input width: known once a middle is computed
@@ -150,14 +158,20 @@ def refit(original: onnx.ModelProto, rewritten: onnx.ModelProto, structure, site
         seen += batch_samples(batch)
     if progress is not None:
         progress(f"{what}: done", seen, seen)
-    return {s.name: structure.refitted(factors[s.name], *equations[s.name].solve()) for s in sites}
+    return {s.name: refit_both.refit_both(factors[s.name], equations[s.name]) if s.name in both
+            else structure.refitted(factors[s.name], *equations[s.name].solve()) for s in sites}
 
 
 def _row_chunks(structure, site: ConvSite, factors: Any, patches: np.ndarray) -> list[slice]:
-    """Row slices of ``patches`` whose refit inputs have at most MAX_MIDDLE_ELEMENTS elements (one slice, all the
-    rows, when the whole batch's fit: the sums are then added exactly as one block)."""
+    """Row slices of ``patches`` whose refit inputs have at most MAX_MIDDLE_ELEMENTS elements (``_chunks``)."""
     rows = len(patches)
     width = structure.middle(site, factors, patches[:1]).shape[1] if rows else 0
+    return _chunks(rows, width)
+
+
+def _chunks(rows: int, width: int) -> list[slice]:
+    """Slices of ``rows`` rows of ``width`` values, at most MAX_MIDDLE_ELEMENTS each (one slice, all the rows, when
+    they fit: the sums are then added exactly as one block)."""
     step = max(1, MAX_MIDDLE_ELEMENTS // max(width, 1))
     if rows <= step:
         return [slice(0, rows)]

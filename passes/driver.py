@@ -29,7 +29,7 @@ from onnxcost.report import Report
 from onnxcost.validation import Bounds, Comparison, Progress, compare_models, resolve_feeds
 from onnxcost.validation.sessions import release_freed_memory
 
-from . import calibration as calibrating, surgery
+from . import calibration as calibrating, refit_both, surgery
 from .calibration import Calibration
 from .errors import RewriteValidationFailed
 from .latency import LatencyBudget, plan_for_latency
@@ -86,14 +86,14 @@ class Rewriter:
         self._applied = False
         self.calibration: Calibration | None = None
         self._refit = True
-        self._refitted: dict[str, object] = {}  # per layer, the factors with their 1x1 conv refitted
+        self._refitted: dict[str, object] = {}  # per layer, the refitted factors
 
     def calibrate(self, data, selection: Selection = Selection(), *, refit: bool = True,
                   progress: Progress | None = None, preprocess=None) -> Calibration:
         """Activation-aware factors from now on: the patch statistics of every conv ``selection`` and the structure
         allow, over ``data``'s calibration samples (a dataset with ``.batches(n)`` and ``.count``, or its path;
         the last samples are held out, ``calibration.Calibration``). ``refit``: ``apply`` refits each rewritten
-        layer's 1x1 conv by least squares on the rewritten model's activations (``refit``); it then always
+        layer by least squares on the rewritten model's activations (``calibration.refit``); it then always
         writes a bias (zeros before the fit when the conv had none, so the predicted params count it).
         ``preprocess``: how a folder of images becomes the input (``datasets.Preprocess``). Plan with the same
         ``selection``: a conv outside it has no statistics, and weight-only errors do not compare with output ones."""
@@ -139,8 +139,9 @@ class Rewriter:
             plan.calibration = {"samples": c.used, "held_out": c.held_out, "refit": refit}
             plan.notes.append(
                 f"factors calibrated on {c.used} sample(s): SVD whitened by each block's input patch moments"
-                + (", then each layer's last conv (the 1x1 conv, or pointwise first's grouped KxK conv) and bias "
-                   "refitted by least squares on the rewritten model's activations"
+                + (", then each layer refitted by least squares on the rewritten model's activations (both convs of a "
+                   "low-rank pair or a pointwise-first layer where the data has "
+                   f"{refit_both.MIN_ROWS_PER_UNKNOWN} rows per unknown, else the last conv) and its bias"
                    if refit else "")
                 + "; kept energy and the budget are of each layer's output on that data, not of its weights")
             if compare:
@@ -190,7 +191,7 @@ class Rewriter:
         return self._planner.decomposition(site).factors(rank)
 
     def _refit_layers(self, plan: Plan, progress: Progress | None) -> None:
-        """The rewritten layers' 1x1 convs refitted, each on the inputs it will see: a layer is refitted once every
+        """The rewritten layers refitted, each on the inputs it will see: a layer is refitted once every
         rewritten layer before it (upstream of its input) is, on the model with those refitted and the others
         whitened (a fresh copy of the graph per pass; ``self.graph`` is the one ``apply`` edits). Layers with no
         pending layer upstream share a pass, so a chain of L layers takes L passes over the data."""
@@ -207,7 +208,7 @@ class Rewriter:
             model = surgery.rewrite_graph(graph, copies, copy.deepcopy(plan), self.structure, self._factors, self.model)
             sites = [self.sites[layer.name] for layer in ready]
             factors = {l.name: self._planner.decomposition(self.sites[l.name]).factors(l.rank) for l in ready}
-            what = f"refitting the 1x1 convs (pass {passes}, {len(plan.rewritten) - len(pending) + len(ready)}" \
+            what = f"refitting the rewritten layers (pass {passes}, {len(plan.rewritten) - len(pending) + len(ready)}" \
                    f" of {len(plan.rewritten)} layers)"
             self._refitted.update(calibrating.refit(self.model, model, self.structure, sites, factors,
                                                     self.calibration.batches(), self.calibration.used, progress, what))

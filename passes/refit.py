@@ -23,17 +23,19 @@ RIDGE = 1e-6  # relative to the mean of ZᵀZ's diagonal: only there to keep the
 @dataclass
 class NormalEquations:
     """Σ z zᵀ and Σ z yᵀ per group of a grouped 1x1 conv, z with a trailing 1 (the bias): ``zz`` (g, m+1, m+1),
-    ``zy`` (g, m+1, a), m middle channels and a outputs per group; ``rows`` output positions added."""
+    ``zy`` (g, m+1, a), m middle channels and a outputs per group; ``yy`` (g·a,) Σ y² per output (what a fit's
+    residual is measured from); ``rows`` output positions added."""
 
     zz: np.ndarray
     zy: np.ndarray
+    yy: np.ndarray
     rows: int = 0
 
     @classmethod
     def empty(cls, middle: int, outputs: int, groups: int) -> NormalEquations:
         """Zero sums for a 1x1 conv of ``groups`` groups, ``middle`` -> ``outputs`` channels."""
         m, a = middle // groups, outputs // groups
-        return cls(zz=np.zeros((groups, m + 1, m + 1)), zy=np.zeros((groups, m + 1, a)))
+        return cls(zz=np.zeros((groups, m + 1, m + 1)), zy=np.zeros((groups, m + 1, a)), yy=np.zeros(outputs))
 
     def add(self, z: np.ndarray, y: np.ndarray) -> None:
         """Adds rows: ``z`` (rows, middle) in the 1x1 conv's input order, ``y`` (rows, outputs) its targets."""
@@ -41,7 +43,9 @@ class NormalEquations:
         rows = len(z)
         z = np.asarray(z, dtype=np.float64).reshape(rows, g, -1)
         z = np.concatenate([z, np.ones((rows, g, 1))], axis=2).transpose(1, 0, 2)  # (g, rows, m+1)
-        y = np.asarray(y, dtype=np.float64).reshape(rows, g, -1).transpose(1, 0, 2)
+        y = np.asarray(y, dtype=np.float64)
+        self.yy += np.einsum("ro,ro->o", y, y)
+        y = y.reshape(rows, g, -1).transpose(1, 0, 2)
         self.zz += np.swapaxes(z, 1, 2) @ z
         self.zy += np.swapaxes(z, 1, 2) @ y
         self.rows += rows
