@@ -17,10 +17,12 @@ layers: more after a shortfall, less (so less error) after a surplus. Once one p
 another met it, the next asks the layers for halfway between what those two asked (a bisection: the whole-model
 timings are too noisy for the scale alone to settle). A plan that meets the budget stops the search only when it
 saves at most ``MIN_GAIN`` more than the budget asks; one well past it is followed by a cheaper one; a plan
-already measured stops it too. At most ``MAX_ROUNDS`` plans. Each round is timed in its own session, and the
-same model measured up to 0.04 apart from one session to the next on det: so when there were several, every plan
-is timed again against the original in one session (``measure.paired_latencies``), and those figures decide. Kept:
-the least error among the plans that met the budget, else the fastest. When the layers alone cannot promise
+already measured stops it too. At most ``MAX_ROUNDS`` plans. The same model measured up to 0.06 apart from one
+session to the next on det, more than plans differ within one session: so from the second round on, the new plan
+is timed together with every earlier one against the original in one session (``measure.paired_latencies``), and
+that session's figures say which plans missed and which met (a plan that missed in its own round and meets in
+the next session no longer bounds the bisection). Kept: the least error among the plans that met the budget in
+the last session, else the fastest. When the layers alone cannot promise
 enough, the first plan takes everything they can save.
 """
 
@@ -170,10 +172,10 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
         raise BudgetUnreachable(f"{mode.describe()} cannot be met: no selected layer measured at least {MIN_GAIN:.0%} "
                                 f"faster rewritten than as it is; select more layers")
     scale = 1.0  # seconds the whole model saves per second its layers alone save, measured by the last round
-    tried: list[tuple[Plan, dict[str, int], float, onnx.ModelProto]] = []  # plan, ranks, error, the model timed
-    short, past = 0, None  # the most asked of the layers by a plan that missed the budget, the least by one that met it
+    tried: list[tuple[Plan, dict[str, int], float, onnx.ModelProto, int]] = []  # plan, ranks, error, model, needed
     for _ in range(MAX_ROUNDS):
         needed = min(_ns(wanted / scale), most)
+        short, past = _bounds(tried, budget.retimed or [r.measured for r in budget.rounds], mode.ratio)
         if past is not None and short > 0:
             needed = (short + past) // 2  # between a plan that missed and one that met: ask halfway, not by the scale
         allocation = allocate(options, needed)
@@ -182,32 +184,38 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
             break  # a plan already measured: nothing new to learn
         plan = _plan(rewriter, mode, selection, ranks, timings, emission, timer, compare)
         trial = rewriter.trial(plan)
-        measured = whole(rewriter.model, trial, feeds)
+        tried.append((plan, ranks, allocation.error, trial, needed))
+        if len(tried) == 1:
+            measured = whole(rewriter.model, trial, feeds)
+        else:  # with every earlier plan again, in one session: sessions differ more than plans in one session
+            budget.retimed = together(rewriter.model, [t[3] for t in tried], feeds)
+            measured = budget.retimed[-1]
         predicted = allocation.saved / 1e9 / original_seconds
         budget.rounds.append(LatencyRound(needed / 1e9, 1 - predicted, len(ranks), allocation.error, measured))
-        tried.append((plan, ranks, allocation.error, trial))
         reached = measured.ratio <= mode.ratio
-        if reached:
-            past = needed if past is None else min(past, needed)
-        else:
-            short = max(short, needed)
         if 1 - measured.ratio <= 0 or (reached and 1 - measured.ratio <= (1 + MIN_GAIN) * (1 - mode.ratio)) \
                 or (not reached and needed >= most):
             break  # no saving at all; met without much to spare (past it, a cheaper plan is tried); nothing to spend
         scale = (1 - measured.ratio) / predicted  # next: what the whole model needs, in the layers' seconds
-    if len(tried) > 1:  # each round ran in its own session: the plans compare better under the same conditions
-        budget.retimed = together(rewriter.model, [t[3] for t in tried], feeds)
     final = budget.retimed or [r.measured for r in budget.rounds]
     met = [i for i, m in enumerate(final) if m.ratio <= mode.ratio]
     ratios = [m.ratio for m in final]
     # Met: the plan with the least error among those that met it; else the fastest measured (first of equals).
     budget.kept = min(met, key=lambda i: tried[i][2]) if met else ratios.index(min(ratios))
-    plan, ranks, _, _ = tried[budget.kept]
+    plan, ranks = tried[budget.kept][:2]
     for layer in budget.layers:
         layer.rank = ranks.get(layer.name)
     budget.met = bool(met)
     plan.notes.append(_summary(budget, len(ranks)))
     return plan, budget
+
+
+def _bounds(tried: Sequence[tuple], figures: Sequence[PairedLatency], target: float) -> tuple[int, int | None]:
+    """(the most asked of the layers by a plan that missed ``target``, 0 if none; the least asked by one that met it,
+    None if none), by the latest figures of every plan tried."""
+    short = max((t[4] for t, m in zip(tried, figures) if m.ratio > target), default=0)
+    past = min((t[4] for t, m in zip(tried, figures) if m.ratio <= target), default=None)
+    return short, past
 
 
 def _summary(budget: LatencyBudget, layers: int) -> str:
