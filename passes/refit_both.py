@@ -19,9 +19,9 @@ structures (depthwise first, grouped G > 1: their first factor is shared across 
 shuffle) keep the last-factor refit.
 
 Both fits have more unknowns per output than the last factor alone: Cin·K + 1 for the full fit the pair starts
-from. With few rows per unknown they fit the calibration data and generalise worse (PP-OCRv4 rec: 1x1 convs of
-480 channels seen at 40 positions per line), so a layer is refitted this way only with at least
-MIN_ROWS_PER_UNKNOWN rows per unknown.
+from. With few rows per unknown they fit the calibration data and generalise worse (PP-OCRv4 rec: refitting its
+neck's and head's layers, seen at 40 positions per line, lost held-out lines), so a layer is refitted this way
+only with at least MIN_ROWS_PER_UNKNOWN rows per unknown.
 """
 
 from __future__ import annotations
