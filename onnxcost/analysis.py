@@ -61,8 +61,10 @@ def analyze(
     loaded = load_model(model, max_file_bytes=max_file_bytes, inline_weights=False)
     if source is None:
         source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
-    # A model read here from a file is this function's own: it becomes the skeleton instead of being copied.
-    return _analyze(loaded.model, source, inputs, dims, formulas, ranges, owned=loaded.path is not None)
+    # A model read here from a file is this function's own: it becomes the skeleton instead of being copied, and the
+    # node fields loading read (to check their names) serve the analysis.
+    return _analyze(loaded.model, source, inputs, dims, formulas, ranges, owned=loaded.path is not None,
+                    table=loaded.table)
 
 
 def free_dims(graph: onnx.GraphProto, inputs: Mapping | None, dims: Mapping | None) -> list[str]:
@@ -77,6 +79,12 @@ def free_dims(graph: onnx.GraphProto, inputs: Mapping | None, dims: Mapping | No
             if dim.WhichOneof("value") == "dim_param" and dim.dim_param not in given and dim.dim_param not in found:
                 found.append(dim.dim_param)
     return found
+
+
+def _same_nodes(table: walk.NodeTable | None, skeleton: onnx.ModelProto, model: onnx.ModelProto) -> bool:
+    """Whether ``table`` (of ``model``'s main graph) holds the skeleton's nodes: the skeleton is ``model`` itself and
+    kept every node (it drops only the Constant nodes it makes initializers, and inlining functions makes a new model)."""
+    return table is not None and skeleton is model and len(skeleton.graph.node) == len(table.nodes)
 
 
 def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -105,8 +113,10 @@ def analyze_model(
     return _analyze(model, source, inputs, dims, formulas, ranges, owned=False)
 
 
-def _analyze(model: onnx.ModelProto, source: str, inputs, dims, formulas: bool, ranges, owned: bool) -> Report:
-    """``analyze_model``; ``owned``: the caller hands ``model`` over (it becomes the skeleton, changed)."""
+def _analyze(model: onnx.ModelProto, source: str, inputs, dims, formulas: bool, ranges, owned: bool,
+             table: walk.NodeTable | None = None) -> Report:
+    """``analyze_model``; ``owned``: the caller hands ``model`` over (it becomes the skeleton, changed); ``table``:
+    the ``walk.NodeTable`` of ``model``'s main graph, when the caller has one."""
     collecting = gc.isenabled()
     gc.disable()  # the analysis allocates many small objects and no cycles; collection costs 10-15%
     try:
@@ -114,7 +124,10 @@ def _analyze(model: onnx.ModelProto, source: str, inputs, dims, formulas: bool, 
         skeleton = build_skeleton(model, nested, in_place=owned)
         if model.functions:  # inlined: their control flow is the graph's now
             nested = walk.nests(skeleton.graph)
-        table = None if nested else walk.NodeTable(skeleton.graph)  # the nodes' fields, read once for every step
+        if nested:
+            table = None
+        elif not _same_nodes(table, skeleton, model):
+            table = walk.NodeTable(skeleton.graph)  # the nodes' fields, read once for every step
         order = check_model(skeleton, nested, table)
         # onnx infers no contrib op: shapes are inferred on a copy where the quantized ones have standard twins.
         twins = costs.with_twins(skeleton)

@@ -33,6 +33,9 @@ class LoadedModel:
 
     model: onnx.ModelProto
     path: Path | None  # None for a model given in memory
+    # The main graph's nodes and fields (walk.NodeTable), read once for the check of their names; the analysis of a
+    # model it owns uses them again
+    table: walk.NodeTable | None = None
 
 
 def load_model(
@@ -63,13 +66,13 @@ def load_model(
         model = model or onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{path}: not an ONNX model (protobuf parse failed: {first_line(exc)})") from exc
-    stored = _check_is_model(model, str(path))
+    stored, table = _check_is_model(model, str(path))
     if load_weights:
         load_external_weights(model, path.parent)
         check_tensor_data(model)
     else:
         check_external_data(model, path.parent, [t for t in stored if t.data_location == onnx.TensorProto.EXTERNAL])
-    return LoadedModel(model, path)
+    return LoadedModel(model, path, table)
 
 
 def check_readable(path: Path, max_file_bytes: int) -> None:
@@ -98,33 +101,39 @@ def check_readable(path: Path, max_file_bytes: int) -> None:
         )
 
 
-def _check_is_model(model: onnx.ModelProto, where: str) -> list[onnx.TensorProto]:
+def _check_is_model(model: onnx.ModelProto, where: str) -> tuple[list[onnx.TensorProto], walk.NodeTable]:
     """Refuse what is not a model; returns the tensors it stores (``walk.tensors``), found in the same walk as the
-    graphs whose names it checks."""
+    graphs whose names it checks, and the main graph's ``walk.NodeTable`` (``_check_names``)."""
     # Any byte string can parse as some protobuf; a model has a graph and opsets.
     if not model.HasField("graph") or (not model.opset_import and model.ir_version == 0):
         raise ModelLoadError(f"{where}: parsed, but it is not an ONNX model (no graph or opset)")
     if len(model.graph.node) == 0 and len(model.graph.output) == 0:
         raise ModelLoadError(f"{where}: the model's graph is empty")
     graphs, stored = walk.graphs_and_tensors(model)
-    _check_names(model, graphs, where)
-    return stored
+    return stored, _check_names(model, graphs, where)
 
 
-def _check_names(model: onnx.ModelProto, graphs: list[onnx.GraphProto], where: str) -> None:
+def _check_names(model: onnx.ModelProto, graphs: list[onnx.GraphProto], where: str) -> walk.NodeTable:
     """Protobuf parses invalid UTF-8 in names (handing back bytes); refuse it here rather than deep inside a later step.
-    ``graphs``: every graph of the model (``walk.graphs_and_tensors``)."""
+    ``graphs``: every graph of the model (``walk.graphs_and_tensors``), the main graph first. Returns the main graph's
+    ``walk.NodeTable``: its nodes' fields are read once, for this check and for the analysis."""
     texts: list = []
+    table = walk.NodeTable(graphs[0])
+    for op_type, domain, name, inputs, outputs in table.fields:
+        texts += (name, op_type, domain, *inputs, *outputs)
+    texts.extend([attr.name for node in table.nodes for attr in node.attribute])
     for graph in graphs:
         texts.extend(value.name for value in [*graph.input, *graph.output, *graph.value_info, *graph.initializer])
-        for node in graph.node:
-            texts.extend([node.name, node.op_type, node.domain, *node.input, *node.output])
-            texts.extend(attr.name for attr in node.attribute)
+        if graph is not graphs[0]:
+            for node in graph.node:
+                texts.extend([node.name, node.op_type, node.domain, *node.input, *node.output])
+                texts.extend(attr.name for attr in node.attribute)
     texts.extend(function.name for function in model.functions)
     try:
         "".join(texts)  # the check in C: a name handed back as bytes makes join raise
     except TypeError:
         raise ModelLoadError(f"{where}: names in the model are not valid UTF-8 (corrupt file?)") from None
+    return table
 
 
 # The typed fields a tensor's values may be stored in instead of raw_data.
