@@ -344,9 +344,10 @@ class _Analysis:
         out_types = [types.get(n) if n else None for n in outputs]
         context = NodeContext(node, in_types, out_types, self.values, self.opsets.get(domain, 0), self.dequantized,
                               inputs)
-        cost, costed, output_bytes, bytes_read, macs_float = self._figures(context, name, inputs, outputs)
-        roots, quantization = self._weights(context, inputs, outputs)
-        self._note_passthrough(node, op_type, inputs, outputs)
+        # op_type and domain are handed on: each read of a protobuf field makes a new object
+        cost, costed, output_bytes, bytes_read, macs_float = self._figures(context, name, inputs, outputs, op_type, domain)
+        roots, quantization = self._weights(context, inputs, outputs, op_type, domain)
+        self._note_passthrough(node, op_type, inputs, outputs, domain)
         row = NodeRow(
             index=index,
             name=name,
@@ -377,9 +378,11 @@ class _Analysis:
         self.row_quantization.append(quantization)
         return index
 
-    def _figures(self, context: NodeContext, name: str, inputs: list[str], outputs: list[str]) -> tuple:
-        """The node's cost, whether a rule costed it, its output bytes, bytes read and float MACs."""
-        cost, costed = self._cost(context, name)
+    def _figures(self, context: NodeContext, name: str, inputs: list[str], outputs: list[str], op_type: str,
+                 domain: str) -> tuple:
+        """The node's cost, whether a rule costed it, its output bytes, bytes read and float MACs (``op_type``,
+        ``domain``: the node's, "ai.onnx" as "")."""
+        cost, costed = self._cost(context, name, op_type, domain)
         bytes_read = cost.bytes_read
         if bytes_read is None:
             bytes_read = self._sum_sizes(inputs)
@@ -394,16 +397,16 @@ class _Analysis:
                 total += size if size is not None else self._size(name)
         return total
 
-    def _cost(self, context: NodeContext, name: str) -> tuple[OpCost, bool]:
+    def _cost(self, context: NodeContext, name: str, op_type: str, domain: str) -> tuple[OpCost, bool]:
         node = context.node
-        rule = costs.rule_for(node.domain, node.op_type)
+        rule = costs.rule_for(domain, op_type)
         if rule is None:
-            self.unknown_ops[_op_key(node.domain, node.op_type)] += 1
+            self.unknown_ops[_op_key(domain, op_type)] += 1
             return OpCost(), False
         try:
             return rule(context), True
         except MissingShape:
-            self.uncosted.append(f"'{name}' ({node.op_type})")
+            self.uncosted.append(f"'{name}' ({op_type})")
             return OpCost(), False
         except MalformedNode as exc:  # a rule's own check of what the checker cannot see
             raise InvalidModelError(
@@ -420,11 +423,11 @@ class _Analysis:
                 ) from exc
             raise
 
-    def _weights(self, context: NodeContext, inputs: list[str], outputs: list[str]) -> tuple[list[str], list[str]]:
+    def _weights(self, context: NodeContext, inputs: list[str], outputs: list[str], op_type: str,
+                 domain: str) -> tuple[list[str], list[str]]:
         """Stored tensors the node consumes (through Identity/Cast/DequantizeLinear/... chains): its weights, and its
-        quantization parameters (scales and zero points, whatever their rank). ``inputs``, ``outputs``: the node's."""
-        node = context.node
-        domain, op_type = node.domain, node.op_type
+        quantization parameters (scales and zero points, whatever their rank). ``inputs``, ``outputs``, ``op_type``,
+        ``domain``: the node's ("ai.onnx" as "")."""
         rescaling = op_type == "Mul" and bool(outputs) and outputs[0] in self.rescaling
         roots: list[str] = []
         quantization: list[str] = []
@@ -473,20 +476,23 @@ class _Analysis:
             facts = self.facts[root] = (len(tensor.dims), tensor.data_type)
         return facts
 
-    def _note_passthrough(self, node: onnx.NodeProto, op_type: str, inputs: list[str], outputs: list[str]) -> None:
+    def _note_passthrough(self, node: onnx.NodeProto, op_type: str, inputs: list[str], outputs: list[str],
+                          domain: str) -> None:
+        """``inputs``, ``outputs``, ``op_type``, ``domain``: the node's, read once ("ai.onnx" as "")."""
         if op_type in WEIGHT_PASSTHROUGH and inputs and inputs[0] and outputs:
-            source = self.passthrough_source.get(node.input[0], node.input[0])
+            first, out = inputs[0], outputs[0]
+            source = self.passthrough_source.get(first, first)
             if source in self.constants:
-                self.passthrough_source[node.output[0]] = source
-            dequantizes_weight = source in self.constants and node.op_type == "DequantizeLinear"
-            if dequantizes_weight or node.input[0] in self.dequantized_weights:
-                self.dequantized_weights.add(node.output[0])
-            if node.op_type == "DequantizeLinear" and node.domain in DEQUANTIZE_DOMAINS:
-                data = self.types.get(node.input[0])
+                self.passthrough_source[out] = source
+            dequantizes_weight = source in self.constants and op_type == "DequantizeLinear"
+            if dequantizes_weight or first in self.dequantized_weights:
+                self.dequantized_weights.add(out)
+            if op_type == "DequantizeLinear" and domain in DEQUANTIZE_DOMAINS:
+                data = self.types.get(first)
                 if data is not None and data.elem_type in INTEGER_TYPES:
-                    self.dequantized[node.output[0]] = data.elem_type
-            elif node.input[0] in self.dequantized:
-                self.dequantized[node.output[0]] = self.dequantized[node.input[0]]
+                    self.dequantized[out] = data.elem_type
+            elif first in self.dequantized:
+                self.dequantized[out] = self.dequantized[first]
 
     def _size(self, name: str) -> int:
         """Bytes of tensor ``name`` (0 when its shape is unknown)."""
@@ -590,13 +596,15 @@ class _Analysis:
         graph_inputs = [v.name for v in graph.input if v.name not in initializers]
         sizes = {name: self._size(name) for name in graph_inputs}
         reads, writes = [], []
+        size, rows, dequantized_weights = self._size, self.rows, self.dequantized_weights
         for index, node in main:  # the rows hold each node's inputs and outputs already read from the protobuf
-            row = self.rows[index]
+            row = rows[index]
             writes.append(row.outputs)
             reads.append(node_inputs(node) if self.nested and walk.has_subgraphs(node) else
                          [name for name in row.inputs if name])
-            sizes.update((name, self._size(name)) for name in row.outputs
-                         if name and name not in self.dequantized_weights)
+            for name in row.outputs:  # a loop, not a generator per row
+                if name and name not in dequantized_weights:
+                    sizes[name] = size(name)
         return reads, writes, graph_inputs, [v.name for v in graph.output], sizes
 
     def _peak(self, main: list[tuple[int, onnx.NodeProto]]) -> Peak:

@@ -71,22 +71,22 @@ class _FormulaWalk(_Analysis):
         self.figures: dict = {}
         self.sizes_by_type: dict = {}
 
-    def _figures(self, context, name, inputs, outputs):
+    def _figures(self, context, name, inputs, outputs, op_type, domain):
         key = _cost_key(context)
         found = self.figures.get(key) if key is not None else None
         if found is None:
-            found = super()._figures(context, name, inputs, outputs)
+            found = super()._figures(context, name, inputs, outputs, op_type, domain)
             if key is not None and found[1]:  # a rule's failure is not kept: its side effects (warnings) must recur
                 self.figures[key] = found
         return found
 
-    def _weights(self, context, inputs, outputs):
+    def _weights(self, context, inputs, outputs, op_type, domain):
         return [], []  # parameters do not depend on the dimensions: the report's own are kept
 
-    def _cost(self, context, name):
+    def _cost(self, context, name, op_type, domain):
         rule_index = len(self.rows)
         try:
-            return super()._cost(context, name)
+            return super()._cost(context, name, op_type, domain)
         except Exception as exc:  # a rule that compares or branches on a free dimension: no formula for this node
             self.failed[rule_index] = f"'{name}' ({context.node.op_type}): {exc}"
             return OpCost(), False
