@@ -367,9 +367,11 @@ def propagation_bound(model: onnx.ModelProto, nested: bool = True, table: walk.N
             slot = _SHAPE_SLOTS.get(op_type)
             if slot is not None and len(inputs) > slot:
                 rank = max(rank, sizes.get(inputs[slot], 0))  # its output has as many dims as that value has elements
-            size = _value_bound(op_type, inputs, sizes, rank, vectors)
-            if size is not None:
-                sizes.update((name, size) for name in outputs if name)
+            # Most nodes read an activation, and compute no value: their first input tells, without a call per node.
+            if op_type == "Shape" or op_type == "Size" or (inputs and inputs[0] in sizes):
+                size = _value_bound(op_type, inputs, sizes, rank, vectors)
+                if size is not None:
+                    sizes.update((name, size) for name in outputs if name)
             if op_type == "Shape" or op_type == "Concat" and any(name in vectors for name in inputs):
                 vectors.update(outputs)
     return max(sizes.values(), default=0)

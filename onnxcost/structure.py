@@ -205,9 +205,11 @@ def _check_dims(graph: onnx.GraphProto, nested: bool = True) -> None:
     a zero dimension is legal there (an empty tensor) and a negative one a free dimension (skeleton.name_free_dims)."""
     for sub in walk.graphs(graph, nested):
         for tensor in sub.initializer:
-            if any(d < 0 for d in tensor.dims):
+            dims = tensor.dims  # read once; min() and the count in C, the message only for a tensor refused
+            if dims and min(dims) < 0:
                 raise InvalidModelError(f"initializer '{tensor.name}' has a negative dimension")
-            check_count(f"initializer '{tensor.name}'", tensor.dims)
+            if numel(dims) > MAX_ELEMENTS:
+                check_count(f"initializer '{tensor.name}'", dims)
 
 
 def check_count(what: str, dims) -> None:
