@@ -9,7 +9,8 @@ from __future__ import annotations
 import gc
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import repeat as repeated  # "repeat" is a row's trip count here
 from operator import attrgetter
 
@@ -58,13 +59,28 @@ def analyze(
     the model (by default its path, or '<in-memory model>'). Raises an OnnxcostError for a
     model that cannot be costed (unreadable, or breaking the ONNX rules).
     """
-    loaded = load_model(model, max_file_bytes=max_file_bytes, inline_weights=False)
-    if source is None:
-        source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
-    # A model read here from a file is this function's own: it becomes the skeleton instead of being copied, and the
-    # node fields loading read (to check their names) serve the analysis.
-    return _analyze(loaded.model, source, inputs, dims, formulas, ranges, owned=loaded.path is not None,
-                    table=loaded.table)
+    with paused_collection():  # loading, too, makes an object per node
+        loaded = load_model(model, max_file_bytes=max_file_bytes, inline_weights=False)
+        if source is None:
+            source = str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE
+        # A model read here from a file is this function's own: it becomes the skeleton instead of being copied, and
+        # the node fields loading read (to check their names) serve the analysis.
+        return _analyze(loaded.model, source, inputs, dims, formulas, ranges, owned=loaded.path is not None,
+                        table=loaded.table)
+
+
+@contextmanager
+def paused_collection() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, then as it was. An analysis, and whatever reads its report,
+    makes millions of small objects and no cycles: collection passes over them cost 10-15%, and the first one after
+    the collector is back passes over every object the block made."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def free_dims(graph: onnx.GraphProto, inputs: Mapping | None, dims: Mapping | None) -> list[str]:
@@ -117,9 +133,7 @@ def _analyze(model: onnx.ModelProto, source: str, inputs, dims, formulas: bool, 
              table: walk.NodeTable | None = None) -> Report:
     """``analyze_model``; ``owned``: the caller hands ``model`` over (it becomes the skeleton, changed); ``table``:
     the ``walk.NodeTable`` of ``model``'s main graph, when the caller has one."""
-    collecting = gc.isenabled()
-    gc.disable()  # the analysis allocates many small objects and no cycles; collection costs 10-15%
-    try:
+    with paused_collection():
         nested = walk.nests(model.graph)  # most models hold no subgraph: one walk, and no more per step
         skeleton = build_skeleton(model, nested, in_place=owned)
         if model.functions:  # inlined: their control flow is the graph's now
@@ -145,9 +159,6 @@ def _analyze(model: onnx.ModelProto, source: str, inputs, dims, formulas: bool, 
         elif ranges:
             report.warnings.append("--dim ranges need formulas; none of the ranged dimensions is free")
         return report
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def trip_symbol(loop: str) -> str:

@@ -54,7 +54,7 @@ def report(
       onnxcost report --sample squeezenet1_0 --weight-bits 32,8,6 --baseline-params alexnet
     """
     with reported_errors(debug):
-        from ..analysis import analyze
+        from ..analysis import analyze, paused_collection
         from ..render import render
         from ..render.report_sections import with_sections
 
@@ -63,17 +63,23 @@ def report(
         for path in (output, annotate):
             check_paths(inputs, path)
         (dims, ranges), shapes, limit = parse_dim_ranges(dim), parse_inputs(input), parse_max_file_size(max_file_size)
-        with stderr.status("costing the model...") if stderr_is_terminal() else nullcontext():
-            result = analyze(target, shapes, dims, max_file_bytes=limit, source=source, formulas=formulas, ranges=ranges)
-        warn_all(result.warnings)
-        extra = sections(result, format.value, training=training, batch=batch, optimizer=optimizer,
-                         mixed_precision=mixed_precision, weight_bits=weight_bits, baseline_params=baseline_params,
-                         arena="in-place" if arena_in_place else arena, max_file_bytes=limit)
-        text = render(result, format.value, top=top, width=terminal_width())
-        emit(with_sections(text, format.value, extra, terminal_width()), output, keep=inputs)
-        if annotate is not None:
-            from ..annotate import annotate as write_annotated
+        # From the analysis to the last use of the report, no collection (analysis.paused_collection): the report's
+        # objects make no cycles, and each collection would pass over all of them.
+        with paused_collection():
+            with stderr.status("costing the model...") if stderr_is_terminal() else nullcontext():
+                result = analyze(target, shapes, dims, max_file_bytes=limit, source=source, formulas=formulas,
+                                 ranges=ranges)
+            warn_all(result.warnings)
+            extra = sections(result, format.value, training=training, batch=batch, optimizer=optimizer,
+                             mixed_precision=mixed_precision, weight_bits=weight_bits, baseline_params=baseline_params,
+                             arena="in-place" if arena_in_place else arena, max_file_bytes=limit)
+            text = render(result, format.value, top=top, width=terminal_width())
+            emit(with_sections(text, format.value, extra, terminal_width()), output, keep=inputs)
+            if annotate is not None:
+                from ..annotate import annotate as write_annotated
 
-            done = write_annotated(target, result, annotate, max_file_bytes=limit)
-            wrote(done.path)
-            warn_all([f"{len(done.unmatched)} node(s) not annotated: no row of the report matches them"] if done.unmatched else [])
+                done = write_annotated(target, result, annotate, max_file_bytes=limit)
+                wrote(done.path)
+                warn_all([f"{len(done.unmatched)} node(s) not annotated: no row of the report matches them"]
+                         if done.unmatched else [])
+            del result, extra, text  # freed while the collector is off: once back, its first pass would visit them all
