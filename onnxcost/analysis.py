@@ -559,8 +559,13 @@ class _Analysis:
         weights: set[str] = set()
         quantization: set[str] = set()
         dequantized_weights = self.dequantized_weights
+        keys: dict[tuple[str, str], str] = {}  # (domain, op type) -> _op_key, worked out once per op type
+        activation_bytes = compute_layers = 0  # added up in locals: the row loop runs once per node
         for row, roots, scales in zip(self.rows, self.row_roots, self.row_quantization):
-            key = _op_key(row.domain, row.op_type)
+            op = (row.domain, row.op_type)
+            key = keys.get(op)
+            if key is None:
+                key = keys[op] = _op_key(*op)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = []
@@ -570,14 +575,15 @@ class _Analysis:
             written = 0
             if dequantized_weights:  # dequantized weights are not activations
                 written = sum(self._size(out) for out in row.outputs if out in dequantized_weights)
-            totals.activation_bytes += (row.output_bytes - written) * repeat
-            if repeat and (row.domain, row.op_type) in COMPUTE_OPS:
-                totals.compute_layers += 1
+            activation_bytes += (row.output_bytes - written) * repeat
+            if repeat and op in COMPUTE_OPS:
+                compute_layers += 1
             if roots:
                 weights.update(roots)
                 roots_by_op[key].update(roots)
             if scales:
                 quantization.update(scales)
+        totals.activation_bytes, totals.compute_layers = activation_bytes, compute_layers
         for key, group in groups.items():  # each figure summed in C (map) when no row repeats, as in most graphs
             summary = summaries[key] = OpTypeSummary(count=len(group))
             once = all(row.repeat == 1 for row in group)
@@ -588,9 +594,11 @@ class _Analysis:
             setattr(totals, name, sum(getattr(summary, name) for summary in summaries.values()))
         totals.params = self._sum_elements(weights)
         totals.param_bytes = self._sum_stored(weights, 1)
+        by_storage: Counter[str] = Counter()  # storage class -> bytes, set on the totals once per class
         for root in weights:
-            storage = f"param_bytes_{self._storage(root)}"
-            setattr(totals, storage, getattr(totals, storage) + self._stored(root)[1])
+            by_storage[self._storage(root)] += self._stored(root)[1]
+        for storage, size in by_storage.items():
+            setattr(totals, f"param_bytes_{storage}", size)
         quantization -= weights
         totals.quantization_params = self._sum_stored(quantization, 0)
         totals.quantization_param_bytes = self._sum_stored(quantization, 1)
