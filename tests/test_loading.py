@@ -200,3 +200,29 @@ def test_a_report_of_inline_and_external_weights_reads_neither(tmp_path, monkeyp
     parsed = load_model(path, inline_weights=False).model
     stored = {t.name: {e.key: e.value for e in t.external_data} for t in parsed.graph.initializer}
     assert stored["w1"]["location"] == "mixed.onnx" and stored["w2"]["location"] == "weights.bin"
+
+
+def test_loading_reads_the_main_graph_nodes_fields_once_for_the_analysis(tmp_path):
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["y"], name="mm"), helper.make_node("Relu", ["y"], ["z"])]
+    path = tmp_path / "m.onnx"
+    onnx.save(model(nodes, {"x": [2, 3]}, ["z"], {"W": np.ones((3, 4), np.float32)}), path)
+    table = load_model(path).table
+    assert table.fields == [("MatMul", "", "mm", ["x", "W"], ["y"]), ("Relu", "", "", ["y"], ["z"])]
+
+
+@pytest.mark.parametrize("weight_in", ["initializer", "constant node"])
+def test_a_file_is_costed_node_by_node_whether_or_not_the_skeleton_drops_constant_nodes(tmp_path, weight_in):
+    # The analysis reuses loading's node fields only when the skeleton kept every node: a Constant node it turns
+    # into an initializer must leave no row, and shift no other row's fields.
+    weight = np.ones((3, 4), np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["y"]), helper.make_node("Relu", ["y"], ["z"])]
+    if weight_in == "constant node":
+        nodes.insert(0, helper.make_node("Constant", [], ["W"], value=onnx.numpy_helper.from_array(weight)))
+    path = tmp_path / "m.onnx"
+    onnx.save(model(nodes, {"x": [2, 3]}, ["z"], {"W": weight} if weight_in == "initializer" else None), path)
+    report = onnxcost.analyze(path)
+    assert [(row.op_type, row.inputs, row.outputs) for row in report.nodes] == [
+        ("MatMul", ["x", "W"], ["y"]), ("Relu", ["y"], ["z"])]
+    matmul, relu = report.nodes
+    assert (matmul.macs, matmul.params) == (2 * 4 * 3, 12)  # [2, 3] @ [3, 4]: 8 outputs of 3 products each
+    assert relu.flops == 8  # one per element of [2, 4]
