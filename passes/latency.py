@@ -100,7 +100,7 @@ class LatencyBudget:
     original_seconds: float  # median of the original model alone, before planning
     layers: list[LayerLatency]
     rounds: list[LatencyRound] = field(default_factory=list)
-    retimed: list[PairedLatency] = field(default_factory=list)  # every round's plan again, all in one session
+    retimed: list[PairedLatency] = field(default_factory=list)  # the last session: every round's plan, timed together
     kept: int | None = None  # the index in ``rounds`` of the plan kept
     confirmed: PairedLatency | None = None  # the rewritten model as written (refitted weights included)
     met: bool = False  # the last whole-model measurement is within the budget
@@ -113,7 +113,12 @@ class LatencyBudget:
         """The last whole-model timing: ``confirmed``, or that of the plan kept (re-timed when it was)."""
         if self.confirmed is not None or self.kept is None:
             return self.confirmed
-        return self.retimed[self.kept] if self.retimed else self.rounds[self.kept].measured
+        return self.latest[self.kept]
+
+    @property
+    def latest(self) -> list[PairedLatency]:
+        """Every round's plan by its latest timing: the last session's (``retimed``), else its round's own."""
+        return self.retimed or [r.measured for r in self.rounds]
 
     def confirm(self, rewritten: onnx.ModelProto) -> PairedLatency:
         """The written model timed against the original (interleaved, medians of paired runs)."""
@@ -175,7 +180,7 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
     tried: list[tuple[Plan, dict[str, int], float, onnx.ModelProto, int]] = []  # plan, ranks, error, model, needed
     for _ in range(MAX_ROUNDS):
         needed = min(_ns(wanted / scale), most)
-        short, past = _bounds(tried, budget.retimed or [r.measured for r in budget.rounds], mode.ratio)
+        short, past = _bounds(tried, budget.latest, mode.ratio)
         if past is not None and short > 0:
             needed = (short + past) // 2  # between a plan that missed and one that met: ask halfway, not by the scale
         allocation = allocate(options, needed)
@@ -197,7 +202,7 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
                 or (not reached and needed >= most):
             break  # no saving at all; met without much to spare (past it, a cheaper plan is tried); nothing to spend
         scale = (1 - measured.ratio) / predicted  # next: what the whole model needs, in the layers' seconds
-    final = budget.retimed or [r.measured for r in budget.rounds]
+    final = budget.latest
     met = [i for i, m in enumerate(final) if m.ratio <= mode.ratio]
     ratios = [m.ratio for m in final]
     # Met: the plan with the least error among those that met it; else the fastest measured (first of equals).
