@@ -106,6 +106,22 @@ def test_a_budget_only_the_slower_layer_could_meet_gets_the_most_the_others_save
     assert "(not met)" in plan.notes[-1] and "measured 0.750x on the whole model" in plan.notes[-1]
 
 
+def test_the_seconds_to_save_are_of_the_originals_fastest_run_as_the_layers_are_timed():
+    # The original timed against itself: median 40 ms, fastest run 32 ms (a loaded machine slows the median). The
+    # layers are timed by their fastest runs, so 0.85x asks 0.15 · 32 = 4.8 ms of them, not 0.15 · 40 = 6 ms;
+    # a saves 8 ms: predicted 1 - 8 / 32 = 0.75.
+    def whole(original, rewritten, feeds):
+        seconds = WHOLE - 8 * MS * (original is not rewritten)
+        return PairedLatency(WHOLE, seconds, (seconds / WHOLE,) * 3, (32 * MS, 32 * MS))
+
+    rewriter = Rewriter(_model(), Separable())
+    plan, budget = plan_for_latency(rewriter, TargetLatency(0.85), timer=layer_timer, whole=whole)
+    assert budget.original_seconds == pytest.approx(32 * MS)
+    assert budget.rounds[0].needed_seconds == pytest.approx(4.8 * MS)
+    assert budget.rounds[0].predicted_ratio == pytest.approx(0.75)
+    assert [l.name for l in plan.rewritten] == ["a"]
+
+
 def test_only_slower_rewrites_is_refused():
     with pytest.raises(BudgetUnreachable, match="no selected layer measured at least 5% faster"):
         _plan(0.9, selection=Selection(include=("b",)))
