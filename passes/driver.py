@@ -75,18 +75,22 @@ class Rewriter:
                     "the ModelProto has weights in external data: give its path so they can be read safely")
         self.model = loaded.model
         self.structure = structure
-        self.inputs, self.dims = inputs, dims
         self.source = source or (str(loaded.path) if loaded.path is not None else IN_MEMORY_SOURCE)
-        self.report = analyze_model(self.model, self.source, inputs, dims, formulas=False)
         self.graph = gs.import_onnx(self.model)
-        self.sites = {site.name: site for site in collect_sites(self.graph, self.report)}
         # None only without ai.onnx nodes (the report refuses them without their opset), so without a Conv to rewrite.
         self.opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), None)
-        self._planner = Planner(structure, self.sites, self.report, self.opset, self.model.ir_version)
+        self._cost(inputs, dims)
         self._applied = False
         self.calibration: Calibration | None = None
         self._refit = True
         self._refitted: dict[str, object] = {}  # per layer, the refitted factors
+
+    def _cost(self, inputs, dims) -> None:
+        """The report, the sites and the planner at these input shapes and dims (``onnxcost.analyze``'s)."""
+        self.inputs, self.dims = inputs, dims
+        self.report = analyze_model(self.model, self.source, inputs, dims, formulas=False)
+        self.sites = {site.name: site for site in collect_sites(self.graph, self.report)}
+        self._planner = Planner(self.structure, self.sites, self.report, self.opset, self.model.ir_version)
 
     def calibrate(self, data, selection: Selection = Selection(), *, refit: bool = True,
                   progress: Progress | None = None, preprocess=None) -> Calibration:
@@ -96,8 +100,15 @@ class Rewriter:
         layer by least squares on the rewritten model's activations (``calibration.refit``); it then always
         writes a bias (zeros before the fit when the conv had none, so the predicted params count it).
         ``preprocess``: how a folder of images becomes the input (``datasets.Preprocess``). Plan with the same
-        ``selection``: a conv outside it has no statistics, and weight-only errors do not compare with output ones."""
+        ``selection``: a conv outside it has no statistics, and weight-only errors do not compare with output ones.
+        Given neither ``inputs`` nor ``dims``, inputs with free dimensions take the shapes of the data's first batch:
+        the plan, its costs, the latency timings and the refit's row counts are then at the size the data has, not
+        at free dimensions assumed 1."""
         self.calibration = Calibration.of(data, self.model, preprocess)
+        free = _free_inputs(self.model)
+        if free and not self.inputs and not self.dims:
+            first = next(self.calibration.batches(), {})
+            self._cost({name: list(np.shape(first[name])) for name in free if name in first}, None)
         self._refit = refit
         sites = [s for s in self.sites.values()
                  if s.problem is None and selection.reason(s) is None and self.structure.eligible(s) is None]
@@ -378,3 +389,10 @@ def validate_rewrite(original: onnx.ModelProto, rewritten: onnx.ModelProto, plan
                                 progress=progress, weights_folders=(weights_folder, weights_folder))
     comparison.warnings[:0] = warnings
     return comparison
+
+
+def _free_inputs(model: onnx.ModelProto) -> list[str]:
+    """The graph inputs (not initializers) with a dimension that is not a number."""
+    weights = {t.name for t in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in weights
+            and any(not d.HasField("dim_value") for d in i.type.tensor_type.shape.dim)]
