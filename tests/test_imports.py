@@ -112,3 +112,15 @@ def test_a_report_imports_logging_only_to_log(tmp_path):
     debug = subprocess.run([sys.executable, "-m", "onnxcost", "report", str(path), "--debug"], capture_output=True,
                            text=True, timeout=120)
     assert "debug: onnxcost.shapes: initializer 'shape' is not a usable constant" in debug.stderr
+
+
+def test_the_commands_annotations_are_objects_not_strings():
+    # typer evaluates a string annotation with one eval per parameter, for every command --help lists: the command
+    # modules do without `from __future__ import annotations` (onnxcost/cli/__init__.py).
+    import inspect
+
+    from onnxcost.cli import COMMANDS
+
+    strings = {f"{command.__name__}: {name}" for command in COMMANDS
+               for name, annotation in inspect.get_annotations(command).items() if isinstance(annotation, str)}
+    assert strings == set()

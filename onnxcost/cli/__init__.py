@@ -3,7 +3,9 @@ renderer (``onnxcost.render``); no costing happens here.
 
 The commands are listed in ``COMMAND_NAMES``, one module each, imported when run or listed; what they share is
 in ``options`` (flags and their parsing), ``output`` (stdout, stderr, progress) and ``failing`` (one line and an
-exit code).
+exit code). The command modules do without ``from __future__ import annotations``: typer reads every listed command's
+signature, and string annotations are evaluated one ``eval`` each (building the commands for ``--help`` took 77 ms
+with them, 31 ms without).
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """onnxcost audit: one row per model for a fleet of models, each costed in its own worker process (or Ray task)."""
 
-from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path

@@ -1,6 +1,5 @@
 """onnxcost diff: what got more expensive from A to B, where, by how much."""
 
-from __future__ import annotations
 
 from contextlib import nullcontext
 from enum import Enum

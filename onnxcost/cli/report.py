@@ -1,6 +1,5 @@
 """onnxcost report: the cost of every node and the totals."""
 
-from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path

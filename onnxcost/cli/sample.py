@@ -1,6 +1,5 @@
 """onnxcost sample: write a built-in sample model to a file."""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated, Optional
