@@ -55,9 +55,10 @@ RANK_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_GAIN = 0.05  # a rank is an option only when measured >= 5% faster than the conv: less is timing noise
 MAX_ROUNDS = 5  # plans confirmed on the whole model before the best one is kept
 # Paired runs of the whole model. On det (2 cores) the median ratio of 25 pairs has a sampling error of about 0.025
-# (bootstrap of 200 pairs; fresh sessions differ by as much, not more), shrinking as 1/sqrt(pairs): the session that
-# decides which plans met and the confirmation of the written model, which decides "met", take more pairs. Over tens
-# of minutes the ratio itself drifts with the machine's state (one model: 0.83x, then 0.87x), which no count removes.
+# (bootstrap of 200 pairs; new onnxruntime sessions add nothing to it), shrinking as 1/sqrt(pairs): the session that
+# decides which plans met and the confirmation of the written model, which decides "met", take more pairs. Over
+# minutes the ratio itself drifts with the machine's state (one model: 0.87x, then 0.83x two minutes later), and no
+# count of pairs removes that.
 ROUND_RUNS = 25
 TOGETHER_RUNS = 40
 CONFIRM_RUNS = 75

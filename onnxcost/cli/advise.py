@@ -1,6 +1,5 @@
 """onnxcost advise: ShuffleNet V2's four guidelines and VGG's stacked-3x3 lesson, node by node."""
 
-
 from contextlib import nullcontext
 from enum import Enum
 from typing import Annotated, Optional

@@ -1,6 +1,5 @@
 """onnxcost audit: one row per model for a fleet of models, each costed in its own worker process (or Ray task)."""
 
-
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional

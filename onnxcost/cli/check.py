@@ -1,6 +1,5 @@
 """onnxcost check: a model's totals against budgets (flags, or pyproject.toml / onnxcost.toml), for CI."""
 
-
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional

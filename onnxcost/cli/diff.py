@@ -1,6 +1,5 @@
 """onnxcost diff: what got more expensive from A to B, where, by how much."""
 
-
 from contextlib import nullcontext
 from enum import Enum
 from typing import Annotated, Optional

@@ -1,6 +1,5 @@
 """onnxcost report: the cost of every node and the totals."""
 
-
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional

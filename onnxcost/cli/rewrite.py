@@ -1,6 +1,5 @@
 """onnxcost rewrite: make the convolutions cheaper, show what it saves and costs, check it in onnxruntime."""
 
-
 from .dataset_options import Data, PreprocessSpec, parse_preprocess
 from .failing import reported_errors
 from .options import (

@@ -1,6 +1,5 @@
 """onnxcost sample: write a built-in sample model to a file."""
 
-
 import sys
 from typing import Annotated, Optional
 

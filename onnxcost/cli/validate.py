@@ -1,6 +1,5 @@
 """onnxcost validate: compare two models' outputs in onnxruntime, and time them."""
 
-
 from typing import Annotated
 
 import typer
