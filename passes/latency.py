@@ -31,13 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import onnx
 
 from onnxcost.validation import Progress, resolve_feeds
 
-from .budget import LayerOptions, RankOption, Unreachable, allocate
+from .budget import LayerOptions, RankOption, allocate
 from .errors import BudgetUnreachable, RewriteOptionError
 from .layer_models import ORIGINAL, layer_models, replacement_model
 from .measure import PairedLatency, Timer, default_timer, layer_feeds, paired_latencies, paired_latency, remembered
@@ -66,6 +67,16 @@ CONFIRM_RUNS = 75
 WholeTimer = Callable[[onnx.ModelProto, onnx.ModelProto, Mapping[str, np.ndarray]], PairedLatency]
 # The original against several rewritten models at once (one session, ``measure.paired_latencies``).
 TogetherTimer = Callable[[onnx.ModelProto, Sequence[onnx.ModelProto], Mapping[str, np.ndarray]], list[PairedLatency]]
+
+
+class Tried(NamedTuple):
+    """One plan of the search: its ranks, their summed error, its model, and the seconds asked of its layers (ns)."""
+
+    plan: Plan
+    ranks: dict[str, int]
+    error: float
+    model: onnx.ModelProto
+    needed: int
 
 
 @dataclass
@@ -187,7 +198,7 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
         raise BudgetUnreachable(f"{mode.describe()} cannot be met: no selected layer measured at least {MIN_GAIN:.0%} "
                                 f"faster rewritten than as it is; select more layers")
     scale = 1.0  # seconds the whole model saves per second its layers alone save, measured by the last round
-    tried: list[tuple[Plan, dict[str, int], float, onnx.ModelProto, int]] = []  # plan, ranks, error, model, needed
+    tried: list[Tried] = []
     for _ in range(MAX_ROUNDS):
         needed = min(_ns(wanted / scale), most)
         short, past = _bounds(tried, budget.latest, mode.ratio)
@@ -195,15 +206,15 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
             needed = (short + past) // 2  # between a plan that missed and one that met: ask halfway, not by the scale
         allocation = allocate(options, needed)
         ranks = {name: r for name, r in allocation.ranks.items() if r is not None}
-        if any(ranks == t[1] for t in tried):
+        if any(ranks == t.ranks for t in tried):
             break  # a plan already measured: nothing new to learn
         plan = _plan(rewriter, mode, selection, ranks, timings, emission, timer, compare)
         trial = rewriter.trial(plan)
-        tried.append((plan, ranks, allocation.error, trial, needed))
+        tried.append(Tried(plan, ranks, allocation.error, trial, needed))
         if len(tried) == 1:
             measured = whole(rewriter.model, trial, feeds)
         else:  # with every earlier plan again, in one session: sessions differ more than plans in one session
-            budget.retimed = together(rewriter.model, [t[3] for t in tried], feeds)
+            budget.retimed = together(rewriter.model, [t.model for t in tried], feeds)
             measured = budget.retimed[-1]
         predicted = allocation.saved / 1e9 / original_seconds
         budget.rounds.append(LatencyRound(needed / 1e9, 1 - predicted, len(ranks), allocation.error, measured))
@@ -216,8 +227,8 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
     met = [i for i, m in enumerate(final) if m.ratio <= mode.ratio]
     ratios = [m.ratio for m in final]
     # Met: the plan with the least error among those that met it; else the fastest measured (first of equals).
-    budget.kept = min(met, key=lambda i: tried[i][2]) if met else ratios.index(min(ratios))
-    plan, ranks = tried[budget.kept][:2]
+    budget.kept = min(met, key=lambda i: tried[i].error) if met else ratios.index(min(ratios))
+    plan, ranks = tried[budget.kept].plan, tried[budget.kept].ranks
     for layer in budget.layers:
         layer.rank = ranks.get(layer.name)
     budget.met = bool(met)
@@ -225,11 +236,11 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
     return plan, budget
 
 
-def _bounds(tried: Sequence[tuple], figures: Sequence[PairedLatency], target: float) -> tuple[int, int | None]:
+def _bounds(tried: Sequence[Tried], figures: Sequence[PairedLatency], target: float) -> tuple[int, int | None]:
     """(the most asked of the layers by a plan that missed ``target``, 0 if none; the least asked by one that met it,
     None if none), by the latest figures of every plan tried."""
-    short = max((t[4] for t, m in zip(tried, figures) if m.ratio > target), default=0)
-    past = min((t[4] for t, m in zip(tried, figures) if m.ratio <= target), default=None)
+    short = max((t.needed for t, m in zip(tried, figures) if m.ratio > target), default=0)
+    past = min((t.needed for t, m in zip(tried, figures) if m.ratio <= target), default=None)
     return short, past
 
 
