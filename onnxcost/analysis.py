@@ -358,7 +358,7 @@ class _Analysis:
         # op_type and domain are handed on: each read of a protobuf field makes a new object
         cost, costed, output_bytes, bytes_read, macs_float = self._figures(context, name, inputs, outputs, op_type, domain)
         roots, quantization = self._weights(context, inputs, outputs, op_type, domain)
-        self._note_passthrough(node, op_type, inputs, outputs, domain)
+        self._note_passthrough(op_type, inputs, outputs, domain)
         row = NodeRow(
             index=index,
             name=name,
@@ -487,8 +487,7 @@ class _Analysis:
             facts = self.facts[root] = (len(tensor.dims), tensor.data_type)
         return facts
 
-    def _note_passthrough(self, node: onnx.NodeProto, op_type: str, inputs: list[str], outputs: list[str],
-                          domain: str) -> None:
+    def _note_passthrough(self, op_type: str, inputs: list[str], outputs: list[str], domain: str) -> None:
         """``inputs``, ``outputs``, ``op_type``, ``domain``: the node's, read once ("ai.onnx" as "")."""
         if op_type in WEIGHT_PASSTHROUGH and inputs and inputs[0] and outputs:
             first, out = inputs[0], outputs[0]
