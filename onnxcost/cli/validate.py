@@ -11,7 +11,7 @@ from .options import (
     parse_max_file_size,
 )
 from .output import ProgressBar, emit, terminal_width, warn_all
-from .validate_options import Blank, MaskThreshold, Task, TaskOption, make_agreement
+from .validate_options import Blank, MaskThreshold, Task, TaskOption, YardstickOption, make_agreement
 
 
 def validate(
@@ -29,6 +29,7 @@ def validate(
     task: TaskOption = Task.auto,
     mask_threshold: MaskThreshold = 0.5,
     blank: Blank = "0",
+    yardstick: YardstickOption = None,
     bench: Annotated[bool, typer.Option("--bench", help="Also time both models in onnxruntime (warm-up, then interleaved runs; median).")] = False,
     warmup: Annotated[int, typer.Option("--warmup", min=0, metavar="N", help="Warm-up runs per model before timing.")] = 3,
     runs: Annotated[int, typer.Option("--runs", min=1, metavar="N", help="Timed runs per model.")] = 20,
@@ -47,6 +48,8 @@ def validate(
 
       onnxcost validate model.onnx model.sep.onnx --max-rel-error 0.01 --bench
 
+      onnxcost validate rec.onnx rec.grouped.onnx --inputs lines.npz --task sequence --yardstick int8
+
       onnxcost validate model.onnx model.sep.onnx --inputs batch.npz --atol 1e-3 --rtol 1e-3
     """
     with reported_errors(debug):
@@ -60,7 +63,8 @@ def validate(
             result = compare_in_onnxruntime(reference, candidate, feeds=inputs_file, seed=seed, inputs=shapes, dims=dims,
                                             bounds=bounds, bench=bench, warmup=warmup, runs=runs, max_file_bytes=limit,
                                             progress=progress, preprocess=parse_preprocess(preprocess),
-                                            batch_size=batch_size, agreement=agreement)
+                                            batch_size=batch_size, agreement=agreement,
+                                            yardstick=None if yardstick is None else yardstick.value)
         warn_all([*result.notes, *result.warnings, *result.comparison.warnings])
         emit(render_validation(result, format.value, width=terminal_width()))
         if not result.ok:

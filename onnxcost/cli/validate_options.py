@@ -1,9 +1,9 @@
-"""The options of task-level agreement (``--task``, ``--mask-threshold``, ``--blank``) and their parsing."""
+"""The options of task-level agreement (``--task``, ``--mask-threshold``, ``--blank``, ``--yardstick``) and their parsing."""
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -23,6 +23,15 @@ TaskOption = Annotated[Task, typer.Option(
                    "N x H x W maps), sequence (CTC-decoded argmax of N x T x C), auto (by shape), none.")]
 MaskThreshold = Annotated[float, typer.Option(
     "--mask-threshold", metavar="T", help="A mask pixel is on when its value > T (IoU of the thresholded maps).")]
+class YardstickKind(str, Enum):
+    int8 = "int8"
+    fp16 = "fp16"
+
+
+YardstickOption = Annotated[Optional[YardstickKind], typer.Option(
+    "--yardstick", help="Also run A against itself with its weights rounded to int8 (per output channel) or fp16, on "
+                        "the same inputs, and print those figures under B's: what a standard weight rounding changes, "
+                        "to read B's against.")]
 Blank = Annotated[str, typer.Option(
     "--blank", metavar="INDEX|none", help="The CTC blank class dropped from decoded sequences (none: only repeats merged).")]
 

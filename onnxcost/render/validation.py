@@ -23,13 +23,20 @@ def render_validation(result, fmt: str, width: int | None = None) -> str:
         return json_text(result.to_dict())
     title = f"Validation (onnxruntime): {visible(result.candidate)} against {visible(result.reference)}"
     text = render_comparison(result.comparison, width, title=title)
+    if result.yardstick is not None:
+        measured = result.yardstick
+        title = (f"Yardstick: {visible(result.reference)} against itself with its {measured.description} "
+                 f"({measured.tensors} weight tensor{'' if measured.tensors == 1 else 's'})")
+        text += "\n" + render_comparison(measured.comparison, width, title=title, judged=False)
     if result.timings is not None:
         labels = {"a": f"A {visible(result.reference)}", "b": f"B {visible(result.candidate)}"}
         text += "\n" + render_bench(result.timings, result.macs, labels, width)
     return text
 
 
-def render_comparison(comparison: Comparison, width: int | None = None, title: str = "Validation (onnxruntime)") -> str:
+def render_comparison(comparison: Comparison, width: int | None = None, title: str = "Validation (onnxruntime)",
+                      judged: bool = True) -> str:
+    """The comparison's table; ``judged``: then whether it passed its bounds (a yardstick has none)."""
     console, buffer = text_console(width)
     source = visible(comparison.input_source)
     if comparison.samples is not None:
@@ -48,6 +55,8 @@ def render_comparison(comparison: Comparison, width: int | None = None, title: s
                f"{o.cosine:.6f}", top1]
         table.add_row(*row, *([describe_agreement(o.agreement)] if task_level else []))
     console.print(table)
+    if not judged:
+        return buffer.getvalue()
     bound = comparison.bounds.describe()
     given = comparison.bounds.max_rel_error is not None or comparison.bounds.elementwise
     if comparison.ok and not given:

@@ -9,13 +9,14 @@ original before anything is written). Results are plain data; ``onnxcost.render`
 - ``agreement``: task-level agreement per output (top-1/top-5, mask IoU, decoded sequences);
 - ``batching``: samples per run of a dataset (the model's fixed batch, or a bounded number);
 - ``timing``: interleaved timed runs;
+- ``yardstick``: the reference with its weights rounded (int8, fp16), to read a candidate's figures against;
 - ``api``: ``validate`` and its ``ValidationResult``.
 """
 
 from __future__ import annotations
 
 from .agreement import AgreementOptions, choose_task, ctc_decode
-from .api import RANDOM_INPUTS_NOTE, VALIDATE_SCHEMA, ValidationResult, validate
+from .api import RANDOM_INPUTS_NOTE, VALIDATE_SCHEMA, ValidationResult, Yardstick, validate
 from .batching import batch_size_for
 from .comparison import (
     BatchedComparison, Bounds, Comparison, OutputComparison, compare_arrays, compare_models, compare_outputs,
@@ -29,5 +30,5 @@ __all__ = [
     "ctc_decode", "Bounds", "Comparison", "InputSpec", "InputsError", "OutputComparison", "Progress",
     "RuntimeFailure", "Timing", "ValidationResult", "check_same_inputs", "compare_arrays", "compare_models",
     "compare_outputs", "input_specs", "random_inputs", "resolve_feeds", "run", "session",
-    "time_models", "validate",
+    "time_models", "validate", "Yardstick",
 ]

@@ -19,11 +19,31 @@ from .comparison import Bounds, Comparison, compare_models
 from .inputs import resolve_feeds
 from .sessions import Progress
 from .timing import Timing, time_models
+from .yardstick import check_kind, describe, rounded
 
 VALIDATE_SCHEMA = "onnxcost.validate/1"  # the "schema" field of ValidationResult.to_dict(), docs/validate-schema.md
 
 # Said once whenever the inputs were drawn at random: the figures then describe noise, not the model's task.
 RANDOM_INPUTS_NOTE = "random inputs: these errors do not show what a trained model loses; give --inputs with real data"
+
+
+@dataclass
+class Yardstick:
+    """The reference against itself with its weights rounded (``validation.yardstick``), on the same inputs: what a
+    standard weight rounding changes, to read the candidate's figures against."""
+
+    kind: str  # one of yardstick.YARDSTICKS
+    tensors: int  # weight tensors rounded
+    comparison: Comparison
+
+    @property
+    def description(self) -> str:
+        """What was rounded and how: 'weights rounded to int8 per output channel'."""
+        return describe(self.kind)
+
+    def to_dict(self) -> dict:
+        """The ``yardstick`` record (docs/validate-schema.md)."""
+        return {"kind": self.kind, "rounded_tensors": self.tensors, "comparison": self.comparison.to_dict()}
 
 
 @dataclass
@@ -34,7 +54,8 @@ class ValidationResult:
     ``timings`` and ``macs`` are keyed "a" (the reference) and "b" (the candidate); ``macs`` are counted at the
     input shapes of the runs (``comparison.inputs``). ``warnings`` are those about the inputs (dimensions set to
     1), the comparison holds its own (outputs matched by position); ``notes`` say what the figures cannot show
-    (RANDOM_INPUTS_NOTE). Neither is in ``to_dict``: the command prints them on stderr.
+    (RANDOM_INPUTS_NOTE). Neither is in ``to_dict``: the command prints them on stderr. ``yardstick``: the
+    reference against its own rounded weights, when asked for.
     """
 
     reference: str
@@ -44,6 +65,7 @@ class ValidationResult:
     macs: dict[str, int]
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    yardstick: Yardstick | None = None
 
     @property
     def ok(self) -> bool:
@@ -55,6 +77,8 @@ class ValidationResult:
         scalars: serialize them with their ``.item()``."""
         record = {"schema": VALIDATE_SCHEMA, "reference": self.reference, "candidate": self.candidate,
                   "comparison": self.comparison.to_dict()}
+        if self.yardstick is not None:
+            record["yardstick"] = self.yardstick.to_dict()
         if self.timings is not None:
             record["bench"] = {key: {"median_s": t.median, "min_s": t.minimum, "runs_s": t.runs, "macs": self.macs[key]}
                                for key, t in self.timings.items()}
@@ -78,6 +102,7 @@ def validate(
     preprocess: Preprocess | None = None,
     batch_size: int | None = None,
     agreement: AgreementOptions = AgreementOptions(),
+    yardstick: str | None = None,
 ) -> ValidationResult:
     """Run ``candidate`` against ``reference`` in onnxruntime on the same inputs and compare every output.
 
@@ -87,11 +112,14 @@ def validate(
     of the shapes ``inputs`` and symbolic ``dims`` give. A dataset runs in batches (``batch_size``; the model's
     batch when it is fixed) and its figures are over all samples. ``agreement``: the task-level figures per
     output (validation.agreement). With ``bench`` both are timed (``warmup`` untimed, then ``runs`` timed runs
-    each, interleaved) on the first batch. Raises an OnnxcostError for a file, model or input that cannot be
+    each, interleaved) on the first batch. ``yardstick`` ("int8" or "fp16", ``validation.yardstick``): the reference
+    is also run against a copy of itself with its weights rounded so, on the same inputs, with no bound. Raises an OnnxcostError for a file, model or input that cannot be
     used; a broken bound is not raised but reported (``ValidationResult.ok``). Without ``bench``, the large
     weights of a model given as a path stay in its file and onnxruntime maps them from there
     (``weights_in_file.open_leaving_weights``), one model's session at a time.
     """
+    if yardstick is not None:
+        check_kind(yardstick)
     reference_name, candidate_name = _name(reference, "reference"), _name(candidate, "candidate")
     # Without timing (which runs models held in memory), a file's large weights stay in it: onnxruntime maps them.
     (a, folder_a), (b, folder_b) = (_load(model, max_file_bytes, in_file=not bench) for model in (reference, candidate))
@@ -104,6 +132,19 @@ def validate(
                                 names=(f"'{reference_name}'", f"'{candidate_name}'"), progress=progress,
                                 agreement=agreement, batch_size=batch_size, dims=dims,
                                 weights_folders=(folder_a, folder_b))
+    measured = None
+    if yardstick is not None:
+        # The rounding reads the weights: a reference that left them in its file is read again, whole.
+        full = a if folder_a is None else _load(reference, max_file_bytes, in_file=False)[0]
+        copy = rounded(full, yardstick)
+        del full
+        measured = Yardstick(yardstick, copy.tensors, compare_models(
+            a, copy.model, given, Bounds(), input_source=described, progress=progress, agreement=agreement,
+            names=(f"'{reference_name}'", f"'{reference_name}' with its {describe(yardstick)}"),
+            batch_size=batch_size, dims=dims, weights_folders=(folder_a, None)))
+        if copy.tensors == 0:
+            warnings.append(f"--yardstick {yardstick}: the reference has no stored weight of a Conv, ConvTranspose, "
+                            "Gemm or MatMul to round; the yardstick compares it with itself")
     macs = {}
     for key, model, name in (("a", a, reference_name), ("b", b, candidate_name)):
         counted = {t.name: t.shape for t in reports[key].model.inputs}
@@ -115,7 +156,7 @@ def validate(
         timed = given if isinstance(given, Mapping) else _first_batch(given, comparison)
         timings = time_models({"a": a, "b": b}, timed, warmup=warmup, runs=runs, progress=progress, what="timing")
     notes = [RANDOM_INPUTS_NOTE] if feeds is None else []
-    return ValidationResult(reference_name, candidate_name, comparison, timings, macs, warnings, notes)
+    return ValidationResult(reference_name, candidate_name, comparison, timings, macs, warnings, notes, measured)
 
 
 def _load(model: str | os.PathLike | onnx.ModelProto, max_file_bytes: int,
