@@ -22,7 +22,8 @@ on the calibration samples. Every figure is measured on the held-out samples:
 - latency ratio: median of interleaved onnxruntime CPU runs on one sample (``onnxcost.validation.time_models``),
   every rewrite of a model timed together with its original.
 A budget the structure cannot reach (``BudgetUnreachable``: separable can remove 1% of rec's MACs) is a row
-saying so.
+saying so. Each model also gets a yardstick row, "int8 weights": the original with its weights rounded to int8 per
+output channel (``onnxcost.validation.yardstick``), what a standard weight quantization changes on the same samples.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from onnxcost.errors import OnnxcostError  # noqa: E402
 from onnxcost.files import write_atomic  # noqa: E402
 from onnxcost.render import svg  # noqa: E402
 from onnxcost.validation import run, session, time_models  # noqa: E402
+from onnxcost.validation.yardstick import rounded  # noqa: E402
 from support import rendered, trained  # noqa: E402
 
 CALIBRATED = "calibration" in inspect.signature(passes.rewrite).parameters
@@ -134,7 +136,11 @@ def frontier(name: str, ratios: list[float], structures: list[str], samples: tup
         from onnxcost.datasets import ArrayDataset
 
         calibration = ArrayDataset({spec.input_name: task.make(rendered.seeds(samples[0], rendered.CALIBRATION))})
-    rows, models = [], {"original": original}
+    rounded_output = _outputs(rounded(original, "int8").model, spec.input_name, held)
+    rows = [Row(name, "int8 weights", 1.0, "yardstick", macs_ratio=1.0, traffic_ratio=1.0,
+                agreement=task.agree(reference, rounded_output), rel_l2=rendered.rel_l2(reference, rounded_output))]
+    log(f"{name}: int8 weights (yardstick): {task.metric} {rows[0].agreement:.3f}, rel. L2 {rows[0].rel_l2:.3f}")
+    models = {"original": original}
     for structure in structures:
         for ratio in ratios:
             for factors in ("weight-only", "calibrated") if calibrated else ("weight-only",):
