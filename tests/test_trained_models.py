@@ -179,26 +179,44 @@ def test_calibrated_separable_det_keeps_the_text_mask():
     assert rendered.rel_l2(reference, rewritten) <= 0.10
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17's threshold is not reached yet: with the measured-sensitivity budget "
-                   "26 of these 32 held-out lines (81%) keep their string (50 of 64: 78%); docs/frontier.md lists what "
-                   "was tried")
-def test_calibrated_grouped_rec_keeps_the_strings():
-    """Calibrated --grouped 2 at <= 0.85x MACs on PP-OCRv4 rec: >= 90% of held-out lines decode to the same CTC
-    string (weight-only: 0 of 32 measured here)."""
+@pytest.fixture(scope="module")
+def rec_strings() -> dict[str, list[str]]:
+    """The greedy CTC strings of 32 held-out lines: PP-OCRv4 rec ("original"), calibrated --grouped 2 at <= 0.85x MACs
+    on 32 other lines ("rewritten"), and the original with its weights rounded to int8 per output channel ("int8")."""
     _calibration_api()
     from onnxcost.datasets import ArrayDataset
+    from onnxcost.validation.yardstick import rounded
 
     path = trained.require("rec")
-    characters = trained.ctc_characters(onnx.load(str(path)))
+    original = onnx.load(str(path))
+    characters = trained.ctc_characters(original)
     lines = [rendered.text_line(s, characters)[0] for s in rendered.seeds(32, rendered.CALIBRATION)]
     result = passes.rewrite(path, passes.Grouped(2), passes.TargetMacs(ratio=0.85), inputs=SHAPES["rec"],
                             calibration=ArrayDataset({"x": rendered.rec_input(lines)}), validate=False)
     assert result.report.totals.macs <= 0.85 * onnxcost.analyze(str(path), SHAPES["rec"]).totals.macs
     held = rendered.rec_input([rendered.text_line(s, characters)[0] for s in rendered.seeds(32, rendered.HELD_OUT)])
-    before = rendered.ctc_decode(_first_output(onnx.load(str(path)), "x", held), characters)
-    after = rendered.ctc_decode(_first_output(result.model, "x", held), characters)
-    agreement = np.mean([a == b for a, b in zip(before, after)])
-    assert agreement >= 0.9, list(zip(before, after))
+    models = {"original": original, "rewritten": result.model, "int8": rounded(original, "int8").model}
+    return {key: rendered.ctc_decode(_first_output(model, "x", held), characters) for key, model in models.items()}
+
+
+def _kept(strings: dict[str, list[str]], key: str) -> float:
+    return float(np.mean([a == b for a, b in zip(strings["original"], strings[key])]))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17's threshold is not reached yet: with the measured-sensitivity budget "
+                   "26 of these 32 held-out lines (81%) keep their string (50 of 64: 78%); int8 weight rounding keeps "
+                   "22 (docs/frontier.md lists what was tried)")
+def test_calibrated_grouped_rec_keeps_the_strings(rec_strings):
+    """Calibrated --grouped 2 at <= 0.85x MACs on PP-OCRv4 rec: >= 90% of held-out lines decode to the same CTC
+    string (weight-only: 0 of 32 measured here)."""
+    assert _kept(rec_strings, "rewritten") >= 0.9, list(zip(rec_strings["original"], rec_strings["rewritten"]))
+
+
+def test_calibrated_grouped_rec_keeps_as_many_strings_as_int8_weights(rec_strings):
+    """The same rewrite changes no more of these strings than rounding the original's weights to int8 per output
+    channel does (validate --yardstick int8): 26 and 22 of 32 kept when this was written."""
+    assert _kept(rec_strings, "int8") < 1.0  # the lines are hard enough for int8 rounding to flip some
+    assert _kept(rec_strings, "rewritten") >= _kept(rec_strings, "int8")
 
 
 @pytest.mark.parametrize("name", ["det", "cls", "yolov8n", "rec"])
