@@ -50,6 +50,18 @@ def test_int8_rounds_a_conv_weight_per_output_channel():
     assert numpy_helper.to_array(model.graph.initializer[0])[0, 0, 0, 1] == np.float32(0.333)  # the input is left alone
 
 
+def test_int8_rounds_a_conv_transpose_weight_per_output_channel_on_its_axis_1():
+    # [Cin = 2, Cout = 2, 1, 1]: output channel 0 is w[:, 0] = (1.0, 0.333), channel 1 is w[:, 1] = (0.5, -0.2).
+    model = _model([helper.make_node("ConvTranspose", ["x", "w"], ["y"])],
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 1, 1])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 1, 1])],
+                   {"w": [[[[1.0]], [[0.5]]], [[[0.333]], [[-0.2]]]]})
+    got = _weights(rounded(model, "int8").model)["w"][:, :, 0, 0]
+    # Channel 0: step 1/127, 0.333 -> 42.291 -> 42/127. Channel 1: step 0.5/127, -0.2 -> -50.8 -> -51 * 0.5/127.
+    # (Per input channel, axis 0, the steps would be 1/127 and 0.333/127, and 0.5 would not survive as 0.5.)
+    np.testing.assert_allclose(got, [[1.0, 0.5], [42 / 127, -51 * 0.5 / 127]], rtol=1e-6)
+
+
 def test_int8_rounds_a_matmul_weight_per_column_and_a_transposed_gemm_weight_per_row():
     # MatMul [K, N]: column 0's step 0.2/127 (0.07 -> 44.45 -> 44), column 1's 2/127 (0.01 -> 0.635 -> 1).
     w = [[0.07, 2.0], [-0.2, 0.01]]

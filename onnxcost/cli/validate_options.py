@@ -10,6 +10,11 @@ import typer
 from ..errors import InputSpecError
 
 
+class YardstickKind(str, Enum):
+    int8 = "int8"
+    fp16 = "fp16"
+
+
 class Task(str, Enum):
     auto = "auto"
     classify = "classify"
@@ -23,17 +28,12 @@ TaskOption = Annotated[Task, typer.Option(
                    "N x H x W maps), sequence (CTC-decoded argmax of N x T x C), auto (by shape), none.")]
 MaskThreshold = Annotated[float, typer.Option(
     "--mask-threshold", metavar="T", help="A mask pixel is on when its value > T (IoU of the thresholded maps).")]
-class YardstickKind(str, Enum):
-    int8 = "int8"
-    fp16 = "fp16"
-
-
+Blank = Annotated[str, typer.Option(
+    "--blank", metavar="INDEX|none", help="The CTC blank class dropped from decoded sequences (none: only repeats merged).")]
 YardstickOption = Annotated[Optional[YardstickKind], typer.Option(
     "--yardstick", help="Also run A against itself with its weights rounded to int8 (per output channel) or fp16, on "
                         "the same inputs, and print those figures under B's: what a standard weight rounding changes, "
                         "to read B's against.")]
-Blank = Annotated[str, typer.Option(
-    "--blank", metavar="INDEX|none", help="The CTC blank class dropped from decoded sequences (none: only repeats merged).")]
 
 
 def make_agreement(task: Task, mask_threshold: float, blank: str):
