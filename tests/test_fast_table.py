@@ -152,3 +152,14 @@ def test_the_fast_path_is_the_one_taken(monkeypatch, mobilenet_v2):
     assert render(mobilenet_v2, "table", top=3).startswith("Top 3 nodes by MACs")
     with pytest.raises(TypeError):  # the check works: through rich, the same table fails
         through_rich(monkeypatch, lambda: render(mobilenet_v2, "table"))
+
+
+def test_cells_are_counted_as_rich_counts_them():
+    # piped.cell_len counts ASCII and trailing share bars itself (no rich import), and asks rich for anything else.
+    from rich.cells import cell_len as rich_cell_len
+
+    from onnxcost.render.grid import BAR_EIGHTHS
+    from onnxcost.render.piped import cell_len
+
+    for text in ["  3.6% ███▎", BAR_EIGHTHS, "conv" + BAR_EIGHTHS, "█a", "漢字 ██", "é ▏", ""]:
+        assert cell_len(text) == rich_cell_len(text), text

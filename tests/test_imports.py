@@ -49,6 +49,13 @@ def test_a_report_imports_only_what_it_needs(tmp_path):
     assert "onnx" in names  # the check sees what the report does import
 
 
+def test_a_piped_report_table_does_without_rich():
+    # Piped, the table is written by render.piped: its cells are ASCII but for the share bars, one cell each, so
+    # rich (about 17 ms of start-up) is not imported. A wide character still takes rich's count.
+    assert "rich" not in imported_by("-m", "onnxcost", "report", "--sample", "mobilenet_v2")
+    assert "rich" in imported_by("-c", "import onnxcost.render.piped as piped; piped.cell_len('漢字')")
+
+
 def modules_after(*argv: str) -> set[str]:
     """Every module a fresh interpreter holds after ``onnxcost argv...`` ran (sys.modules at exit: -X importtime
     does not log the modules importlib.import_module loads, the commands among them)."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The share bars' characters (terminal.share_bar): a space, then one to eight eighths of a cell; each takes one cell.
+BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
+
 
 @dataclass
 class GridColumn:

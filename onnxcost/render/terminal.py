@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import io
 
+from .grid import BAR_EIGHTHS
 from .piped import PipedConsole
-
-BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
 def optional(table, *headers: str):
