@@ -29,6 +29,7 @@ enough, the first plan takes everything they can save.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -55,6 +56,7 @@ AUTO = "auto"  # as planner.AUTO: every emission timed, the fastest kept
 RANK_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_GAIN = 0.05  # a rank is an option only when measured >= 5% faster than the conv: less is timing noise
 MAX_ROUNDS = 5  # plans confirmed on the whole model before the best one is kept
+NEAR = 2.0  # a plan that missed by at most this many sampling errors of its ratio is named, when it had less error
 # Paired runs of the whole model. On det (2 cores) the median ratio of 25 pairs has a sampling error of about 0.025
 # (bootstrap of 200 pairs; new onnxruntime sessions add nothing to it), shrinking as 1/sqrt(pairs): the session that
 # decides which plans met and the confirmation of the written model, which decides "met", take more pairs. Over
@@ -233,7 +235,25 @@ def plan_for_latency(rewriter, mode: TargetLatency, selection: Selection = Selec
         layer.rank = ranks.get(layer.name)
     budget.met = bool(met)
     plan.notes.append(_summary(budget, len(ranks)))
+    if met:
+        plan.notes += _near_misses(tried, final, budget.kept, mode.ratio)
     return plan, budget
+
+
+def _near_misses(tried: Sequence[Tried], figures: Sequence[PairedLatency], kept: int, target: float) -> list[str]:
+    """A note on the plan with the least error among those that missed ``target`` by at most ``NEAR`` sampling
+    errors of their ratio and had less error than the plan kept (none: no note). Within the noise, the user may
+    prefer it: the note says which target asks for a plan like it."""
+    near = [i for i, m in enumerate(figures) if target < m.ratio <= target + NEAR * m.sampling_error
+            and tried[i].error < tried[kept].error]
+    if not near:
+        return []
+    i = min(near, key=lambda k: tried[k].error)
+    measured = figures[i]
+    asked = math.ceil(measured.ratio * 100) / 100
+    return [f"plan {i + 1} of {len(tried)}: {len(tried[i].ranks)} layer(s) with {tried[i].error / tried[kept].error:.0%} "
+            f"of the kept plan's error measured {measured.ratio:.3f}x (±{measured.sampling_error:.3f}), within the "
+            f"noise of {target:g}x; --target-latency {asked:g}x asks for a plan like it"]
 
 
 def _bounds(tried: Sequence[Tried], figures: Sequence[PairedLatency], target: float) -> tuple[int, int | None]:

@@ -10,6 +10,7 @@ to one structure.
 from __future__ import annotations
 
 import hashlib
+import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,14 @@ class PairedLatency:
             return self.ratio, self.ratio
         q1, _, q3 = statistics.quantiles(self.ratios, n=4)
         return q1, q3
+
+    @property
+    def sampling_error(self) -> float:
+        """The standard error of ``ratio`` (a median of n pairs), from the quartiles as for a normal spread:
+        1.2533 · (IQR / 1.349) / √n. On det this gives ±0.02 for 25 pairs, as a bootstrap of 200 pairs did
+        (docs/frontier.md); 0 with fewer than two pairs."""
+        low, high = self.spread
+        return 1.2533 / 1.349 * (high - low) / math.sqrt(len(self.ratios)) if len(self.ratios) > 1 else 0.0
 
     def to_dict(self) -> dict:
         """Seconds, the median ratio, its quartiles, the number of pairs and the fastest runs."""
