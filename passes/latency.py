@@ -250,7 +250,7 @@ def _near_misses(tried: Sequence[Tried], figures: Sequence[PairedLatency], kept:
         return []
     i = min(near, key=lambda k: tried[k].error)
     measured = figures[i]
-    asked = math.ceil(measured.ratio * 100) / 100
+    asked = math.ceil(round(measured.ratio * 100, 6)) / 100  # 0.56 * 100 is 56.00000000000001: 0.56x, not 0.57x
     return [f"plan {i + 1} of {len(tried)}: {len(tried[i].ranks)} layer(s) with {tried[i].error / tried[kept].error:.0%} "
             f"of the kept plan's error measured {measured.ratio:.3f}x (±{measured.sampling_error:.3f}), within the "
             f"noise of {target:g}x; --target-latency {asked:g}x asks for a plan like it"]

@@ -252,6 +252,17 @@ def test_a_plan_with_less_error_that_missed_within_the_noise_is_named():
     assert budget.retimed[0].ratio == pytest.approx(0.93) and "within the noise" not in plan.notes[-1]
 
 
+def test_the_target_a_near_miss_asks_for_is_its_ratio_rounded_up_to_a_hundredth():
+    # 0.56 * 100 is 56.00000000000001 in floats: the note must ask 0.56x, not 0.57x. The plan missed 0.55x by 0.01,
+    # 1.2 sampling errors (the spread of the test above, moved down by 0.35), with half the kept plan's error.
+    spread = tuple(0.52 + 0.08 * k / 24 for k in range(25))
+    tried = [latency.Tried(None, {"a": 2}, 0.5, None, 0), latency.Tried(None, {"a": 1}, 1.0, None, 0)]
+    figures = [PairedLatency(WHOLE, WHOLE * 0.56, spread), PairedLatency(WHOLE, WHOLE * 0.5, (0.5,) * 25)]
+    assert latency._near_misses(tried, figures, kept=1, target=0.55) == [
+        "plan 1 of 2: 1 layer(s) with 50% of the kept plan's error measured 0.560x (±0.008), within the noise of "
+        "0.55x; --target-latency 0.56x asks for a plan like it"]
+
+
 def test_a_layer_the_model_is_sensitive_to_is_spared_by_the_latency_budget():
     # 0.95x: 2 ms to save. a (8 ms) and c (2 ms) have the same weights, so the same error at every rank: a's more
     # seconds per error win. Measured sensitivity (Rewriter.measure_sensitivity's curves) saying that the model's
