@@ -114,9 +114,9 @@ def validate(
     output (validation.agreement). With ``bench`` both are timed (``warmup`` untimed, then ``runs`` timed runs
     each, interleaved) on the first batch. ``yardstick`` ("int8" or "fp16", ``validation.yardstick``): the reference
     is also run against a copy of itself with its weights rounded so, on the same inputs, with no bound. Raises an
-    OnnxcostError for a file, model or input that cannot be used; a broken bound is not raised but reported (``ValidationResult.ok``). Without ``bench``, the large
-    weights of a model given as a path stay in its file and onnxruntime maps them from there
-    (``weights_in_file.open_leaving_weights``), one model's session at a time.
+    OnnxcostError for a file, model or input that cannot be used; a broken bound is not raised but reported
+    (``ValidationResult.ok``). Without ``bench``, the large weights of a model given as a path stay in its file and
+    onnxruntime maps them from there (``weights_in_file.open_leaving_weights``), one model's session at a time.
     """
     if yardstick is not None:
         check_kind(yardstick)
